@@ -1,0 +1,1 @@
+"""The firmware images: validation with esptool and the content-addressed store."""

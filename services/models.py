@@ -1,0 +1,105 @@
+"""Values the domain passes around: frozen, slotted, and free of any I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+StationStatus = Literal["pending", "accepted", "rejected", "retired"]
+STATION_STATUSES: tuple[StationStatus, ...] = ("pending", "accepted", "rejected", "retired")
+EVENT_KINDS_FROM_STATIONS = ("update_started", "update_finished", "update_failed", "rebooted", "message")
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """What validation learned about a firmware image's bytes."""
+
+    chip: str
+    size: int
+    md5: str
+    sha256: str
+    project: str | None = None
+    version: str | None = None
+    idf_version: str | None = None
+    build_date: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareImage:
+    """An image in the store, as the registry records it."""
+
+    sha256: str
+    md5: str
+    size: int
+    chip: str
+    project: str | None
+    version: str | None
+    filename: str
+    imported_at: float
+    idf_version: str | None = None
+    build_date: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckIn:
+    """One validated check-in report from a station (every field but the MAC is optional)."""
+
+    mac: str
+    chip: str | None = None
+    project: str | None = None
+    version: str | None = None
+    rssi: int | None = None
+    uptime_s: int | None = None
+    free_heap: int | None = None
+    restart_cause: str | None = None
+    ip: str | None = None
+    bssid: str | None = None
+    free_sketch_space: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    """A station as the registry holds it, with its last check-in."""
+
+    mac: str
+    name: str
+    status: StationStatus
+    chip: str | None
+    tags: tuple[str, ...]
+    project: str | None
+    version: str | None
+    rssi: int | None
+    uptime_s: int | None
+    free_heap: int | None
+    free_sketch_space: int | None
+    restart_cause: str | None
+    ip: str | None
+    bssid: str | None
+    created_at: float
+    last_seen_at: float | None
+    has_token: bool
+    ota_note: str | None
+    settings: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened, for the admin's log and the live stream."""
+
+    id: int
+    at: float
+    kind: str
+    mac: str | None
+    message: str
+    data: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """An image assigned to one station or to every station carrying a tag."""
+
+    id: int
+    sha256: str
+    mac: str | None
+    tag: str | None
+    created_at: float

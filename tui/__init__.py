@@ -1,0 +1,1 @@
+"""The Textual TUI: a client of the admin contract only."""
