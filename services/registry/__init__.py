@@ -1,0 +1,33 @@
+"""The registry: the SQLite file that is the one source of truth, and the tables in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.registry.database import Database, MigrationError
+from services.registry.history import HistoryTable
+from services.registry.images import ImageTable
+from services.registry.stations import StationTable
+from services.registry.wifi import WifiTable
+
+__all__ = ["Database", "MigrationError", "Registry"]
+
+
+class Registry:
+    """The open registry: the database and a reader for each group of tables."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.stations = StationTable(db)
+        self.images = ImageTable(db)
+        self.history = HistoryTable(db)
+        self.wifi = WifiTable(db)
+
+    @classmethod
+    async def open(cls, path: Path) -> Registry:
+        """Open and migrate the registry file at `path`."""
+        return cls(await Database.open(path))
+
+    async def close(self) -> None:
+        """Flush pending writes and close the file."""
+        await self.db.close()

@@ -1,0 +1,82 @@
+"""Run the service in this process: logging, signals, exit codes; and the demo with simulated stations."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+from appliance.config import Settings
+from services.service import StartupError, StationmasterService
+
+log = logging.getLogger("stationmaster")
+
+EXIT_OK = 0
+EXIT_STARTUP = 3
+
+
+def serve(settings: Settings) -> int:
+    """Run `stationmaster serve` until SIGTERM or SIGINT; return the process exit code."""
+    setup_logging(settings.log_level)
+    return asyncio.run(_run(settings, demo_count=0))
+
+
+def demo(settings: Settings, count: int) -> int:
+    """Run the service and `count` simulated stations in a throw-away data directory."""
+    setup_logging(settings.log_level)
+    with tempfile.TemporaryDirectory(prefix="stationmaster-demo-") as scratch:
+        root = Path(scratch)
+        demo_settings = dataclasses.replace(
+            settings, data_dir=root / "data", admin_socket=root / "admin.sock", mdns=False
+        )
+        print(f"demo: data in {root}; admin socket {demo_settings.admin_socket}", file=sys.stderr)
+        print(
+            f"demo: in another shell: STATIONMASTER_ADMIN_SOCKET={demo_settings.admin_socket} stationmaster stations",
+            file=sys.stderr,
+        )
+        return asyncio.run(_run(demo_settings, demo_count=count))
+
+
+def setup_logging(level: str) -> None:
+    """Log to stderr; without timestamps under systemd, whose journal adds its own."""
+    under_journal = "JOURNAL_STREAM" in os.environ or "INVOCATION_ID" in os.environ
+    fmt = (
+        "%(levelname)s %(name)s: %(message)s"
+        if under_journal
+        else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.basicConfig(level=level.upper(), format=fmt, stream=sys.stderr, force=True)
+    # aiohttp's access log would name every station poll; the registry's events already say what matters.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+async def _run(settings: Settings, demo_count: int) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    service = StationmasterService(settings)
+    try:
+        await service.start()
+    except StartupError as exc:
+        log.error("%s", exc)
+        return EXIT_STARTUP
+    extras: list[asyncio.Task[None]] = []
+    try:
+        if demo_count:
+            from appliance.demo import run_demo_fleet
+
+            extras.append(asyncio.create_task(run_demo_fleet(service, demo_count, stop)))
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        for task in extras:
+            task.cancel()
+        await asyncio.gather(*extras, return_exceptions=True)
+        await service.stop()
+    return EXIT_OK

@@ -1,0 +1,36 @@
+"""The admin HTTP app, served on the unix socket: the only door for people."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.admin_api.keys import ADMINISTRATION, BUS, INFO, LIBRARY, REGISTRY, REPORTS
+from services.admin_api.routes import routes
+from services.admin_api.status import ServiceInfo
+from services.admin_api.stream import event_stream
+from services.eventbus import EventBus
+from services.fleet import Administration, FirmwareLibrary, StationReports
+from services.http_errors import error_middleware
+from services.registry import Registry
+
+
+def create_admin_app(
+    registry: Registry,
+    administration: Administration,
+    library: FirmwareLibrary,
+    reports: StationReports,
+    bus: EventBus,
+    info: ServiceInfo,
+    max_image_bytes: int,
+) -> web.Application:
+    """Build the admin app; uploads may be as large as the largest image allowed."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=max_image_bytes + 1024)
+    app[REGISTRY] = registry
+    app[ADMINISTRATION] = administration
+    app[LIBRARY] = library
+    app[REPORTS] = reports
+    app[BUS] = bus
+    app[INFO] = info
+    app.router.add_get("/v1/events/stream", event_stream)
+    app.router.add_routes(routes)
+    return app

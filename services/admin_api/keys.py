@@ -1,0 +1,17 @@
+"""Typed keys for what the admin app holds."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.admin_api.status import ServiceInfo
+from services.eventbus import EventBus
+from services.fleet import Administration, FirmwareLibrary, StationReports
+from services.registry import Registry
+
+REGISTRY = web.AppKey("registry", Registry)
+ADMINISTRATION = web.AppKey("administration", Administration)
+LIBRARY = web.AppKey("library", FirmwareLibrary)
+REPORTS = web.AppKey("reports", StationReports)
+BUS = web.AppKey("bus", EventBus)
+INFO = web.AppKey("info", ServiceInfo)

@@ -1,0 +1,205 @@
+"""Admin API handlers: stations, firmware, assignments, events (the stream lives in stream.py)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from services.admin_api.keys import ADMINISTRATION, INFO, LIBRARY, REGISTRY
+from services.admin_api.wire import assignment_json, event_json, image_json, station_json
+from services.errors import InvalidInput
+from services.http_errors import json_body
+from services.macaddr import parse_mac
+from services.models import Station, StationStatus
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/v1/status")
+async def status(request: web.Request) -> web.Response:
+    """Service version, uptime and station counts."""
+    info = request.app[INFO]
+    counts = await request.app[REGISTRY].stations.counts_by_status()
+    return web.json_response(
+        {
+            "version": info.version,
+            "started_at": info.started_at,
+            "uptime_s": round(time.time() - info.started_at, 1),
+            "station_port": info.station_port,
+            "station_url": info.station_url,
+            "hostname": info.hostname,
+            "counts": counts,
+        }
+    )
+
+
+@routes.get("/v1/stations")
+async def list_stations(request: web.Request) -> web.Response:
+    """Every station with what it should run."""
+    registry = request.app[REGISTRY]
+    return web.json_response(
+        {
+            "stations": [
+                station_json(s, await registry.images.assigned_for(s.mac))
+                for s in await registry.stations.all()
+            ]
+        }
+    )
+
+
+@routes.get("/v1/stations/{mac}")
+async def show_station(request: web.Request) -> web.Response:
+    """One station."""
+    station = await request.app[REGISTRY].stations.require(parse_mac(request.match_info["mac"]))
+    return await _station_answer(request, station)
+
+
+@routes.get("/v1/stations/{mac}/checkins")
+async def checkins(request: web.Request) -> web.Response:
+    """A station's check-in history, newest first."""
+    registry = request.app[REGISTRY]
+    station = await registry.stations.require(parse_mac(request.match_info["mac"]))
+    limit = _int_query(request, "limit", 500, 1, 10_000)
+    return web.json_response({"checkins": await registry.history.checkins(station.mac, limit)})
+
+
+@routes.post("/v1/stations/{mac}/rename")
+async def rename(request: web.Request) -> web.Response:
+    """Rename a station."""
+    body = _object(await json_body(request))
+    station = await request.app[ADMINISTRATION].rename(request.match_info["mac"], body.get("name"))
+    return await _station_answer(request, station)
+
+
+@routes.post("/v1/stations/{mac}/tags")
+async def tags(request: web.Request) -> web.Response:
+    """Add and remove tags."""
+    body = _object(await json_body(request))
+    station = await request.app[ADMINISTRATION].tag(
+        request.match_info["mac"], body.get("add", []), body.get("remove", [])
+    )
+    return await _station_answer(request, station)
+
+
+@routes.put("/v1/stations/{mac}/settings")
+async def settings(request: web.Request) -> web.Response:
+    """Replace a station's settings object."""
+    body = await json_body(request)
+    station = await request.app[ADMINISTRATION].set_settings(request.match_info["mac"], body)
+    return await _station_answer(request, station)
+
+
+async def _set_status(request: web.Request, status: StationStatus) -> web.Response:
+    station = await request.app[ADMINISTRATION].set_status(request.match_info["mac"], status)
+    return await _station_answer(request, station)
+
+
+@routes.post("/v1/stations/{mac}/accept")
+async def accept(request: web.Request) -> web.Response:
+    """Accept a station: it receives a token at its next check-in."""
+    return await _set_status(request, "accepted")
+
+
+@routes.post("/v1/stations/{mac}/reject")
+async def reject(request: web.Request) -> web.Response:
+    """Reject a station: it is refused from now on."""
+    return await _set_status(request, "rejected")
+
+
+@routes.post("/v1/stations/{mac}/retire")
+async def retire(request: web.Request) -> web.Response:
+    """Retire a station: out of service, history kept."""
+    return await _set_status(request, "retired")
+
+
+@routes.get("/v1/firmware")
+async def list_images(request: web.Request) -> web.Response:
+    """Every image."""
+    return web.json_response({"images": [image_json(i) for i in await request.app[REGISTRY].images.all()]})
+
+
+@routes.post("/v1/firmware")
+async def import_image(request: web.Request) -> web.Response:
+    """Import the uploaded bytes as an image."""
+    data = await request.read()
+    if not data:
+        raise InvalidInput("the body must be the image file's bytes")
+    image, new = await request.app[LIBRARY].import_image(data, request.headers.get("X-Filename", "image.bin"))
+    return web.json_response(image_json(image), status=201 if new else 200)
+
+
+@routes.get("/v1/firmware/{prefix}")
+async def show_image(request: web.Request) -> web.Response:
+    """One image by SHA-256 prefix."""
+    return web.json_response(
+        image_json(await request.app[REGISTRY].images.by_prefix(request.match_info["prefix"]))
+    )
+
+
+@routes.delete("/v1/firmware/{prefix}")
+async def delete_image(request: web.Request) -> web.Response:
+    """Delete an unused image."""
+    await request.app[LIBRARY].delete(request.match_info["prefix"])
+    return web.Response(status=204)
+
+
+@routes.get("/v1/assignments")
+async def list_assignments(request: web.Request) -> web.Response:
+    """Every assignment."""
+    found = await request.app[REGISTRY].images.assignments()
+    return web.json_response({"assignments": [assignment_json(a) for a in found]})
+
+
+@routes.post("/v1/assignments")
+async def assign(request: web.Request) -> web.Response:
+    """Assign an image to a station or a tag."""
+    body = _object(await json_body(request))
+    assignment = await request.app[ADMINISTRATION].assign(
+        body.get("image"), station=body.get("station"), tag=body.get("tag")
+    )
+    return web.json_response(assignment_json(assignment), status=201)
+
+
+@routes.delete("/v1/assignments/{id}")
+async def unassign(request: web.Request) -> web.Response:
+    """Remove an assignment."""
+    raw = request.match_info["id"]
+    if not raw.isdigit():
+        raise InvalidInput("an assignment id is a whole number")
+    await request.app[ADMINISTRATION].unassign(int(raw))
+    return web.Response(status=204)
+
+
+@routes.get("/v1/events")
+async def events(request: web.Request) -> web.Response:
+    """Stored events, newest first."""
+    mac = request.query.get("mac")
+    found = await request.app[REGISTRY].history.events(
+        mac=None if mac is None else parse_mac(mac),
+        kind=request.query.get("kind"),
+        limit=_int_query(request, "limit", 100, 1, 10_000),
+        before=_int_query(request, "before", None, 1, 2**62),
+    )
+    return web.json_response({"events": [event_json(e) for e in found]})
+
+
+async def _station_answer(request: web.Request, station: Station) -> web.Response:
+    assigned = await request.app[REGISTRY].images.assigned_for(station.mac)
+    return web.json_response(station_json(station, assigned))
+
+
+def _object(body: object) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object")
+    return body
+
+
+def _int_query(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidInput(f"query parameter {name!r} must be a whole number from {low} to {high}")
+    return int(raw)

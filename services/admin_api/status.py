@@ -1,0 +1,16 @@
+"""What the service says about itself on `GET /v1/status`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceInfo:
+    """Facts fixed when the service starts."""
+
+    version: str
+    started_at: float
+    station_port: int
+    station_url: str
+    hostname: str

@@ -1,0 +1,123 @@
+"""What the admin may do to stations and assignments; every change is logged as an event."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from services.errors import InvalidInput
+from services.fleet.journal import EventLog, Journal
+from services.macaddr import parse_mac
+from services.models import Assignment, Station, StationStatus
+from services.registry import images as image_rows
+from services.registry import stations as station_rows
+
+_NAME = re.compile(r"[\w][\w .\-]{0,47}")
+_TAG = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,31}")
+_MAX_SETTINGS_BYTES = 8192
+
+
+class Administration:
+    """The admin side of the domain for stations and assignments."""
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+        self._registry = journal.registry
+
+    async def set_status(self, mac: str, status: StationStatus) -> Station:
+        """Accept, reject or retire a station (a token is issued on its next check-in once accepted)."""
+        station = await self._registry.stations.require(parse_mac(mac))
+
+        async def op(log: EventLog) -> None:
+            previous = await station_rows.set_status(log.conn, station.mac, status)
+            if previous != status:
+                await log(f"station_{status}", station.mac, f"{station.name} {status}", previous=previous)
+
+        await self._journal.write(op)
+        return await self._registry.stations.require(station.mac)
+
+    async def rename(self, mac: str, name: object) -> Station:
+        """Give a station a unique, printable name."""
+        if not isinstance(name, str) or not _NAME.fullmatch(name.strip()):
+            raise InvalidInput("a name is 1-48 letters, digits, spaces, '.', '-' or '_'")
+        station = await self._registry.stations.require(parse_mac(mac))
+        new = name.strip()
+
+        async def op(log: EventLog) -> None:
+            await station_rows.rename(log.conn, station.mac, new)
+            await log(
+                "station_renamed", station.mac, f"{station.name} renamed to {new}", previous=station.name
+            )
+
+        await self._journal.write(op)
+        return await self._registry.stations.require(station.mac)
+
+    async def tag(self, mac: str, add: object = (), remove: object = ()) -> Station:
+        """Add and remove tags on a station."""
+        adding, removing = parse_tags(add), parse_tags(remove)
+        station = await self._registry.stations.require(parse_mac(mac))
+
+        async def op(log: EventLog) -> None:
+            await station_rows.change_tags(log.conn, station.mac, adding, removing)
+            changes = [f"+{t}" for t in adding] + [f"-{t}" for t in removing]
+            await log("station_tagged", station.mac, f"{station.name} tags {' '.join(changes)}")
+
+        await self._journal.write(op)
+        return await self._registry.stations.require(station.mac)
+
+    async def set_settings(self, mac: str, settings: object) -> Station:
+        """Replace the JSON settings a station receives in its config."""
+        if not isinstance(settings, dict):
+            raise InvalidInput("settings must be a JSON object")
+        if len(repr(settings)) > _MAX_SETTINGS_BYTES:
+            raise InvalidInput(f"settings must stay under {_MAX_SETTINGS_BYTES} bytes")
+        station = await self._registry.stations.require(parse_mac(mac))
+
+        async def op(log: EventLog) -> None:
+            await station_rows.set_settings(log.conn, station.mac, settings)
+            await log("station_configured", station.mac, f"{station.name} settings changed")
+
+        await self._journal.write(op)
+        return await self._registry.stations.require(station.mac)
+
+    async def assign(self, image_prefix: object, *, station: object = None, tag: object = None) -> Assignment:
+        """Assign an image to one station or to a tag (one of them)."""
+        if not isinstance(image_prefix, str):
+            raise InvalidInput("'image' must be a SHA-256 prefix")
+        if (station is None) == (tag is None):
+            raise InvalidInput("give exactly one of 'station' or 'tag'")
+        image = await self._registry.images.by_prefix(image_prefix)
+        mac = None if station is None else (await self._registry.stations.require(parse_mac(station))).mac
+        tag_name = None if tag is None else parse_tags([tag])[0]
+        target = f"station {mac}" if mac else f"tag {tag_name}"
+        what = " ".join(str(v) for v in (image.project, image.version) if v) or image.sha256[:12]
+
+        async def op(log: EventLog) -> Assignment:
+            assignment = await image_rows.assign(log.conn, image.sha256, mac=mac, tag=tag_name, now=log.now)
+            await log(
+                "image_assigned", mac, f"{what} ({image.chip}) assigned to {target}", sha256=image.sha256
+            )
+            return assignment
+
+        return await self._journal.write(op)
+
+    async def unassign(self, assignment_id: int) -> None:
+        """Remove an assignment."""
+
+        async def op(log: EventLog) -> None:
+            await image_rows.unassign(log.conn, assignment_id)
+            await log("image_unassigned", None, f"assignment {assignment_id} removed")
+
+        await self._journal.write(op)
+
+
+def parse_tags(value: object) -> list[str]:
+    """Validate a list of tags (lower-case words)."""
+    items: Any = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(t, str) for t in items):
+        raise InvalidInput("tags must be a list of strings")
+    tags = [t.strip().lower() for t in items]
+    for tag in tags:
+        if not _TAG.fullmatch(tag):
+            raise InvalidInput(f"{tag[:40]!r} is not a tag: 1-32 of a-z, 0-9, '_', '.', '-'")
+    return tags

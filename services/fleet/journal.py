@@ -1,0 +1,65 @@
+"""Writes to the registry that record events, published to live subscribers only once committed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from services.eventbus import EventBus
+from services.models import Event
+from services.registry import Registry
+from services.registry.history import insert_event
+
+T = TypeVar("T")
+Clock = Callable[[], float]
+
+
+class EventLog:
+    """Handed to a write operation: `await log(kind, mac, message, **data)` appends an event."""
+
+    def __init__(self, conn: aiosqlite.Connection, now: float) -> None:
+        self.conn = conn
+        self.now = now
+        self.events: list[Event] = []
+
+    async def __call__(self, kind: str, mac: str | None, message: str, **data: Any) -> Event:
+        """Append an event in the current transaction."""
+        event = await insert_event(self.conn, at=self.now, kind=kind, mac=mac, message=message, data=data)
+        self.events.append(event)
+        return event
+
+
+class Journal:
+    """Run registry writes whose events reach the live stream after, and only after, they commit."""
+
+    def __init__(self, registry: Registry, bus: EventBus, clock: Clock = time.time) -> None:
+        self.registry = registry
+        self.bus = bus
+        self.clock = clock
+
+    async def write(self, op: Callable[[EventLog], Awaitable[T]]) -> T:
+        """Run `op(log)` in the writer's transaction; publish the events it logged once it is durable."""
+        logs: list[EventLog] = []
+
+        async def run(conn: aiosqlite.Connection) -> T:
+            log = EventLog(conn, self.clock())
+            logs.append(log)
+            return await op(log)
+
+        result = await self.registry.db.write(run)
+        for event in logs[-1].events:
+            self.bus.publish(event_message(event))
+        return result
+
+    def publish_live(self, kind: str, payload: dict[str, Any]) -> None:
+        """Publish a message that is not stored (e.g. every check-in, for live views)."""
+        self.bus.publish({"id": None, "at": self.clock(), "kind": kind, **payload})
+
+
+def event_message(event: Event) -> dict[str, Any]:
+    """The bus and wire form of a stored event."""
+    return asdict(event)

@@ -1,0 +1,90 @@
+"""The firmware library: import (validate, store, record), list and delete images."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import PurePath
+
+from services.errors import InvalidImage, InvalidInput
+from services.firmware.image import inspect_image
+from services.firmware.store import FirmwareStore
+from services.fleet.journal import EventLog, Journal
+from services.models import FirmwareImage
+from services.registry.images import delete_image, insert_image
+
+
+class FirmwareLibrary:
+    """Images the appliance can hand out: validated with esptool, stored by content, recorded."""
+
+    def __init__(self, journal: Journal, store: FirmwareStore, max_image_bytes: int) -> None:
+        self._journal = journal
+        self._registry = journal.registry
+        self.store = store
+        self._max = max_image_bytes
+
+    async def import_image(self, data: bytes, filename: str) -> tuple[FirmwareImage, bool]:
+        """Validate and store an image; return it and whether it is new. Refusals say exactly why."""
+        name = _clean_filename(filename)
+        if len(data) > self._max:
+            raise InvalidImage(f"{name}: {len(data):,} bytes is more than the {self._max:,} allowed")
+        # esptool parsing and hashing are CPU-bound and the store fsyncs: keep both off the event loop.
+        try:
+            info = await asyncio.to_thread(inspect_image, data)
+        except InvalidImage as exc:
+            raise InvalidImage(f"{name}: {exc.message}") from None
+        await asyncio.to_thread(self.store.put, data)
+        image = FirmwareImage(
+            sha256=info.sha256,
+            md5=info.md5,
+            size=info.size,
+            chip=info.chip,
+            project=info.project,
+            version=info.version,
+            filename=name,
+            imported_at=self._journal.clock(),
+            idf_version=info.idf_version,
+            build_date=info.build_date,
+        )
+
+        async def op(log: EventLog) -> bool:
+            new = await insert_image(log.conn, image)
+            if new:
+                what = " ".join(str(v) for v in (image.project, image.version) if v) or name
+                await log(
+                    "image_imported",
+                    None,
+                    f"imported {what} for {image.chip} ({image.size:,} bytes)",
+                    sha256=image.sha256,
+                )
+            return new
+
+        new = await self._journal.write(op)
+        stored = await self._registry.images.get(image.sha256)
+        assert stored is not None
+        return stored, new
+
+    async def delete(self, prefix: str) -> FirmwareImage:
+        """Delete an image that no assignment uses, from the registry and then the store."""
+        image = await self._registry.images.by_prefix(prefix)
+
+        async def op(log: EventLog) -> None:
+            await delete_image(log.conn, image.sha256)
+            await log("image_deleted", None, f"deleted image {image.sha256[:12]}", sha256=image.sha256)
+
+        await self._journal.write(op)
+        await asyncio.to_thread(self.store.remove, image.sha256)
+        return image
+
+    def path_of(self, image: FirmwareImage) -> os.PathLike[str]:
+        """Return the stored file of an image."""
+        return self.store.path_for(image.sha256)
+
+
+def _clean_filename(filename: str) -> str:
+    name = PurePath(filename.replace("\\", "/")).name.strip()
+    if not name:
+        return "image.bin"
+    if len(name) > 128 or any(ord(ch) < 32 for ch in name):
+        raise InvalidInput("the file name must be at most 128 printable characters")
+    return name

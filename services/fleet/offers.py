@@ -1,0 +1,111 @@
+"""What `/ota` answers: the assigned image, or nothing and the reason, never an image for another chip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from services.errors import Forbidden
+from services.fleet.journal import EventLog, Journal
+from services.models import FirmwareImage, Station
+from services.registry import stations as station_rows
+
+OtaMode = Literal["sketch", "filesystem"]
+
+
+@dataclass(frozen=True, slots=True)
+class OtaRequest:
+    """What a stock update client told us about itself."""
+
+    mac: str
+    client: str
+    chip_hint: str | None = None
+    version: str | None = None
+    sketch_md5: str | None = None
+    free_space: int | None = None
+    mode: OtaMode = "sketch"
+
+
+class FirmwareOffers:
+    """Decide, per poll, whether a station gets an image."""
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+        self._registry = journal.registry
+
+    async def decide(self, request: OtaRequest) -> FirmwareImage | None:
+        """Return the image to send, or None for 304; raise Forbidden for 403."""
+        station = await self._registry.stations.get(request.mac)
+        if station is None:
+            await self._discover(request)
+            return None
+        if station.status in ("rejected", "retired"):
+            raise Forbidden(f"this station is {station.status}")
+        if request.mode == "filesystem":
+            await self._note(station, "asked for a filesystem image; only app images are served")
+            raise Forbidden("filesystem (spiffs) images are not served; ask for the sketch")
+        image, note = await self._choose(station, request)
+        await self._note(station, note)
+        return image
+
+    async def _choose(self, station: Station, request: OtaRequest) -> tuple[FirmwareImage | None, str | None]:
+        if station.status != "accepted":
+            return None, "waiting for the admin to accept this station"
+        image = await self._registry.images.assigned_for(station.mac)
+        if image is None:
+            return None, None
+        chip = station.chip or request.chip_hint
+        if chip is None:
+            return (
+                None,
+                f"image {image.version or image.sha256[:12]} waits: the station has not said its chip",
+            )
+        if chip != image.chip:
+            return None, f"the assigned image is for {image.chip}, this station is {chip}: not offered"
+        if _already_runs(station, request, image):
+            return None, None
+        free = request.free_space if request.free_space is not None else station.free_sketch_space
+        if free is not None and image.size > free:
+            return None, (
+                f"the assigned image ({image.size:,} bytes) does not fit the {free:,} bytes"
+                " of free space the station reports: not offered"
+            )
+        return image, None
+
+    async def _discover(self, request: OtaRequest) -> None:
+        async def op(log: EventLog) -> None:
+            if await station_rows.insert_pending(log.conn, request.mac, log.now):
+                if request.chip_hint is not None:
+                    await log.conn.execute(
+                        "UPDATE stations SET chip = ? WHERE mac = ?", (request.chip_hint, request.mac)
+                    )
+                await log(
+                    "station_discovered",
+                    request.mac,
+                    f"new station {request.mac} polled for firmware ({request.client}) and is waiting"
+                    " to be accepted",
+                    client=request.client,
+                )
+
+        await self._journal.write(op)
+
+    async def _note(self, station: Station, note: str | None) -> None:
+        # Polls repeat every few minutes: write only when the reason changes, to spare the SD card.
+        if note == station.ota_note:
+            return
+
+        async def op(log: EventLog) -> None:
+            await station_rows.set_ota_note(log.conn, station.mac, note)
+            if note is not None:
+                await log("ota_held", station.mac, f"{station.name}: {note}")
+
+        await self._journal.write(op)
+
+
+def _already_runs(station: Station, request: OtaRequest, image: FirmwareImage) -> bool:
+    if request.sketch_md5 is not None and request.sketch_md5.lower() == image.md5:
+        return True
+    version = request.version or station.version
+    if version is None or image.version is None or version != image.version:
+        return False
+    return station.project is None or image.project is None or station.project == image.project

@@ -1,0 +1,196 @@
+"""What stations send: check-ins, enrolment, events, and the config they fetch with their token."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from services.errors import Forbidden, InvalidInput, Unauthorized
+from services.fleet.journal import EventLog, Journal
+from services.fleet.parsing import parse_checkin, parse_station_events
+from services.fleet.tokens import hash_token, mint_token
+from services.models import CheckIn, Station
+from services.registry import stations as station_rows
+from services.registry.history import maybe_insert_checkin
+
+
+@dataclass(frozen=True, slots=True)
+class ReportPolicy:
+    """The knobs that shape answers to stations."""
+
+    poll_interval_s: int = 60
+    checkin_history_interval_s: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who a station request comes from: its MAC, and whether it proved it with its token."""
+
+    mac: str
+    authenticated: bool
+
+
+class StationReports:
+    """The station side of the domain: everything `/api/v1/` does."""
+
+    def __init__(self, journal: Journal, policy: ReportPolicy) -> None:
+        self._journal = journal
+        self._registry = journal.registry
+        self._policy = policy
+
+    async def check_in(self, body: object, bearer: str | None) -> dict[str, Any]:
+        """Record a check-in and return the answer the contract promises."""
+        report = parse_checkin(body)
+        caller = await self.identify(report.mac, bearer)
+
+        async def op(log: EventLog) -> tuple[str, str | None]:
+            return await self._record(log, report, caller)
+
+        status, token = await self._journal.write(op)
+        self._journal.publish_live(
+            "checkin", {"mac": report.mac, "rssi": report.rssi, "version": report.version}
+        )
+        answer: dict[str, Any] = {
+            "status": status,
+            "poll_interval_s": self._policy.poll_interval_s,
+            "config_etag": None,
+            "commands": [],
+            "ota_path": "/ota",
+        }
+        if token is not None:
+            answer["token"] = token
+        if status == "accepted" and (caller.authenticated or token is not None):
+            answer["config_etag"] = (await self.config_for(report.mac))[0]
+        return answer
+
+    async def enrol(self, body: object, bearer: str | None) -> dict[str, Any]:
+        """Record a station announcing itself; answer with its status."""
+        answer = await self.check_in(body, bearer)
+        return {"status": answer["status"], **({"token": answer["token"]} if "token" in answer else {})}
+
+    async def station_events(self, body: object, bearer: str | None) -> int:
+        """Store the events a station reports; return how many."""
+        mac, events = parse_station_events(body)
+        if mac is None:
+            if bearer is None:
+                raise InvalidInput("field 'mac' is required without a bearer token")
+            mac = await self._mac_for_bearer(bearer)
+        caller = await self.identify(mac, bearer)
+        station = await self._registry.stations.get(caller.mac)
+        if station is None:
+            raise Forbidden("unknown station: check in first")
+        _refuse_if_barred(station)
+
+        async def op(log: EventLog) -> int:
+            for kind, message in events:
+                await log(kind, caller.mac, message, source="station")
+            return len(events)
+
+        return await self._journal.write(op)
+
+    async def config(self, bearer: str | None) -> tuple[str, dict[str, Any]]:
+        """Return (ETag, config) for the station that owns `bearer`."""
+        if bearer is None:
+            raise Unauthorized("the config is only for a station's own bearer token")
+        mac = await self._mac_for_bearer(bearer)
+        await self.identify(mac, bearer)
+        return await self.config_for(mac)
+
+    async def config_for(self, mac: str) -> tuple[str, dict[str, Any]]:
+        """Build a station's config (its secrets included) and its ETag."""
+        station = await self._registry.stations.require(mac)
+        _refuse_if_barred(station)
+        config = {
+            "name": station.name,
+            "tags": list(station.tags),
+            "poll_interval_s": self._policy.poll_interval_s,
+            "wifi": await self._registry.wifi.networks(),
+            "settings": station.settings,
+        }
+        digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:32]
+        return f'"{digest}"', config
+
+    async def identify(self, mac: str, bearer: str | None) -> Caller:
+        """Check the bearer token against the station it names; refuse a token-holder that sent none."""
+        if bearer is not None:
+            owner = await self._mac_for_bearer(bearer)
+            if owner != mac:
+                raise Unauthorized("this token belongs to another station")
+            return Caller(mac, authenticated=True)
+        token_hash, unconfirmed = await self._registry.stations.token_hash(mac)
+        if token_hash is not None and not unconfirmed:
+            raise Unauthorized("this station holds a token: send it as 'Authorization: Bearer <token>'")
+        return Caller(mac, authenticated=False)
+
+    async def _mac_for_bearer(self, bearer: str) -> str:
+        mac = await self._registry.stations.mac_for_token(hash_token(bearer))
+        if mac is None:
+            raise Unauthorized("unknown or revoked token")
+        return mac
+
+    async def _record(self, log: EventLog, report: CheckIn, caller: Caller) -> tuple[str, str | None]:
+        conn, now = log.conn, log.now
+        if await station_rows.insert_pending(conn, report.mac, now):
+            await log("station_discovered", report.mac, _discovered_message(report), **_identity(report))
+        before = await _station_in(conn, report.mac)
+        if before["status"] in ("rejected", "retired"):
+            raise Forbidden(f"this station is {before['status']}")
+        await maybe_insert_checkin(conn, report, now, self._policy.checkin_history_interval_s)
+        await station_rows.apply_report(conn, report, now)
+        await _log_changes(log, report, before)
+        token = None
+        if caller.authenticated and before["token_unconfirmed"]:
+            await station_rows.confirm_token(conn, report.mac)
+        if before["status"] == "accepted" and not caller.authenticated:
+            # Accepted and token-less (never had one, or the answer carrying it was lost): issue one now.
+            token = mint_token()
+            await station_rows.set_token(conn, report.mac, hash_token(token), confirmed=False)
+        if before["status"] == "accepted" and before["last_seen_at"] is None:
+            await log("station_arrived", report.mac, f"{before['name']} arrived", **_identity(report))
+        return str(before["status"]), token
+
+
+async def _station_in(conn: Any, mac: str) -> dict[str, Any]:
+    async with conn.execute(
+        "SELECT name, status, token_unconfirmed, last_seen_at, uptime_s, version, project FROM stations"
+        " WHERE mac = ?",
+        (mac,),
+    ) as cursor:
+        row = await cursor.fetchone()
+    names = ("name", "status", "token_unconfirmed", "last_seen_at", "uptime_s", "version", "project")
+    return dict(zip(names, row, strict=True))
+
+
+async def _log_changes(log: EventLog, report: CheckIn, before: dict[str, Any]) -> None:
+    name = before["name"]
+    if (
+        report.uptime_s is not None
+        and before["uptime_s"] is not None
+        and report.uptime_s < before["uptime_s"]
+    ):
+        cause = report.restart_cause or "unknown cause"
+        await log("station_restarted", report.mac, f"{name} restarted ({cause})", cause=cause)
+    if report.version is not None and before["version"] is not None and report.version != before["version"]:
+        await log(
+            "version_changed",
+            report.mac,
+            f"{name} now runs {report.version} (was {before['version']})",
+            version=report.version,
+            previous=before["version"],
+        )
+
+
+def _refuse_if_barred(station: Station) -> None:
+    if station.status in ("rejected", "retired"):
+        raise Forbidden(f"this station is {station.status}")
+
+
+def _identity(report: CheckIn) -> dict[str, Any]:
+    return {"chip": report.chip, "project": report.project, "version": report.version, "ip": report.ip}
+
+
+def _discovered_message(report: CheckIn) -> str:
+    what = ", ".join(str(v) for v in (report.chip, report.project, report.version, report.ip) if v)
+    return f"new station {report.mac}" + (f" ({what})" if what else "") + " is waiting to be accepted"

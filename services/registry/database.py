@@ -1,0 +1,183 @@
+"""The SQLite file: WAL, synchronous=FULL, numbered migrations, one writer that group-commits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterable
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+WriteOp = Callable[[aiosqlite.Connection], Awaitable[T]]
+
+# Under load many check-ins wait at once; committing them together costs one fsync instead of one each,
+# which is what an SD card (and its wear) cares about. Each waits for the commit that makes it durable.
+_MAX_BATCH = 256
+_MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
+
+
+class MigrationError(Exception):
+    """A migration failed; the database was left at the previous version."""
+
+
+class Database:
+    """One registry file: a writer connection behind a queue and a read-only connection for queries."""
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._queue: asyncio.Queue[tuple[WriteOp[Any], asyncio.Future[Any]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.commits = 0
+
+    @classmethod
+    async def open(cls, path: Path) -> Database:
+        """Open (creating if needed) and migrate the registry at `path`, then start the writer."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            await _configure(writer)
+            await migrate(writer)
+            reader = await aiosqlite.connect(path, isolation_level=None)
+        except BaseException:
+            await writer.close()
+            raise
+        reader.row_factory = sqlite3.Row
+        await reader.execute("PRAGMA query_only = ON")
+        await reader.execute("PRAGMA busy_timeout = 5000")
+        db = cls(path, writer, reader)
+        db._task = asyncio.create_task(db._write_loop(), name="registry-writer")
+        return db
+
+    async def close(self) -> None:
+        """Finish queued writes, stop the writer and close both connections."""
+        if self._task is not None:
+            await self._queue.join()
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self._reader.close()
+        await self._writer.close()
+
+    async def write(self, op: WriteOp[T]) -> T:
+        """Run `op` inside the writer's transaction; return once its changes are committed to disk."""
+        if self._task is None:
+            raise RuntimeError("the registry is closed")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        await self._queue.put((op, future))
+        return await future
+
+    async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """Run a read-only query and return every row."""
+        async with self._reader.execute(sql, tuple(params)) as cursor:
+            return list(await cursor.fetchall())
+
+    async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        """Run a read-only query and return its first row, or None."""
+        async with self._reader.execute(sql, tuple(params)) as cursor:
+            return await cursor.fetchone()
+
+    async def integrity_check(self) -> str:
+        """Return SQLite's integrity_check verdict ("ok" when sound)."""
+        row = await self.fetch_one("PRAGMA integrity_check")
+        return str(row[0]) if row else "no answer"
+
+    async def _write_loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < _MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._run_batch(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _run_batch(self, batch: list[tuple[WriteOp[Any], asyncio.Future[Any]]]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            for op, _ in batch:
+                # A savepoint per operation: one bad request rolls back alone, never its neighbours.
+                await self._writer.execute("SAVEPOINT op")
+                try:
+                    outcomes.append((True, await op(self._writer)))
+                    await self._writer.execute("RELEASE op")
+                except Exception as exc:
+                    await self._writer.execute("ROLLBACK TO op")
+                    await self._writer.execute("RELEASE op")
+                    outcomes.append((False, exc))
+            await self._writer.execute("COMMIT")
+            self.commits += 1
+        except Exception as exc:
+            log.exception("registry commit failed")
+            if self._writer.in_transaction:
+                await self._writer.execute("ROLLBACK")
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (ok, value), (_, future) in zip(outcomes, batch, strict=True):
+            if future.done():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+
+async def _configure(conn: aiosqlite.Connection) -> None:
+    await conn.execute("PRAGMA journal_mode = WAL")
+    # FULL: a check-in acknowledged to a station survives a power cut, which at a remote site is routine.
+    await conn.execute("PRAGMA synchronous = FULL")
+    await conn.execute("PRAGMA foreign_keys = ON")
+    await conn.execute("PRAGMA busy_timeout = 5000")
+
+
+def migration_scripts() -> list[tuple[int, str, str]]:
+    """Return (number, name, sql) for every bundled migration, in order."""
+    folder = resources.files("services.registry") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.fullmatch(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    numbers = [number for number, _, _ in found]
+    if numbers != list(range(1, len(found) + 1)):
+        raise MigrationError(f"migrations must be numbered 1..n without gaps, found {numbers}")
+    return found
+
+
+async def migrate(conn: aiosqlite.Connection) -> int:
+    """Apply every migration newer than `PRAGMA user_version`, each in its own transaction; return it."""
+    async with conn.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    version = int(row[0]) if row else 0
+    scripts = migration_scripts()
+    if version > len(scripts):
+        raise MigrationError(
+            f"the registry is at version {version}, newer than this Stationmaster knows ({len(scripts)});"
+            " upgrade Stationmaster instead of downgrading it"
+        )
+    for number, name, sql in scripts[version:]:
+        # executescript() commits whatever is open first, so each script carries its own BEGIN/COMMIT
+        # and sets user_version inside that transaction: a failure leaves the previous version intact.
+        try:
+            await conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+            raise MigrationError(f"migration {name} failed: {exc}") from exc
+        log.info("registry migrated to version %d (%s)", number, name)
+        version = number
+    return version

@@ -1,0 +1,201 @@
+"""Stations in the registry: who they are, their status, token and last check-in."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+
+import aiosqlite
+
+from services.errors import Conflict, NotFound
+from services.models import CheckIn, Station, StationStatus
+from services.registry.database import Database
+
+_REPORT_FIELDS = (
+    "chip",
+    "project",
+    "version",
+    "rssi",
+    "uptime_s",
+    "free_heap",
+    "free_sketch_space",
+    "restart_cause",
+    "ip",
+    "bssid",
+)
+
+
+class StationTable:
+    """Reads and writes of the `stations` and `station_tags` tables."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, mac: str) -> Station | None:
+        """Return the station with this MAC, or None."""
+        row = await self._db.fetch_one("SELECT * FROM stations WHERE mac = ?", (mac,))
+        if row is None:
+            return None
+        tags = await self._db.fetch_all("SELECT tag FROM station_tags WHERE mac = ? ORDER BY tag", (mac,))
+        return _station(row, tuple(t["tag"] for t in tags))
+
+    async def require(self, mac: str) -> Station:
+        """Return the station with this MAC, or raise NotFound."""
+        station = await self.get(mac)
+        if station is None:
+            raise NotFound(f"no station with MAC {mac}")
+        return station
+
+    async def all(self) -> list[Station]:
+        """Return every station, by name."""
+        rows = await self._db.fetch_all("SELECT * FROM stations ORDER BY name COLLATE NOCASE, mac")
+        tags: dict[str, list[str]] = defaultdict(list)
+        for row in await self._db.fetch_all("SELECT mac, tag FROM station_tags ORDER BY tag"):
+            tags[row["mac"]].append(row["tag"])
+        return [_station(row, tuple(tags.get(row["mac"], ()))) for row in rows]
+
+    async def token_hash(self, mac: str) -> tuple[str | None, bool]:
+        """Return (token hash, whether it is still unconfirmed) for a station."""
+        row = await self._db.fetch_one(
+            "SELECT token_hash, token_unconfirmed FROM stations WHERE mac = ?", (mac,)
+        )
+        if row is None:
+            return None, False
+        return row["token_hash"], bool(row["token_unconfirmed"])
+
+    async def mac_for_token(self, token_hash: str) -> str | None:
+        """Return the MAC of the station holding this token hash, or None."""
+        row = await self._db.fetch_one("SELECT mac FROM stations WHERE token_hash = ?", (token_hash,))
+        return None if row is None else str(row["mac"])
+
+    async def macs_with_tag(self, tag: str) -> list[str]:
+        """Return the MACs of the stations carrying `tag`."""
+        rows = await self._db.fetch_all("SELECT mac FROM station_tags WHERE tag = ?", (tag,))
+        return [str(r["mac"]) for r in rows]
+
+    async def counts_by_status(self) -> dict[str, int]:
+        """Return how many stations are in each status."""
+        rows = await self._db.fetch_all("SELECT status, count(*) AS n FROM stations GROUP BY status")
+        return {str(r["status"]): int(r["n"]) for r in rows}
+
+
+async def insert_pending(conn: aiosqlite.Connection, mac: str, now: float, name: str | None = None) -> bool:
+    """Record an unknown MAC as a pending station; return True if it was new."""
+    cursor = await conn.execute(
+        "INSERT INTO stations (mac, name, status, created_at) VALUES (?, ?, 'pending', ?)"
+        " ON CONFLICT (mac) DO NOTHING",
+        (mac, name or default_name(mac), now),
+    )
+    return cursor.rowcount == 1
+
+
+async def apply_report(conn: aiosqlite.Connection, report: CheckIn, now: float) -> None:
+    """Store the fields a station reported (those it left out keep their last value)."""
+    sets = ["last_seen_at = ?"]
+    params: list[object] = [now]
+    for name in _REPORT_FIELDS:
+        value = getattr(report, name)
+        if value is not None:
+            sets.append(f"{name} = ?")
+            params.append(value)
+    params.append(report.mac)
+    await conn.execute(f"UPDATE stations SET {', '.join(sets)} WHERE mac = ?", params)
+
+
+async def set_status(conn: aiosqlite.Connection, mac: str, status: StationStatus) -> StationStatus:
+    """Set a station's status and return the previous one; rejecting or retiring drops its token."""
+    previous = await _current_status(conn, mac)
+    if status in ("rejected", "retired"):
+        await conn.execute(
+            "UPDATE stations SET status = ?, token_hash = NULL, token_unconfirmed = 0 WHERE mac = ?",
+            (status, mac),
+        )
+    else:
+        await conn.execute("UPDATE stations SET status = ? WHERE mac = ?", (status, mac))
+    return previous
+
+
+async def set_token(conn: aiosqlite.Connection, mac: str, token_hash: str, *, confirmed: bool) -> None:
+    """Store a station's token hash (`confirmed` once the station has used it)."""
+    await conn.execute(
+        "UPDATE stations SET token_hash = ?, token_unconfirmed = ? WHERE mac = ?",
+        (token_hash, 0 if confirmed else 1, mac),
+    )
+
+
+async def confirm_token(conn: aiosqlite.Connection, mac: str) -> None:
+    """Mark the station's token as used at least once."""
+    await conn.execute(
+        "UPDATE stations SET token_unconfirmed = 0 WHERE mac = ? AND token_unconfirmed", (mac,)
+    )
+
+
+async def rename(conn: aiosqlite.Connection, mac: str, name: str) -> None:
+    """Give a station a new name; names are unique (case-insensitively)."""
+    await _current_status(conn, mac)
+    async with conn.execute(
+        "SELECT mac FROM stations WHERE name = ? COLLATE NOCASE AND mac <> ?", (name, mac)
+    ) as cursor:
+        clash = await cursor.fetchone()
+    if clash is not None:
+        raise Conflict(f"the name {name!r} is already used by station {clash[0]}")
+    await conn.execute("UPDATE stations SET name = ? WHERE mac = ?", (name, mac))
+
+
+async def change_tags(conn: aiosqlite.Connection, mac: str, add: list[str], remove: list[str]) -> None:
+    """Add and remove tags on a station."""
+    await _current_status(conn, mac)
+    await conn.executemany("DELETE FROM station_tags WHERE mac = ? AND tag = ?", [(mac, t) for t in remove])
+    await conn.executemany(
+        "INSERT INTO station_tags (mac, tag) VALUES (?, ?) ON CONFLICT DO NOTHING", [(mac, t) for t in add]
+    )
+
+
+async def set_settings(conn: aiosqlite.Connection, mac: str, settings: dict[str, object]) -> None:
+    """Replace the station's admin-defined settings object."""
+    await _current_status(conn, mac)
+    await conn.execute("UPDATE stations SET settings = ? WHERE mac = ?", (json.dumps(settings), mac))
+
+
+async def set_ota_note(conn: aiosqlite.Connection, mac: str, note: str | None) -> None:
+    """Record why the station was (not) offered firmware on its last poll."""
+    await conn.execute("UPDATE stations SET ota_note = ? WHERE mac = ?", (note, mac))
+
+
+def default_name(mac: str) -> str:
+    """Name a new station after the end of its MAC, as the ESP SDKs name their soft-APs."""
+    return "esp-" + mac.replace(":", "")[-6:].lower()
+
+
+async def _current_status(conn: aiosqlite.Connection, mac: str) -> StationStatus:
+    async with conn.execute("SELECT status FROM stations WHERE mac = ?", (mac,)) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        raise NotFound(f"no station with MAC {mac}")
+    status: StationStatus = row[0]
+    return status
+
+
+def _station(row: sqlite3.Row, tags: tuple[str, ...]) -> Station:
+    return Station(
+        mac=row["mac"],
+        name=row["name"],
+        status=row["status"],
+        chip=row["chip"],
+        tags=tags,
+        project=row["project"],
+        version=row["version"],
+        rssi=row["rssi"],
+        uptime_s=row["uptime_s"],
+        free_heap=row["free_heap"],
+        free_sketch_space=row["free_sketch_space"],
+        restart_cause=row["restart_cause"],
+        ip=row["ip"],
+        bssid=row["bssid"],
+        created_at=row["created_at"],
+        last_seen_at=row["last_seen_at"],
+        has_token=row["token_hash"] is not None,
+        ota_note=row["ota_note"],
+        settings=json.loads(row["settings"]),
+    )

@@ -1,0 +1,192 @@
+"""The running service: registry, store, station HTTP on TCP and the admin API on a unix socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+
+from aiohttp import web
+from appliance.config import Settings
+
+from appliance import __version__
+from services.admin_api.app import create_admin_app
+from services.admin_api.status import ServiceInfo
+from services.eventbus import EventBus
+from services.firmware.store import FirmwareStore
+from services.fleet import (
+    Administration,
+    FirmwareLibrary,
+    FirmwareOffers,
+    Journal,
+    ReportPolicy,
+    StationReports,
+)
+from services.fleet.retention import RetentionPolicy, run_retention
+from services.registry import Registry
+from services.station_api.app import create_station_app
+
+log = logging.getLogger(__name__)
+
+REGISTRY_FILE = "registry.sqlite3"
+FIRMWARE_DIR = "firmware"
+
+
+class StartupError(Exception):
+    """The service cannot start; the message says what to change."""
+
+
+class StationmasterService:
+    """One site's service; `start()` then `stop()`, or `async with`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.bus = EventBus()
+        self.registry: Registry | None = None
+        self._runners: list[web.AppRunner] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self.station_port = settings.http_port
+
+    async def __aenter__(self) -> StationmasterService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @property
+    def station_url(self) -> str:
+        """The base URL stations on this machine reach the station API at."""
+        host = self.settings.http_host
+        host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+        return f"http://{'[' + host + ']' if ':' in host else host}:{self.station_port}"
+
+    async def start(self) -> None:
+        """Open the registry and the store, then start both listeners; raise StartupError if one is taken."""
+        settings = self.settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = FirmwareStore(settings.data_dir / FIRMWARE_DIR)
+        swept = await asyncio.to_thread(store.sweep_partials)
+        if swept:
+            log.warning("removed %d partial firmware file(s) left by an interrupted import", swept)
+        self.registry = await Registry.open(settings.data_dir / REGISTRY_FILE)
+        try:
+            await self._start_listeners(store)
+        except BaseException:
+            await self.stop()
+            raise
+        self._tasks.append(
+            asyncio.create_task(
+                run_retention(
+                    Journal(self.registry, self.bus),
+                    RetentionPolicy(
+                        checkin_days=settings.checkin_retention_days,
+                        event_days=settings.event_retention_days,
+                        event_rows=settings.event_retention_rows,
+                    ),
+                ),
+                name="retention",
+            )
+        )
+        log.info(
+            "Stationmaster %s serving stations on %s and the admin API on %s (data in %s)",
+            __version__,
+            self.station_url,
+            settings.admin_socket,
+            settings.data_dir,
+        )
+
+    async def stop(self) -> None:
+        """Stop listening, let in-flight requests finish, then close the registry."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+        self._runners.clear()
+        with contextlib.suppress(FileNotFoundError):
+            if self.settings.admin_socket.is_socket():
+                self.settings.admin_socket.unlink()
+        if self.registry is not None:
+            await self.registry.close()
+            self.registry = None
+
+    async def _start_listeners(self, store: FirmwareStore) -> None:
+        assert self.registry is not None
+        settings = self.settings
+        journal = Journal(self.registry, self.bus)
+        reports = StationReports(
+            journal,
+            ReportPolicy(
+                poll_interval_s=settings.poll_interval_s,
+                checkin_history_interval_s=settings.checkin_history_interval_s,
+            ),
+        )
+        library = FirmwareLibrary(journal, store, settings.max_image_bytes)
+        station_app = create_station_app(journal, reports, FirmwareOffers(journal), library)
+        station_runner = web.AppRunner(station_app, access_log=None, handle_signals=False)
+        await station_runner.setup()
+        self._runners.append(station_runner)
+        site = web.TCPSite(station_runner, settings.http_host, settings.http_port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise StartupError(
+                    f"port {settings.http_port} on {settings.http_host} is already in use by another program;"
+                    " stop it or choose another port with --http-port"
+                ) from None
+            raise StartupError(
+                f"cannot listen on {settings.http_host}:{settings.http_port}: {exc.strerror}"
+            ) from None
+        self.station_port = _bound_port(station_runner, settings.http_port)
+
+        info = ServiceInfo(
+            version=__version__,
+            started_at=time.time(),
+            station_port=self.station_port,
+            station_url=self.station_url,
+            hostname=settings.hostname,
+        )
+        admin_app = create_admin_app(
+            self.registry, Administration(journal), library, reports, self.bus, info, settings.max_image_bytes
+        )
+        admin_runner = web.AppRunner(admin_app, access_log=None, handle_signals=False)
+        await admin_runner.setup()
+        self._runners.append(admin_runner)
+        await _claim_socket_path(settings.admin_socket)
+        await web.UnixSite(admin_runner, str(settings.admin_socket)).start()
+        # 0660: whoever is in the socket's group is an admin; SSH is the authentication.
+        os.chmod(settings.admin_socket, 0o660)
+
+
+async def _claim_socket_path(path: Path) -> None:
+    """Remove a stale socket left by a crash; refuse if a live service still answers on it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() and not path.is_symlink():
+        return
+    if not path.is_socket():
+        raise StartupError(f"{path} exists and is not a socket; remove it or choose another --admin-socket")
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(path)), 2)
+    except (ConnectionRefusedError, FileNotFoundError, TimeoutError):
+        path.unlink(missing_ok=True)
+        return
+    writer.close()
+    raise StartupError(f"another Stationmaster service is already listening on {path}")
+
+
+def _bound_port(runner: web.AppRunner, asked: int) -> int:
+    """Return the TCP port actually bound (differs from `asked` when asked for port 0)."""
+    for server in runner.sites:
+        sock_server = getattr(server, "_server", None)
+        for sock in getattr(sock_server, "sockets", None) or ():
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                return int(sock.getsockname()[1])
+    return asked

@@ -1,0 +1,33 @@
+"""The station HTTP app: everything a station may do, and nothing an admin may."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.fleet import FirmwareLibrary, FirmwareOffers, Journal, StationReports
+from services.http_errors import error_middleware
+from services.station_api import api_v1, ota
+from services.station_api.imagecache import ImageCache
+from services.station_api.keys import IMAGE_CACHE, JOURNAL, LIBRARY, OFFERS, REPORTS
+
+# The contract caps JSON bodies at 16 KiB: a check-in is a few hundred bytes.
+MAX_BODY_BYTES = 16 * 1024
+
+
+def create_station_app(
+    journal: Journal, reports: StationReports, offers: FirmwareOffers, library: FirmwareLibrary
+) -> web.Application:
+    """Build the station app around the domain objects it serves."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app[JOURNAL] = journal
+    app[REPORTS] = reports
+    app[OFFERS] = offers
+    app[LIBRARY] = library
+    app[IMAGE_CACHE] = ImageCache()
+    app.router.add_get("/ota", ota.ota, allow_head=False)
+    app.router.add_get("/ota/{mac}", ota.ota, allow_head=False)
+    app.router.add_post("/api/v1/checkin", api_v1.checkin)
+    app.router.add_post("/api/v1/enrol", api_v1.enrol)
+    app.router.add_get("/api/v1/config", api_v1.config)
+    app.router.add_post("/api/v1/events", api_v1.events)
+    return app

@@ -1,0 +1,178 @@
+"""`GET /ota` for the stock update clients: 304, or the image with Content-Length, x-MD5 and Range."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from aiohttp import web
+
+from services.errors import InvalidInput
+from services.fleet import OtaRequest
+from services.fleet.journal import EventLog
+from services.macaddr import parse_mac
+from services.models import FirmwareImage
+from services.registry.history import finish_transfer, start_transfer
+from services.station_api.imagecache import CorruptStoredImage
+from services.station_api.keys import IMAGE_CACHE, JOURNAL, LIBRARY, OFFERS
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 16 * 1024
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+# Header prefixes of the Arduino clients, and the chip each implies (the ESP32 one covers the family).
+_ARDUINO_CLIENTS = (("x-ESP8266-", "ESP8266httpUpdate", "esp8266"), ("x-ESP32-", "HTTPUpdate", None))
+
+
+async def ota(request: web.Request) -> web.StreamResponse:
+    """Answer a stock client's poll for its station."""
+    ota_request = parse_ota_request(request)
+    image = await request.app[OFFERS].decide(ota_request)
+    if image is None:
+        return web.Response(status=304)
+    try:
+        data = await request.app[IMAGE_CACHE].get(
+            image.sha256, request.app[LIBRARY].store.path_for(image.sha256)
+        )
+    except CorruptStoredImage as exc:
+        log.error("%s; not serving it to %s", exc.message, ota_request.mac)
+        return web.json_response({"error": {"code": exc.code, "message": exc.message}}, status=503)
+    return await _send(request, ota_request.mac, image, data)
+
+
+def parse_ota_request(request: web.Request) -> OtaRequest:
+    """Read the station's identity and state from the path or the headers its client sends."""
+    headers = request.headers
+    path_mac = request.match_info.get("mac")
+    for prefix, client, chip in _ARDUINO_CLIENTS:
+        mac_header = headers.get(prefix + "STA-MAC")
+        if mac_header is None and not (path_mac and headers.get(prefix + "mode")):
+            continue
+        mode = (headers.get(prefix + "mode") or "sketch").strip().lower()
+        if mode not in ("sketch", "spiffs", "littlefs", "filesystem"):
+            raise InvalidInput(f"{prefix}mode must be 'sketch' or 'spiffs', got {mode[:20]!r}")
+        return OtaRequest(
+            mac=parse_mac(path_mac or mac_header),
+            client=client,
+            chip_hint=chip,
+            version=_header_text(headers.get(prefix + "version")),
+            sketch_md5=_md5(headers.get(prefix + "sketch-md5")),
+            free_space=_header_int(prefix + "free-space", headers.get(prefix + "free-space")),
+            mode="sketch" if mode == "sketch" else "filesystem",
+        )
+    if path_mac is None:
+        raise InvalidInput(
+            "no station identity: the stock clients send x-ESP8266-STA-MAC or x-ESP32-STA-MAC;"
+            " other clients use /ota/<MAC>"
+        )
+    return OtaRequest(mac=parse_mac(path_mac), client="esp_https_ota")
+
+
+async def _send(request: web.Request, mac: str, image: FirmwareImage, data: bytes) -> web.StreamResponse:
+    size = len(data)
+    etag = f'"{image.sha256[:32]}"'
+    first, last = _byte_range(request, size, etag)
+    response = web.StreamResponse(status=200 if (first, last) == (0, size - 1) else 206)
+    response.content_length = last - first + 1
+    response.content_type = "application/octet-stream"
+    response.headers["x-MD5"] = image.md5
+    response.headers["ETag"] = etag
+    response.headers["Accept-Ranges"] = "bytes"
+    response.headers["Content-Disposition"] = f'attachment; filename="{image.filename}"'
+    # Informative: lets a client that cannot parse an app description (ESP8266) know what it got.
+    if image.version:
+        response.headers["x-Firmware-Version"] = image.version
+    if response.status == 206:
+        response.headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    journal = request.app[JOURNAL]
+
+    async def begin(entry: EventLog) -> int:
+        return await start_transfer(
+            entry.conn, mac=mac, sha256=image.sha256, now=entry.now, range_start=first, range_end=last
+        )
+
+    transfer_id = await journal.write(begin)
+    sent = 0
+    try:
+        await response.prepare(request)
+        view = memoryview(data)
+        for offset in range(first, last + 1, _CHUNK):
+            chunk = view[offset : min(offset + _CHUNK, last + 1)]
+            # write() waits for the socket to drain, so a slow station is paced, never dropped.
+            await response.write(chunk)
+            sent += len(chunk)
+        await response.write_eof()
+    except ConnectionError:
+        log.info("%s went away after %d of %d bytes", mac, sent, last - first + 1)
+    finally:
+        await _log_transfer(request, transfer_id, mac, image, first, sent, last - first + 1)
+    return response
+
+
+async def _log_transfer(
+    request: web.Request, transfer_id: int, mac: str, image: FirmwareImage, first: int, sent: int, wanted: int
+) -> None:
+    complete = sent == wanted
+    reached = first + sent
+    what = " ".join(str(v) for v in (image.project, image.version) if v) or image.sha256[:12]
+    if complete and first + wanted == image.size:
+        kind, message = "download_finished", f"{mac} downloaded {what} ({image.size:,} bytes)"
+    elif complete:
+        kind, message = "download_part", f"{mac} downloaded bytes {first:,}-{reached - 1:,} of {what}"
+    else:
+        percent = 100 * reached // max(image.size, 1)
+        kind, message = "download_interrupted", f"{mac} stopped downloading {what} at {percent} %"
+
+    async def finish(entry: EventLog) -> None:
+        await finish_transfer(entry.conn, transfer_id, bytes_sent=sent, complete=complete, now=entry.now)
+        await entry(kind, mac, message, sha256=image.sha256, first=first, bytes=sent, size=image.size)
+
+    await request.app[JOURNAL].write(finish)
+
+
+def _byte_range(request: web.Request, size: int, etag: str) -> tuple[int, int]:
+    """Return the inclusive byte range to send; the whole image unless a single valid Range asks less."""
+    header = request.headers.get("Range")
+    if header is None or size == 0:
+        return 0, size - 1
+    if_range = request.headers.get("If-Range")
+    if if_range is not None and if_range.strip() != etag:
+        return 0, size - 1  # the image changed since the partial download began: start again
+    match = _RANGE.fullmatch(header.strip())
+    if match is None or match.group(1) == match.group(2) == "":
+        # Multiple or malformed ranges: RFC 9110 lets a server ignore Range and send it all.
+        return 0, size - 1
+    start_text, end_text = match.groups()
+    if start_text == "":
+        first, last = max(size - int(end_text), 0), size - 1
+    else:
+        first = int(start_text)
+        last = min(int(end_text), size - 1) if end_text else size - 1
+    if first >= size or first > last:
+        raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    return first, last
+
+
+def _header_text(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    return value.strip()[:64]
+
+
+def _md5(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().lower()
+    return value if re.fullmatch(r"[0-9a-f]{32}", value) else None
+
+
+def _header_int(name: str, value: str | None) -> int | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise InvalidInput(f"header {name} must be a whole number, got {value[:20]!r}") from None
+    if number < 0:
+        raise InvalidInput(f"header {name} must not be negative")
+    return number
