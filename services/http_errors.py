@@ -28,6 +28,7 @@ _STATUS: list[tuple[type[StationmasterError], int]] = [
     (StorageFull, 507),
     (InvalidInput, 400),
 ]
+BODY_LIMIT = web.AppKey("body_limit", int)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -52,8 +53,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except StationmasterError as exc:
         return error_response(status_for(exc), exc.code, exc.message)
-    except web.HTTPRequestEntityTooLarge as exc:
-        return error_response(413, "too_large", f"the body is larger than the {exc.max_size} bytes allowed")
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app.get(BODY_LIMIT, 0)
+        return error_response(413, "too_large", f"the body is larger than the {limit:,} bytes allowed")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -10,7 +10,7 @@ from services.admin_api.status import ServiceInfo
 from services.admin_api.stream import event_stream
 from services.eventbus import EventBus
 from services.fleet import Administration, FirmwareLibrary, StationReports
-from services.http_errors import error_middleware
+from services.http_errors import BODY_LIMIT, error_middleware
 from services.registry import Registry
 
 
@@ -25,6 +25,7 @@ def create_admin_app(
 ) -> web.Application:
     """Build the admin app; uploads may be as large as the largest image allowed."""
     app = web.Application(middlewares=[error_middleware], client_max_size=max_image_bytes + 1024)
+    app[BODY_LIMIT] = max_image_bytes + 1024
     app[REGISTRY] = registry
     app[ADMINISTRATION] = administration
     app[LIBRARY] = library

@@ -180,7 +180,7 @@ async def events(request: web.Request) -> web.Response:
         mac=None if mac is None else parse_mac(mac),
         kind=request.query.get("kind"),
         limit=_int_query(request, "limit", 100, 1, 10_000),
-        before=_int_query(request, "before", None, 1, 2**62),
+        before=_int_query(request, "before", 2**62, 1, 2**62),
     )
     return web.json_response({"events": [event_json(e) for e in found]})
 
@@ -196,7 +196,7 @@ def _object(body: object) -> dict[str, Any]:
     return body
 
 
-def _int_query(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
+def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import PurePath
 
 from services.errors import InvalidImage, InvalidInput
@@ -75,10 +74,6 @@ class FirmwareLibrary:
         await self._journal.write(op)
         await asyncio.to_thread(self.store.remove, image.sha256)
         return image
-
-    def path_of(self, image: FirmwareImage) -> os.PathLike[str]:
-        """Return the stored file of an image."""
-        return self.store.path_for(image.sha256)
 
 
 def _clean_filename(filename: str) -> str:

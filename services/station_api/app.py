@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.fleet import FirmwareLibrary, FirmwareOffers, Journal, StationReports
-from services.http_errors import error_middleware
+from services.http_errors import BODY_LIMIT, error_middleware
 from services.station_api import api_v1, ota
 from services.station_api.imagecache import ImageCache
 from services.station_api.keys import IMAGE_CACHE, JOURNAL, LIBRARY, OFFERS, REPORTS
@@ -19,6 +19,7 @@ def create_station_app(
 ) -> web.Application:
     """Build the station app around the domain objects it serves."""
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app[BODY_LIMIT] = MAX_BODY_BYTES
     app[JOURNAL] = journal
     app[REPORTS] = reports
     app[OFFERS] = offers

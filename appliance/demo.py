@@ -1,0 +1,71 @@
+"""The demo's admin: accepts the simulated stations and rolls a new firmware out to them, out loud."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+
+from appliance.contract.client import AdminClient
+from services.service import StationmasterService
+from services.simulator import SimulatedFleet
+from services.simulator.builds import build_app_image
+
+log = logging.getLogger("stationmaster.demo")
+
+DEMO_INTERVAL_S = 3.0
+DEMO_CHIPS = ("esp8266", "esp32", "esp32c3")
+
+
+async def run_demo_fleet(service: StationmasterService, count: int, stop: asyncio.Event) -> None:
+    """Start `count` simulated stations, act as their admin through the admin API, and narrate."""
+    fleet = SimulatedFleet(url=service.station_url, count=count, interval_s=DEMO_INTERVAL_S, seed=1)
+    await fleet.start()
+    try:
+        async with AdminClient(service.settings.admin_socket) as admin:
+            narrator = asyncio.create_task(_narrate(admin))
+            try:
+                await _act(admin, count, stop)
+                await stop.wait()
+            finally:
+                narrator.cancel()
+                await asyncio.gather(narrator, return_exceptions=True)
+    finally:
+        await fleet.stop()
+
+
+async def _act(admin: AdminClient, count: int, stop: asyncio.Event) -> None:
+    """Accept every station as it appears, then publish version 1.1.0 for each chip to the 'demo' tag."""
+    accepted: set[str] = set()
+    deadline = time.monotonic() + 60
+    while len(accepted) < count and time.monotonic() < deadline and not stop.is_set():
+        for station in await admin.stations():
+            if station["status"] == "pending":
+                await admin.accept(station["mac"])
+                await admin.tag(station["mac"], add=["demo"])
+                accepted.add(station["mac"])
+        await asyncio.sleep(0.5)  # the demo polls like a person glancing at the list
+    for chip in DEMO_CHIPS:
+        image = await admin.import_image(
+            await asyncio.to_thread(build_app_image, chip, "sim-sensor", "1.1.0"), f"sim-sensor-{chip}-1.1.0.bin"
+        )
+        tagged = [s for s in await admin.stations() if s["chip"] == chip]
+        for station in tagged:
+            await admin.assign(image["sha256"], station=station["mac"])
+    _say("demo: version 1.1.0 assigned to every station; watch them update")
+
+
+async def _narrate(admin: AdminClient) -> None:
+    """Print the events a person would care about as they happen."""
+    interesting = {
+        "station_discovered", "station_accepted", "station_arrived", "image_imported", "download_finished",
+        "version_changed", "station_restarted", "update_finished", "update_failed",
+    }
+    async for message in admin.stream_events():
+        if message.get("kind") in interesting:
+            _say(f"{time.strftime('%H:%M:%S')}  {message['message']}")
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stdout, flush=True)
