@@ -19,6 +19,7 @@ class EventBus:
     def __init__(self, queue_size: int = 1000) -> None:
         self._subscribers: set[asyncio.Queue[Message]] = set()
         self._queue_size = queue_size
+        self._closed = False
 
     def publish(self, message: Message) -> None:
         """Hand `message` to every subscriber without waiting."""
@@ -28,10 +29,20 @@ class EventBus:
                 queue.get_nowait()
             queue.put_nowait(message)
 
+    def close(self) -> None:
+        """Tell every subscriber the stream is over (an empty message), e.g. when the service stops."""
+        self._closed = True
+        for queue in self._subscribers:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait({})
+
     @asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[Message]]:
         """Yield a queue that receives every message published while the context is open."""
         queue: asyncio.Queue[Message] = asyncio.Queue(self._queue_size)
+        if self._closed:
+            queue.put_nowait({})
         self._subscribers.add(queue)
         try:
             yield queue

@@ -59,7 +59,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(exc.status, _code(exc.status), exc.reason)
+        response = error_response(exc.status, _code(exc.status), exc.reason)
+        for name in ("Content-Range", "Allow"):  # headers that give meaning to the status
+            if name in exc.headers:
+                response.headers[name] = exc.headers[name]
+        return response
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return error_response(500, "internal", "the appliance hit an unexpected error; it is in the log")

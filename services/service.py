@@ -107,6 +107,7 @@ class StationmasterService:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        self.bus.close()
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
@@ -130,7 +131,7 @@ class StationmasterService:
         )
         library = FirmwareLibrary(journal, store, settings.max_image_bytes)
         station_app = create_station_app(journal, reports, FirmwareOffers(journal), library)
-        station_runner = web.AppRunner(station_app, access_log=None, handle_signals=False)
+        station_runner = web.AppRunner(station_app, access_log=None, handle_signals=False, shutdown_timeout=10)
         await station_runner.setup()
         self._runners.append(station_runner)
         site = web.TCPSite(station_runner, settings.http_host, settings.http_port, reuse_address=True)
@@ -157,7 +158,7 @@ class StationmasterService:
         admin_app = create_admin_app(
             self.registry, Administration(journal), library, reports, self.bus, info, settings.max_image_bytes
         )
-        admin_runner = web.AppRunner(admin_app, access_log=None, handle_signals=False)
+        admin_runner = web.AppRunner(admin_app, access_log=None, handle_signals=False, shutdown_timeout=5)
         await admin_runner.setup()
         self._runners.append(admin_runner)
         await _claim_socket_path(settings.admin_socket)

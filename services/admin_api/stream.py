@@ -27,6 +27,8 @@ async def event_stream(request: web.Request) -> web.StreamResponse:
                 except TimeoutError:
                     await response.write(b": keepalive\n\n")
                     continue
+                if not message:
+                    break  # the service is stopping
                 lines = []
                 if message.get("id") is not None:
                     lines.append(f"id: {message['id']}")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import socket
 
 from aiohttp import web
 
@@ -19,6 +21,8 @@ from services.station_api.keys import IMAGE_CACHE, JOURNAL, LIBRARY, OFFERS
 log = logging.getLogger(__name__)
 
 _CHUNK = 16 * 1024
+# An ESP's TCP window is a few KiB; 64 KiB in flight keeps a Wi-Fi link busy and the accounting honest.
+_SEND_BUFFER = 64 * 1024
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 # Header prefixes of the Arduino clients, and the chip each implies (the ESP32 one covers the family).
 _ARDUINO_CLIENTS = (("x-ESP8266-", "ESP8266httpUpdate", "esp8266"), ("x-ESP32-", "HTTPUpdate", None))
@@ -92,6 +96,7 @@ async def _send(request: web.Request, mac: str, image: FirmwareImage, data: byte
         )
 
     transfer_id = await journal.write(begin)
+    _limit_send_buffer(request)
     sent = 0
     try:
         await response.prepare(request)
@@ -128,6 +133,14 @@ async def _log_transfer(
         await entry(kind, mac, message, sha256=image.sha256, first=first, bytes=sent, size=image.size)
 
     await request.app[JOURNAL].write(finish)
+
+
+def _limit_send_buffer(request: web.Request) -> None:
+    """Keep the kernel's send buffer small, so that "bytes sent" is close to "bytes the station got"."""
+    sock = request.transport.get_extra_info("socket") if request.transport else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SEND_BUFFER)
 
 
 def _byte_range(request: web.Request, size: int, etag: str) -> tuple[int, int]:

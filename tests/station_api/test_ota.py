@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import Any
 
@@ -55,6 +56,36 @@ async def poll(http: aiohttp.ClientSession, headers: dict[str, str], path: str =
         return response.status, dict(response.headers), await response.read()
 
 
+class EventWaiter:
+    """Listen on the admin event stream from before an action until an event of a kind arrives."""
+
+    def __init__(self, admin: AdminClient, kind: str) -> None:
+        self._admin, self._kind = admin, kind
+        self._connected = asyncio.Event()
+        self._task: asyncio.Task[dict[str, Any]] | None = None
+
+    async def __aenter__(self) -> EventWaiter:
+        self._task = asyncio.create_task(self._listen())
+        await asyncio.wait_for(self._connected.wait(), 5)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        if not self._task.done():
+            self._task.cancel()
+
+    async def event(self) -> dict[str, Any]:
+        """The awaited event (at most 5 s)."""
+        assert self._task is not None
+        return await asyncio.wait_for(self._task, 5)
+
+    async def _listen(self) -> dict[str, Any]:
+        async for message in self._admin.stream_events(on_connect=self._connected.set):
+            if message["kind"] == self._kind:
+                return message
+        raise AssertionError("the stream ended")
+
+
 async def test_an_unknown_esp8266_gets_304_and_waits_as_pending(http: aiohttp.ClientSession, admin: AdminClient) -> None:
     status, _, body = await poll(http, esp8266())
     assert (status, body) == (304, b"")
@@ -81,13 +112,13 @@ async def test_the_assigned_image_is_sent_whole_with_its_md5(
     await enrol(http, admin, mac, chip)
     data, sha = await publish(admin, chip)
     await admin.assign(sha, station=mac)
-    status, answer_headers, body = await poll(http, headers())
-    assert status == 200
-    assert body == data
-    assert int(answer_headers["Content-Length"]) == len(data)
-    assert answer_headers["x-MD5"] == hashlib.md5(body).hexdigest()
-    events = [e["kind"] for e in await admin.events(mac=mac)]
-    assert "download_finished" in events
+    async with EventWaiter(admin, "download_finished") as waiter:
+        status, answer_headers, body = await poll(http, headers())
+        assert status == 200
+        assert body == data
+        assert int(answer_headers["Content-Length"]) == len(data)
+        assert answer_headers["x-MD5"] == hashlib.md5(body).hexdigest()
+        assert (await waiter.event())["mac"] == mac
 
 
 async def test_esp_https_ota_uses_the_per_station_url(http: aiohttp.ClientSession, admin: AdminClient) -> None:
@@ -101,23 +132,24 @@ async def test_esp_https_ota_uses_the_per_station_url(http: aiohttp.ClientSessio
 
 async def test_a_broken_download_resumes_with_range(http: aiohttp.ClientSession, admin: AdminClient) -> None:
     await enrol(http, admin, ESP32_MAC, "esp32")
-    data, sha = await publish(admin, "esp32", size=300 * 1024)
+    data, sha = await publish(admin, "esp32", size=2 * 1024 * 1024)
     await admin.assign(sha, station=ESP32_MAC)
     received = bytearray()
-    async with http.get("/ota", headers=esp32()) as response:
-        assert response.status == 200
-        etag = response.headers["ETag"]
-        while len(received) < 100_000:
-            received += await response.content.read(8192)
-        response.close()  # the link drops
-    async with http.get("/ota", headers={**esp32(), "Range": f"bytes={len(received)}-", "If-Range": etag}) as response:
+    async with EventWaiter(admin, "download_interrupted") as waiter:
+        async with http.get("/ota", headers=esp32(free_space=4_000_000)) as response:
+            assert response.status == 200
+            etag = response.headers["ETag"]
+            while len(received) < 100_000:
+                received += await response.content.read(8192)
+            response.close()  # the link drops
+        interrupted = await waiter.event()
+    assert interrupted["data"]["bytes"] < len(data)
+    async with http.get("/ota", headers={**esp32(free_space=4_000_000), "Range": f"bytes={len(received)}-", "If-Range": etag}) as response:
         assert response.status == 206
         assert response.headers["Content-Range"] == f"bytes {len(received)}-{len(data) - 1}/{len(data)}"
         assert response.headers["x-MD5"] == hashlib.md5(data).hexdigest()
         received += await response.read()
     assert bytes(received) == data
-    kinds = [e["kind"] for e in await admin.events(mac=ESP32_MAC)]
-    assert "download_interrupted" in kinds
 
 
 async def test_ranges_beyond_the_image_are_refused(http: aiohttp.ClientSession, admin: AdminClient) -> None:
