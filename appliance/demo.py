@@ -47,9 +47,8 @@ async def _act(admin: AdminClient, count: int, stop: asyncio.Event) -> None:
                 accepted.add(station["mac"])
         await asyncio.sleep(0.5)  # the demo polls like a person glancing at the list
     for chip in DEMO_CHIPS:
-        image = await admin.import_image(
-            await asyncio.to_thread(build_app_image, chip, "sim-sensor", "1.1.0"), f"sim-sensor-{chip}-1.1.0.bin"
-        )
+        data = await asyncio.to_thread(build_app_image, chip, "sim-sensor", "1.1.0")
+        image = await admin.import_image(data, f"sim-sensor-{chip}-1.1.0.bin", project="sim-sensor", version="1.1.0")
         tagged = [s for s in await admin.stations() if s["chip"] == chip]
         for station in tagged:
             await admin.assign(image["sha256"], station=station["mac"])

@@ -49,6 +49,8 @@ def add_parsers(commands: Any) -> None:
     fw = firmware.add_subparsers(dest="firmware_command", required=True, metavar="ACTION")
     imp = fw.add_parser("import", help="validate and store an image file")
     imp.add_argument("file", type=Path)
+    imp.add_argument("--version", dest="image_version", help="the version, for images that do not say (ESP8266)")
+    imp.add_argument("--project", help="the project name, for images that do not say (ESP8266)")
     _json_flag(imp, _import)
     _json_flag(fw.add_parser("list", help="every image"), _list_images)
     for verb, action in (("show", _show_image), ("delete", _delete_image)):
@@ -163,7 +165,7 @@ async def _import(client: AdminClient, args: argparse.Namespace) -> Any:
         data = await asyncio.to_thread(path.read_bytes)
     except OSError as exc:
         raise AdminError("bad_request", f"cannot read {path}: {exc.strerror}", 0) from None
-    image = await client.import_image(data, path.name)
+    image = await client.import_image(data, path.name, project=args.project, version=args.image_version)
     if not args.json:
         print(f"imported {image['sha256'][:12]}  {image['chip']}  {image['project'] or '-'} {image['version'] or '-'}")
     return image

@@ -103,9 +103,15 @@ class AdminClient:
         """One image by SHA-256 prefix."""
         return await self._call("GET", f"/v1/firmware/{prefix}")
 
-    async def import_image(self, data: bytes, filename: str) -> JSON:
-        """Upload an image file's bytes."""
+    async def import_image(
+        self, data: bytes, filename: str, *, project: str | None = None, version: str | None = None
+    ) -> JSON:
+        """Upload an image file's bytes (project and version name an image without app description)."""
         headers = {"X-Filename": filename, "Content-Type": "application/octet-stream"}
+        if project:
+            headers["X-Firmware-Project"] = project
+        if version:
+            headers["X-Firmware-Version"] = version
         return await self._call("POST", "/v1/firmware", data=data, headers=headers)
 
     async def delete_image(self, prefix: str) -> None:

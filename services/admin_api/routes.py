@@ -126,7 +126,12 @@ async def import_image(request: web.Request) -> web.Response:
     data = await request.read()
     if not data:
         raise InvalidInput("the body must be the image file's bytes")
-    image, new = await request.app[LIBRARY].import_image(data, request.headers.get("X-Filename", "image.bin"))
+    image, new = await request.app[LIBRARY].import_image(
+        data,
+        request.headers.get("X-Filename", "image.bin"),
+        project=request.headers.get("X-Firmware-Project"),
+        version=request.headers.get("X-Firmware-Version"),
+    )
     return web.json_response(image_json(image), status=201 if new else 200)
 
 

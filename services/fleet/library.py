@@ -22,9 +22,16 @@ class FirmwareLibrary:
         self.store = store
         self._max = max_image_bytes
 
-    async def import_image(self, data: bytes, filename: str) -> tuple[FirmwareImage, bool]:
-        """Validate and store an image; return it and whether it is new. Refusals say exactly why."""
+    async def import_image(
+        self, data: bytes, filename: str, *, project: str | None = None, version: str | None = None
+    ) -> tuple[FirmwareImage, bool]:
+        """Validate and store an image; return it and whether it is new. Refusals say exactly why.
+
+        `project` and `version` name an image that has no app description (ESP8266); for one that has,
+        they must agree with it.
+        """
         name = _clean_filename(filename)
+        project, version = _label(project, "project"), _label(version, "version")
         if len(data) > self._max:
             raise InvalidImage(f"{name}: {len(data):,} bytes is more than the {self._max:,} allowed")
         # esptool parsing and hashing are CPU-bound and the store fsyncs: keep both off the event loop.
@@ -32,14 +39,17 @@ class FirmwareLibrary:
             info = await asyncio.to_thread(inspect_image, data)
         except InvalidImage as exc:
             raise InvalidImage(f"{name}: {exc.message}") from None
+        for field, given, found in (("project", project, info.project), ("version", version, info.version)):
+            if given is not None and found is not None and given != found:
+                raise InvalidImage(f"{name}: the image says its {field} is {found!r}, not {given!r}")
         await asyncio.to_thread(self.store.put, data)
         image = FirmwareImage(
             sha256=info.sha256,
             md5=info.md5,
             size=info.size,
             chip=info.chip,
-            project=info.project,
-            version=info.version,
+            project=info.project or project,
+            version=info.version or version,
             filename=name,
             imported_at=self._journal.clock(),
             idf_version=info.idf_version,
@@ -74,6 +84,15 @@ class FirmwareLibrary:
         await self._journal.write(op)
         await asyncio.to_thread(self.store.remove, image.sha256)
         return image
+
+
+def _label(value: str | None, what: str) -> str | None:
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if len(value) > 31 or not value.isprintable():
+        raise InvalidInput(f"the {what} must be at most 31 printable characters")
+    return value
 
 
 def _clean_filename(filename: str) -> str:

@@ -147,6 +147,7 @@ class StationReports:
             # Accepted and token-less (never had one, or the answer carrying it was lost): issue one now.
             token = mint_token()
             await station_rows.set_token(conn, report.mac, hash_token(token), confirmed=False)
+            await log("station_token_issued", report.mac, f"{before['name']} was issued its token")
         if before["status"] == "accepted" and before["last_seen_at"] is None:
             await log("station_arrived", report.mac, f"{before['name']} arrived", **_identity(report))
         return str(before["status"]), token
