@@ -62,7 +62,10 @@ class Settings:
 
 
 def load_settings(
-    *, config_path: Path | None = None, env: Mapping[str, str] | None = None, overrides: Mapping[str, object] = {}
+    *,
+    config_path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] = {},
 ) -> Settings:
     """Merge defaults < file < environment < overrides (None values ignored) and validate the result."""
     env = os.environ if env is None else env
@@ -209,8 +212,14 @@ def _build(values: dict[str, Any]) -> Settings:
 def _check_ranges(settings: Settings) -> None:
     if not 0 <= settings.http_port <= 65535:
         raise ConfigError(f"{_where('http_port')} must be from 1 to 65535 (0: any free port), got {settings.http_port}")
-    for name in ("poll_interval_s", "checkin_history_interval_s", "checkin_retention_days", "event_retention_days",
-                 "event_retention_rows", "max_image_bytes"):
+    for name in (
+        "poll_interval_s",
+        "checkin_history_interval_s",
+        "checkin_retention_days",
+        "event_retention_days",
+        "event_retention_rows",
+        "max_image_bytes",
+    ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{_where(name)} must be positive, got {getattr(settings, name)}")
     if settings.log_level.lower() not in LOG_LEVELS:

@@ -58,8 +58,15 @@ async def _act(admin: AdminClient, count: int, stop: asyncio.Event) -> None:
 async def _narrate(admin: AdminClient) -> None:
     """Print the events a person would care about as they happen."""
     interesting = {
-        "station_discovered", "station_accepted", "station_arrived", "image_imported", "download_finished",
-        "version_changed", "station_restarted", "update_finished", "update_failed",
+        "station_discovered",
+        "station_accepted",
+        "station_arrived",
+        "image_imported",
+        "download_finished",
+        "version_changed",
+        "station_restarted",
+        "update_finished",
+        "update_failed",
     }
     async for message in admin.stream_events():
         if message.get("kind") in interesting:

@@ -45,11 +45,7 @@ def demo(settings: Settings, count: int) -> int:
 def setup_logging(level: str) -> None:
     """Log to stderr; without timestamps under systemd, whose journal adds its own."""
     under_journal = "JOURNAL_STREAM" in os.environ or "INVOCATION_ID" in os.environ
-    fmt = (
-        "%(levelname)s %(name)s: %(message)s"
-        if under_journal
-        else "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    fmt = "%(levelname)s %(name)s: %(message)s" if under_journal else "%(asctime)s %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=level.upper(), format=fmt, stream=sys.stderr, force=True)
     # aiohttp's access log would name every station poll; the registry's events already say what matters.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from aiohttp import web
-from appliance.config import Settings
 
 from appliance import __version__
+from appliance.config import Settings
 from services.admin_api.app import create_admin_app
 from services.admin_api.status import ServiceInfo
 from services.eventbus import EventBus
@@ -143,9 +143,7 @@ class StationmasterService:
                     f"port {settings.http_port} on {settings.http_host} is already in use by another program;"
                     " stop it or choose another port with --http-port"
                 ) from None
-            raise StartupError(
-                f"cannot listen on {settings.http_host}:{settings.http_port}: {exc.strerror}"
-            ) from None
+            raise StartupError(f"cannot listen on {settings.http_host}:{settings.http_port}: {exc.strerror}") from None
         self.station_port = _bound_port(station_runner, settings.http_port)
 
         info = ServiceInfo(
@@ -169,18 +167,20 @@ class StationmasterService:
 
 async def _claim_socket_path(path: Path) -> None:
     """Remove a stale socket left by a crash; refuse if a live service still answers on it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists() and not path.is_symlink():
-        return
-    if not path.is_socket():
+    if not await asyncio.to_thread(_is_socket_or_absent, path):
         raise StartupError(f"{path} exists and is not a socket; remove it or choose another --admin-socket")
     try:
         _, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(path)), 2)
     except (ConnectionRefusedError, FileNotFoundError, TimeoutError):
-        path.unlink(missing_ok=True)
+        await asyncio.to_thread(path.unlink, True)
         return
     writer.close()
     raise StartupError(f"another Stationmaster service is already listening on {path}")
+
+
+def _is_socket_or_absent(path: Path) -> bool:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.is_socket() or not (path.exists() or path.is_symlink())
 
 
 def _bound_port(runner: web.AppRunner, asked: int) -> int:

@@ -81,10 +81,14 @@ class ServeProcess:
         self.proc = subprocess.Popen(
             stationmaster_command(
                 "serve",
-                "--data-dir", str(self.data_dir),
-                "--http-host", "127.0.0.1",
-                "--http-port", str(self.port),
-                "--admin-socket", str(self.socket),
+                "--data-dir",
+                str(self.data_dir),
+                "--http-host",
+                "127.0.0.1",
+                "--http-port",
+                str(self.port),
+                "--admin-socket",
+                str(self.socket),
                 "--no-mdns",
             ),
             stdout=log,

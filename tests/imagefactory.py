@@ -5,7 +5,9 @@ from __future__ import annotations
 from services.simulator.builds import build_app_image
 
 
-def build_image(chip: str, *, project: str = "demo", version: str = "1.0.0", payload_size: int = 4096, seed: int = 0) -> bytes:
+def build_image(
+    chip: str, *, project: str = "demo", version: str = "1.0.0", payload_size: int = 4096, seed: int = 0
+) -> bytes:
     """A valid app image for `chip`."""
     return build_app_image(chip, project, version, payload_size, seed)
 

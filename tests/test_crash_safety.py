@@ -64,8 +64,10 @@ def _assert_store_holds_only_whole_images(store: Path) -> None:
 @pytest.mark.slow
 async def test_sigkill_under_load_keeps_the_registry_and_store_whole(tmp_path: Path) -> None:
     rng = random.Random(7)
-    images = [build_image(chip, version=f"2.{n}.0", payload_size=3 * 1024 * 1024, seed=n)
-              for n, chip in enumerate(("esp32", "esp32c3", "esp8266"))]
+    images = [
+        build_image(chip, version=f"2.{n}.0", payload_size=3 * 1024 * 1024, seed=n)
+        for n, chip in enumerate(("esp32", "esp32c3", "esp8266"))
+    ]
     serve = ServeProcess(tmp_path)
     for round_no in range(ROUNDS):
         await asyncio.to_thread(serve.start)

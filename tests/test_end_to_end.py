@@ -28,10 +28,20 @@ def admin_command(serve: ServeProcess, *args: str) -> subprocess.CompletedProces
 def test_200_simulated_stations_run_for_a_minute_without_an_error(serve_process: ServeProcess) -> None:
     simulate = subprocess.run(
         stationmaster_command(
-            "simulate", "--count", str(SIMULATED), "--url", serve_process.url,
-            "--interval", "5", "--duration", str(MINUTE),
+            "simulate",
+            "--count",
+            str(SIMULATED),
+            "--url",
+            serve_process.url,
+            "--interval",
+            "5",
+            "--duration",
+            str(MINUTE),
         ),
-        capture_output=True, text=True, timeout=MINUTE + 60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=MINUTE + 60,
+        check=False,
     )
     assert simulate.returncode == 0, simulate.stderr[-3000:]
     listed = admin_command(serve_process, "stations", "--json")
@@ -55,7 +65,8 @@ def test_the_cli_imports_accepts_and_assigns(serve_process: ServeProcess, tmp_pa
     assert "truncated" in refused.stderr
     assert "Traceback" not in refused.stderr
     listed = admin_command(serve_process, "firmware", "list")
-    assert "weather" in listed.stdout and "1.4.0" in listed.stdout
+    assert "weather" in listed.stdout
+    assert "1.4.0" in listed.stdout
     unknown = admin_command(serve_process, "assign", sha[:10], "--station", "24:0A:C4:00:00:01")
     assert unknown.returncode == 1
     assert "no station" in unknown.stderr
@@ -73,19 +84,42 @@ def test_without_a_service_the_cli_says_how_to_start_one(tmp_path: Path) -> None
 def test_a_taken_port_is_a_clear_startup_error(serve_process: ServeProcess, tmp_path: Path) -> None:
     second = subprocess.run(
         stationmaster_command(
-            "serve", "--data-dir", str(tmp_path / "other"), "--http-host", "127.0.0.1",
-            "--http-port", str(serve_process.port), "--admin-socket", str(tmp_path / "other.sock"), "--no-mdns",
+            "serve",
+            "--data-dir",
+            str(tmp_path / "other"),
+            "--http-host",
+            "127.0.0.1",
+            "--http-port",
+            str(serve_process.port),
+            "--admin-socket",
+            str(tmp_path / "other.sock"),
+            "--no-mdns",
         ),
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert second.returncode == 3
-    assert f"port {serve_process.port}" in second.stderr and "already in use" in second.stderr
+    assert f"port {serve_process.port}" in second.stderr
+    assert "already in use" in second.stderr
     taken_socket = subprocess.run(
         stationmaster_command(
-            "serve", "--data-dir", str(tmp_path / "other"), "--http-host", "127.0.0.1", "--http-port", "0",
-            "--admin-socket", str(serve_process.socket), "--no-mdns",
+            "serve",
+            "--data-dir",
+            str(tmp_path / "other"),
+            "--http-host",
+            "127.0.0.1",
+            "--http-port",
+            "0",
+            "--admin-socket",
+            str(serve_process.socket),
+            "--no-mdns",
         ),
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert taken_socket.returncode == 3
     assert "already listening" in taken_socket.stderr

@@ -143,7 +143,9 @@ async def _status(client: AdminClient, args: argparse.Namespace) -> Any:
     info = await client.status()
     if not args.json:
         counts = ", ".join(f"{n} {state}" for state, n in sorted(info["counts"].items())) or "no stations"
-        print(f"Stationmaster {info['version']}, up {info['uptime_s']:.0f} s, stations at {info['station_url']}: {counts}")
+        print(
+            f"Stationmaster {info['version']}, up {info['uptime_s']:.0f} s, stations at {info['station_url']}: {counts}"
+        )
     return info
 
 

@@ -29,7 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "simulate":
         from services.simulator import run_cli
 
-        return run_cli(url=args.url, count=args.count, interval_s=args.interval, duration_s=args.duration, seed=args.seed)
+        return run_cli(
+            url=args.url, count=args.count, interval_s=args.interval, duration_s=args.duration, seed=args.seed
+        )
     if args.command is None:
         parser.print_help()
     return admin_commands.run(args)
@@ -37,11 +39,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command-line grammar."""
-    parser = argparse.ArgumentParser(
-        prog="stationmaster", description="Look after the ESP stations of a remote site."
-    )
+    parser = argparse.ArgumentParser(prog="stationmaster", description="Look after the ESP stations of a remote site.")
     parser.add_argument("--version", action="version", version=f"stationmaster {__version__}")
-    parser.add_argument("--config", type=Path, help="the TOML config file (default /etc/stationmaster/stationmaster.toml)")
+    parser.add_argument(
+        "--config", type=Path, help="the TOML config file (default /etc/stationmaster/stationmaster.toml)"
+    )
     parser.add_argument("--admin-socket", type=Path, help="the service's admin socket (or STATIONMASTER_ADMIN_SOCKET)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 

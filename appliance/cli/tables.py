@@ -34,7 +34,14 @@ def station_rows(stations: Sequence[dict[str, Any]]) -> list[list[str]]:
 def image_rows(images: Sequence[dict[str, Any]]) -> list[list[str]]:
     """One table row per image."""
     return [
-        [i["sha256"][:12], i["chip"], i["project"] or "-", i["version"] or "-", f"{i['size']:,}", i["filename"]]
+        [
+            i["sha256"][:12],
+            i["chip"],
+            i["project"] or "-",
+            i["version"] or "-",
+            f"{i['size']:,}",
+            i["filename"],
+        ]
         for i in images
     ]
 

@@ -168,13 +168,16 @@ class AdminClient:
             raise RuntimeError("use AdminClient as `async with AdminClient(path) as client`")
         return self._session
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    async def _call(self, method: str, path: str, **kwargs: Any) -> JSON:
         try:
             async with self._open().request(method, path, **kwargs) as answer:
                 await _raise_for_error(answer)
                 if answer.status == 204:
-                    return None
-                return await answer.json()
+                    return {}
+                body = await answer.json()
+                if not isinstance(body, dict):
+                    raise AdminError("http_error", "the service answered with something other than an object", 0)
+                return body
         except (aiohttp.ClientConnectorError, FileNotFoundError):
             raise ServiceUnavailable(self.socket_path) from None
 

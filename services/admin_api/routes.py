@@ -42,8 +42,7 @@ async def list_stations(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "stations": [
-                station_json(s, await registry.images.assigned_for(s.mac))
-                for s in await registry.stations.all()
+                station_json(s, await registry.images.assigned_for(s.mac)) for s in await registry.stations.all()
             ]
         }
     )
@@ -138,9 +137,7 @@ async def import_image(request: web.Request) -> web.Response:
 @routes.get("/v1/firmware/{prefix}")
 async def show_image(request: web.Request) -> web.Response:
     """One image by SHA-256 prefix."""
-    return web.json_response(
-        image_json(await request.app[REGISTRY].images.by_prefix(request.match_info["prefix"]))
-    )
+    return web.json_response(image_json(await request.app[REGISTRY].images.by_prefix(request.match_info["prefix"])))
 
 
 @routes.delete("/v1/firmware/{prefix}")

@@ -48,8 +48,7 @@ def inspect_image(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> ImageInfo:
     desc = _app_description(image) if chip != "esp8266" else None
     if chip != "esp8266" and desc is None:
         raise InvalidImage(
-            f"no application description in this {chip} image: it is not an app (a bootloader or a"
-            " partition table?)"
+            f"no application description in this {chip} image: it is not an app (a bootloader or a partition table?)"
         )
     return ImageInfo(
         chip=chip,

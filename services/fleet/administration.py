@@ -45,9 +45,7 @@ class Administration:
 
         async def op(log: EventLog) -> None:
             await station_rows.rename(log.conn, station.mac, new)
-            await log(
-                "station_renamed", station.mac, f"{station.name} renamed to {new}", previous=station.name
-            )
+            await log("station_renamed", station.mac, f"{station.name} renamed to {new}", previous=station.name)
 
         await self._journal.write(op)
         return await self._registry.stations.require(station.mac)
@@ -94,9 +92,7 @@ class Administration:
 
         async def op(log: EventLog) -> Assignment:
             assignment = await image_rows.assign(log.conn, image.sha256, mac=mac, tag=tag_name, now=log.now)
-            await log(
-                "image_assigned", mac, f"{what} ({image.chip}) assigned to {target}", sha256=image.sha256
-            )
+            await log("image_assigned", mac, f"{what} ({image.chip}) assigned to {target}", sha256=image.sha256)
             return assignment
 
         return await self._journal.write(op)

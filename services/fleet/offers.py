@@ -82,8 +82,7 @@ class FirmwareOffers:
                 await log(
                     "station_discovered",
                     request.mac,
-                    f"new station {request.mac} polled for firmware ({request.client}) and is waiting"
-                    " to be accepted",
+                    f"new station {request.mac} polled for firmware ({request.client}) and is waiting to be accepted",
                     client=request.client,
                 )
 

@@ -49,9 +49,7 @@ class StationReports:
             return await self._record(log, report, caller)
 
         status, token = await self._journal.write(op)
-        self._journal.publish_live(
-            "checkin", {"mac": report.mac, "rssi": report.rssi, "version": report.version}
-        )
+        self._journal.publish_live("checkin", {"mac": report.mac, "rssi": report.rssi, "version": report.version})
         answer: dict[str, Any] = {
             "status": status,
             "poll_interval_s": self._policy.poll_interval_s,
@@ -155,8 +153,7 @@ class StationReports:
 
 async def _station_in(conn: Any, mac: str) -> dict[str, Any]:
     async with conn.execute(
-        "SELECT name, status, token_unconfirmed, last_seen_at, uptime_s, version, project FROM stations"
-        " WHERE mac = ?",
+        "SELECT name, status, token_unconfirmed, last_seen_at, uptime_s, version, project FROM stations WHERE mac = ?",
         (mac,),
     ) as cursor:
         row = await cursor.fetchone()
@@ -166,11 +163,7 @@ async def _station_in(conn: Any, mac: str) -> dict[str, Any]:
 
 async def _log_changes(log: EventLog, report: CheckIn, before: dict[str, Any]) -> None:
     name = before["name"]
-    if (
-        report.uptime_s is not None
-        and before["uptime_s"] is not None
-        and report.uptime_s < before["uptime_s"]
-    ):
+    if report.uptime_s is not None and before["uptime_s"] is not None and report.uptime_s < before["uptime_s"]:
         cause = report.restart_cause or "unknown cause"
         await log("station_restarted", report.mac, f"{name} restarted ({cause})", cause=cause)
     if report.version is not None and before["version"] is not None and report.version != before["version"]:

@@ -42,9 +42,7 @@ class HistoryTable:
 
     async def transfers(self, mac: str, limit: int = 20) -> list[dict[str, object]]:
         """Return a station's recent downloads, newest first."""
-        rows = await self._db.fetch_all(
-            "SELECT * FROM transfers WHERE mac = ? ORDER BY id DESC LIMIT ?", (mac, limit)
-        )
+        rows = await self._db.fetch_all("SELECT * FROM transfers WHERE mac = ? ORDER BY id DESC LIMIT ?", (mac, limit))
         return [dict(r) for r in rows]
 
 
@@ -66,9 +64,7 @@ async def insert_event(
     return Event(id=cursor.lastrowid, at=at, kind=kind, mac=mac, message=message, data=data)
 
 
-async def maybe_insert_checkin(
-    conn: aiosqlite.Connection, report: CheckIn, now: float, interval_s: float
-) -> bool:
+async def maybe_insert_checkin(conn: aiosqlite.Connection, report: CheckIn, now: float, interval_s: float) -> bool:
     """Keep a history row if the last one is older than `interval_s` or the restart cause changed."""
     async with conn.execute(
         "SELECT last_history_at, restart_cause, uptime_s, version FROM stations WHERE mac = ?", (report.mac,)
@@ -139,9 +135,7 @@ async def prune(
     gone["transfers"] = cursor.rowcount
     cursor = await conn.execute("DELETE FROM events WHERE at < ?", (now - event_days * day,))
     gone["events"] = cursor.rowcount
-    cursor = await conn.execute(
-        "DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?", (event_rows,)
-    )
+    cursor = await conn.execute("DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?", (event_rows,))
     gone["events"] += cursor.rowcount
     return gone
 

@@ -57,9 +57,7 @@ class StationTable:
 
     async def token_hash(self, mac: str) -> tuple[str | None, bool]:
         """Return (token hash, whether it is still unconfirmed) for a station."""
-        row = await self._db.fetch_one(
-            "SELECT token_hash, token_unconfirmed FROM stations WHERE mac = ?", (mac,)
-        )
+        row = await self._db.fetch_one("SELECT token_hash, token_unconfirmed FROM stations WHERE mac = ?", (mac,))
         if row is None:
             return None, False
         return row["token_hash"], bool(row["token_unconfirmed"])
@@ -83,8 +81,7 @@ class StationTable:
 async def insert_pending(conn: aiosqlite.Connection, mac: str, now: float, name: str | None = None) -> bool:
     """Record an unknown MAC as a pending station; return True if it was new."""
     cursor = await conn.execute(
-        "INSERT INTO stations (mac, name, status, created_at) VALUES (?, ?, 'pending', ?)"
-        " ON CONFLICT (mac) DO NOTHING",
+        "INSERT INTO stations (mac, name, status, created_at) VALUES (?, ?, 'pending', ?) ON CONFLICT (mac) DO NOTHING",
         (mac, name or default_name(mac), now),
     )
     return cursor.rowcount == 1
@@ -126,9 +123,7 @@ async def set_token(conn: aiosqlite.Connection, mac: str, token_hash: str, *, co
 
 async def confirm_token(conn: aiosqlite.Connection, mac: str) -> None:
     """Mark the station's token as used at least once."""
-    await conn.execute(
-        "UPDATE stations SET token_unconfirmed = 0 WHERE mac = ? AND token_unconfirmed", (mac,)
-    )
+    await conn.execute("UPDATE stations SET token_unconfirmed = 0 WHERE mac = ? AND token_unconfirmed", (mac,))
 
 
 async def rename(conn: aiosqlite.Connection, mac: str, name: str) -> None:

@@ -17,6 +17,5 @@ class WifiTable:
             "SELECT ssid, psk, priority, hidden FROM site_wifi ORDER BY priority DESC, ssid"
         )
         return [
-            {"ssid": r["ssid"], "psk": r["psk"], "priority": r["priority"], "hidden": bool(r["hidden"])}
-            for r in rows
+            {"ssid": r["ssid"], "psk": r["psk"], "priority": r["priority"], "hidden": bool(r["hidden"])} for r in rows
         ]

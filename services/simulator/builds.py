@@ -44,8 +44,20 @@ def build_app_image(
     image.chip_id = image.ROM_LOADER.IMAGE_CHIP_ID
     image.entrypoint = iram
     desc = _APP_DESC.pack(
-        0xABCD5432, 0, b"", version.encode()[:31], project.encode()[:31], b"02:00:00", b"Nov 24 2026",
-        b"v5.3-sim", rng.randbytes(32), 0, 0, 0, b"", b"",
+        0xABCD5432,
+        0,
+        b"",
+        version.encode()[:31],
+        project.encode()[:31],
+        b"02:00:00",
+        b"Nov 24 2026",
+        b"v5.3-sim",
+        rng.randbytes(32),
+        0,
+        0,
+        0,
+        b"",
+        b"",
     )
     image.segments = [
         bin_image.ELFSection(b".flash.rodata", drom, desc + payload, _SHF_ALLOC),

@@ -29,9 +29,7 @@ class SimulatedFleet:
         self.url = url
         self.interval_s = interval_s
         self.ota_every = max(1, ota_every)
-        self.stations = [
-            SimulatedStation(i, seed, (behaviours or {}).get(i, default)) for i in range(count)
-        ]
+        self.stations = [SimulatedStation(i, seed, (behaviours or {}).get(i, default)) for i in range(count)]
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
 

@@ -75,7 +75,11 @@ class SimulatedStation:
         self.ip = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
         self.bssid = "11:22:33:44:55:66"
         self.sketch = RunningSketch(
-            sta_mac=self.mac, version=self.version, md5=rng.randbytes(16).hex(), size=600_000, free_space=1_900_000
+            sta_mac=self.mac,
+            version=self.version,
+            md5=rng.randbytes(16).hex(),
+            size=600_000,
+            free_space=1_900_000,
         )
         self.stats = StationStats()
         self._partial = bytearray()
@@ -101,9 +105,16 @@ class SimulatedStation:
     async def check_in(self, session: aiohttp.ClientSession) -> dict[str, Any]:
         """POST a check-in; keep the token the answer may carry."""
         body = {
-            "mac": self.mac, "chip": self.chip, "project": self.project, "version": self.version,
-            "rssi": self.rssi, "uptime_s": self.uptime_s, "free_heap": 20_000 + self.rng.randrange(150_000),
-            "restart_cause": self.restart_cause, "ip": self.ip, "bssid": self.bssid,
+            "mac": self.mac,
+            "chip": self.chip,
+            "project": self.project,
+            "version": self.version,
+            "rssi": self.rssi,
+            "uptime_s": self.uptime_s,
+            "free_heap": 20_000 + self.rng.randrange(150_000),
+            "restart_cause": self.restart_cause,
+            "ip": self.ip,
+            "bssid": self.bssid,
             "free_sketch_space": self.sketch.free_space,
         }
         async with session.post("/api/v1/checkin", json=body, headers=self._auth()) as response:
@@ -178,7 +189,10 @@ class SimulatedStation:
         if not self.behaviour.report_old_version and version:
             self.version = version
         self.sketch = RunningSketch(
-            sta_mac=self.mac, version=self.version, md5=hashlib.md5(data).hexdigest(), size=len(data),
+            sta_mac=self.mac,
+            version=self.version,
+            md5=hashlib.md5(data).hexdigest(),
+            size=len(data),
             free_space=self.sketch.free_space,
         )
         self.stats.updates += 1

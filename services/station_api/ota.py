@@ -35,9 +35,7 @@ async def ota(request: web.Request) -> web.StreamResponse:
     if image is None:
         return web.Response(status=304)
     try:
-        data = await request.app[IMAGE_CACHE].get(
-            image.sha256, request.app[LIBRARY].store.path_for(image.sha256)
-        )
+        data = await request.app[IMAGE_CACHE].get(image.sha256, request.app[LIBRARY].store.path_for(image.sha256))
     except CorruptStoredImage as exc:
         log.error("%s; not serving it to %s", exc.message, ota_request.mac)
         return web.json_response({"error": {"code": exc.code, "message": exc.message}}, status=503)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiosqlite
@@ -30,10 +31,16 @@ async def test_a_failing_migration_leaves_the_previous_version(tmp_path: Path, m
     db = await Database.open(path)
     await db.close()
     good = migration_scripts()
-    broken = [*good, (len(good) + 1, f"{len(good) + 1:04d}_broken.sql",
-                      "CREATE TABLE half_done (x INTEGER) STRICT;\nTHIS IS NOT SQL;")]
+    broken = [
+        *good,
+        (
+            len(good) + 1,
+            f"{len(good) + 1:04d}_broken.sql",
+            "CREATE TABLE half_done (x INTEGER) STRICT;\nTHIS IS NOT SQL;",
+        ),
+    ]
     monkeypatch.setattr(database_module, "migration_scripts", lambda: broken)
-    with pytest.raises(MigrationError, match="broken.sql failed"):
+    with pytest.raises(MigrationError, match=r"broken\.sql failed"):
         await Database.open(path)
     conn = sqlite3.connect(path)
     try:
@@ -57,6 +64,7 @@ async def test_a_registry_from_a_newer_stationmaster_is_refused(tmp_path: Path) 
 async def test_concurrent_writes_share_commits_and_a_failure_rolls_back_alone(tmp_path: Path) -> None:
     db = await Database.open(tmp_path / "r.sqlite3")
     try:
+
         async def add(conn: aiosqlite.Connection, n: int) -> int:
             await conn.execute(
                 "INSERT INTO stations (mac, name, status, created_at) VALUES (?, ?, 'pending', 0)",
@@ -67,9 +75,10 @@ async def test_concurrent_writes_share_commits_and_a_failure_rolls_back_alone(tm
             return n
 
         commits_before = db.commits
-        results = await asyncio.gather(
-            *(db.write(lambda conn, n=n: add(conn, n)) for n in range(40)), return_exceptions=True
-        )
+        def adder(n: int) -> Callable[[aiosqlite.Connection], Awaitable[int]]:
+            return lambda conn: add(conn, n)
+
+        results = await asyncio.gather(*(db.write(adder(n)) for n in range(40)), return_exceptions=True)
         assert [r for r in results if isinstance(r, InvalidInput)] == [results[13]]
         rows = await db.fetch_all("SELECT name FROM stations")
         assert len(rows) == 39

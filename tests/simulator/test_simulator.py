@@ -32,7 +32,9 @@ async def listener(admin: AdminClient) -> AsyncIterator[asyncio.Queue[dict[str, 
     task.cancel()
 
 
-async def collect(queue: asyncio.Queue[dict[str, Any]], want: Callable[[dict[str, Any]], bool], n: int) -> list[dict[str, Any]]:
+async def collect(
+    queue: asyncio.Queue[dict[str, Any]], want: Callable[[dict[str, Any]], bool], n: int
+) -> list[dict[str, Any]]:
     """Wait (at most 20 s) for `n` stream messages matching `want`."""
     found: list[dict[str, Any]] = []
 
@@ -58,7 +60,10 @@ async def test_a_fleet_is_accepted_configured_and_updated(
         await collect(listener, lambda m: m["kind"] == "station_token_issued", 6)
         for chip in ("esp8266", "esp32", "esp32c3"):
             image = await admin.import_image(
-                build_image(chip, project="sim-sensor", version="1.1.0"), f"{chip}.bin", project="sim-sensor", version="1.1.0"
+                build_image(chip, project="sim-sensor", version="1.1.0"),
+                f"{chip}.bin",
+                project="sim-sensor",
+                version="1.1.0",
             )
             for station in await admin.stations():
                 if station["chip"] == chip:
@@ -76,7 +81,11 @@ async def test_a_download_cut_midway_resumes_with_range(
     service: StationmasterService, admin: AdminClient, listener: asyncio.Queue[dict[str, Any]]
 ) -> None:
     fleet = SimulatedFleet(
-        url=service.station_url, count=1, interval_s=FAST, seed=4, behaviours={0: Behaviour(fail_download_at=0.4)}
+        url=service.station_url,
+        count=1,
+        interval_s=FAST,
+        seed=4,
+        behaviours={0: Behaviour(fail_download_at=0.4)},
     )
     station = fleet.stations[0]
     station.chip = "esp32"
@@ -84,10 +93,12 @@ async def test_a_download_cut_midway_resumes_with_range(
     try:
         await collect(listener, lambda m: m["kind"] == "station_discovered", 1)
         await admin.accept(station.mac)
-        image = await admin.import_image(build_image("esp32", project="sim-sensor", version="2.0.0", payload_size=1_500_000), "big.bin")
+        image = await admin.import_image(
+            build_image("esp32", project="sim-sensor", version="2.0.0", payload_size=1_500_000), "big.bin"
+        )
         await admin.assign(image["sha256"], station=station.mac)
-        interrupted, = await collect(listener, lambda m: m["kind"] == "download_interrupted", 1)
-        finished, = await collect(listener, lambda m: m["kind"] == "download_finished", 1)
+        (interrupted,) = await collect(listener, lambda m: m["kind"] == "download_interrupted", 1)
+        (finished,) = await collect(listener, lambda m: m["kind"] == "download_finished", 1)
         await collect(listener, lambda m: m["kind"] == "version_changed", 1)
     finally:
         await fleet.stop()

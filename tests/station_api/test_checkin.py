@@ -87,9 +87,7 @@ async def test_an_accepted_station_gets_a_token_then_its_config_with_the_site_wi
         assert response.status == 304
 
 
-async def test_a_station_that_holds_a_token_must_send_it(
-    http: aiohttp.ClientSession, admin: AdminClient
-) -> None:
+async def test_a_station_that_holds_a_token_must_send_it(http: aiohttp.ClientSession, admin: AdminClient) -> None:
     token = await accepted_with_token(http, admin, STA1)
     assert (await checkin(http, report(STA1), token))[0] == 200
     status, answer = await checkin(http, report(STA1))
@@ -125,9 +123,7 @@ async def test_a_station_never_receives_another_stations_secrets(
         assert response.status == 401
 
 
-async def test_rejected_and_retired_stations_are_turned_away(
-    http: aiohttp.ClientSession, admin: AdminClient
-) -> None:
+async def test_rejected_and_retired_stations_are_turned_away(http: aiohttp.ClientSession, admin: AdminClient) -> None:
     await checkin(http, report(STA1))
     await admin.reject(STA1)
     status, answer = await checkin(http, report(STA1))
@@ -140,8 +136,12 @@ async def test_rejected_and_retired_stations_are_turned_away(
 
 async def test_station_events_reach_the_admin(http: aiohttp.ClientSession, admin: AdminClient) -> None:
     token = await accepted_with_token(http, admin, STA1)
-    body = {"events": [{"kind": "update_started", "message": "update init"},
-                       {"kind": "update_finished", "message": "updated to v1.4 at 02:00"}]}
+    body = {
+        "events": [
+            {"kind": "update_started", "message": "update init"},
+            {"kind": "update_finished", "message": "updated to v1.4 at 02:00"},
+        ]
+    }
     async with http.post("/api/v1/events", json=body, headers={"Authorization": f"Bearer {token}"}) as response:
         assert response.status == 202
     messages = [e["message"] for e in await admin.events(mac=STA1)]

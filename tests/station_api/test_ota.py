@@ -11,7 +11,7 @@ import pytest
 
 from appliance.contract.client import AdminClient
 from tests.imagefactory import build_image
-from tests.stock_clients import esp8266_httpupdate_headers, esp32_httpupdate_headers, esp_https_ota_headers
+from tests.stock_clients import esp32_httpupdate_headers, esp8266_httpupdate_headers, esp_https_ota_headers
 
 ESP8266_MAC = "5C:CF:7F:00:00:01"
 ESP32_MAC = "24:0A:C4:00:00:01"
@@ -21,16 +21,26 @@ RUNNING_MD5 = "0" * 32
 
 def esp8266(mac: str = ESP8266_MAC, **kw: Any) -> dict[str, str]:
     """Headers of ESP8266httpUpdate on a station running version 1.0.0."""
-    args: dict[str, Any] = {"sta_mac": mac, "free_space": 1_000_000, "sketch_size": 300_000,
-                            "sketch_md5": RUNNING_MD5, "version": "1.0.0"}
+    args: dict[str, Any] = {
+        "sta_mac": mac,
+        "free_space": 1_000_000,
+        "sketch_size": 300_000,
+        "sketch_md5": RUNNING_MD5,
+        "version": "1.0.0",
+    }
     args.update(kw)
     return esp8266_httpupdate_headers(**args)
 
 
 def esp32(mac: str = ESP32_MAC, **kw: Any) -> dict[str, str]:
     """Headers of arduino-esp32's HTTPUpdate on a station running version 1.0.0."""
-    args: dict[str, Any] = {"sta_mac": mac, "free_space": 1_900_000, "sketch_size": 900_000,
-                            "sketch_md5": RUNNING_MD5, "version": "1.0.0"}
+    args: dict[str, Any] = {
+        "sta_mac": mac,
+        "free_space": 1_900_000,
+        "sketch_size": 900_000,
+        "sketch_md5": RUNNING_MD5,
+        "version": "1.0.0",
+    }
     args.update(kw)
     return esp32_httpupdate_headers(**args)
 
@@ -50,7 +60,9 @@ async def publish(admin: AdminClient, chip: str, version: str = "1.1.0", size: i
     return data, image["sha256"]
 
 
-async def poll(http: aiohttp.ClientSession, headers: dict[str, str], path: str = "/ota") -> tuple[int, dict[str, str], bytes]:
+async def poll(
+    http: aiohttp.ClientSession, headers: dict[str, str], path: str = "/ota"
+) -> tuple[int, dict[str, str], bytes]:
     """GET the OTA URL as a stock client would."""
     async with http.get(path, headers=headers) as response:
         return response.status, dict(response.headers), await response.read()
@@ -86,7 +98,9 @@ class EventWaiter:
         raise AssertionError("the stream ended")
 
 
-async def test_an_unknown_esp8266_gets_304_and_waits_as_pending(http: aiohttp.ClientSession, admin: AdminClient) -> None:
+async def test_an_unknown_esp8266_gets_304_and_waits_as_pending(
+    http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
     status, _, body = await poll(http, esp8266())
     assert (status, body) == (304, b"")
     station = await admin.station(ESP8266_MAC)
@@ -144,7 +158,9 @@ async def test_a_broken_download_resumes_with_range(http: aiohttp.ClientSession,
             response.close()  # the link drops
         interrupted = await waiter.event()
     assert interrupted["data"]["bytes"] < len(data)
-    async with http.get("/ota", headers={**esp32(free_space=4_000_000), "Range": f"bytes={len(received)}-", "If-Range": etag}) as response:
+    async with http.get(
+        "/ota", headers={**esp32(free_space=4_000_000), "Range": f"bytes={len(received)}-", "If-Range": etag}
+    ) as response:
         assert response.status == 206
         assert response.headers["Content-Range"] == f"bytes {len(received)}-{len(data) - 1}/{len(data)}"
         assert response.headers["x-MD5"] == hashlib.md5(data).hexdigest()
@@ -200,7 +216,9 @@ async def test_a_tag_assignment_reaches_every_tagged_station(http: aiohttp.Clien
     assert (status, body) == (200, data)
 
 
-async def test_rejected_stations_and_filesystem_requests_get_403(http: aiohttp.ClientSession, admin: AdminClient) -> None:
+async def test_rejected_stations_and_filesystem_requests_get_403(
+    http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
     await enrol(http, admin, ESP32_MAC, "esp32")
     status, _, body = await poll(http, esp32(mode="spiffs"))
     assert status == 403
