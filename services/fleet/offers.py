@@ -22,6 +22,7 @@ class OtaRequest:
     chip_hint: str | None = None
     version: str | None = None
     sketch_md5: str | None = None
+    sketch_sha256: str | None = None
     free_space: int | None = None
     mode: OtaMode = "sketch"
 
@@ -103,6 +104,8 @@ class FirmwareOffers:
 
 def _already_runs(station: Station, request: OtaRequest, image: FirmwareImage) -> bool:
     if request.sketch_md5 is not None and request.sketch_md5.lower() == image.md5:
+        return True
+    if request.sketch_sha256 is not None and request.sketch_sha256.lower() == image.sha256:
         return True
     version = request.version or station.version
     if version is None or image.version is None or version != image.version:

@@ -58,7 +58,8 @@ def parse_ota_request(request: web.Request) -> OtaRequest:
             client=client,
             chip_hint=chip,
             version=_header_text(headers.get(prefix + "version")),
-            sketch_md5=_md5(headers.get(prefix + "sketch-md5")),
+            sketch_md5=_hex_digest(headers.get(prefix + "sketch-md5"), 32),
+            sketch_sha256=_hex_digest(headers.get(prefix + "sketch-sha256"), 64),
             free_space=_header_int(prefix + "free-space", headers.get(prefix + "free-space")),
             mode="sketch" if mode == "sketch" else "filesystem",
         )
@@ -170,11 +171,12 @@ def _header_text(value: str | None) -> str | None:
     return value.strip()[:64]
 
 
-def _md5(value: str | None) -> str | None:
+def _hex_digest(value: str | None, length: int) -> str | None:
+    # A digest we cannot read only means we cannot tell what the station runs: never an error.
     if value is None:
         return None
     value = value.strip().lower()
-    return value if re.fullmatch(r"[0-9a-f]{32}", value) else None
+    return value if len(value) == length and all(c in "0123456789abcdef" for c in value) else None
 
 
 def _header_int(name: str, value: str | None) -> int | None:

@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from appliance.contract.client import AdminClient
+from services.service import StationmasterService
 from tests.imagefactory import build_image
 from tests.stock_clients import esp32_httpupdate_headers, esp8266_httpupdate_headers, esp_https_ota_headers
 
@@ -234,3 +235,36 @@ async def test_a_mangled_header_is_a_clear_400(http: aiohttp.ClientSession) -> N
     status, _, body = await poll(http, {**esp8266(), "x-ESP8266-free-space": "lots"})
     assert status == 400
     assert b"x-ESP8266-free-space" in body
+
+
+async def test_a_station_reporting_the_images_sha256_gets_304(http: aiohttp.ClientSession, admin: AdminClient) -> None:
+    await enrol(http, admin, ESP32_MAC, "esp32")
+    data, sha = await publish(admin, "esp32", version="1.1.0")
+    await admin.assign(sha, station=ESP32_MAC)
+    assert (await poll(http, esp32(version="unknown", sketch_sha256=sha.upper())))[0] == 304
+
+
+async def test_an_http10_arduino_client_gets_exact_bytes_on_the_wire(
+    http: aiohttp.ClientSession, admin: AdminClient, service: StationmasterService
+) -> None:
+    """The Arduino clients speak HTTP/1.0 and need Content-Length: no chunked encoding, no keep-alive."""
+    await enrol(http, admin, ESP8266_MAC, "esp8266")
+    data, sha = await publish(admin, "esp8266")
+    await admin.assign(sha, station=ESP8266_MAC)
+    host, port = service.station_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    request = "GET /ota HTTP/1.0\r\nHost: stationmaster.local\r\n" + "".join(
+        f"{name}: {value}\r\n" for name, value in esp8266().items()
+    )
+    writer.write(request.encode() + b"\r\n")
+    raw = await asyncio.wait_for(reader.read(), 10)  # the server closes an HTTP/1.0 connection
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    assert lines[0].startswith("HTTP/1.") and " 200 " in lines[0]
+    assert "chunked" not in headers.get("transfer-encoding", "")
+    assert int(headers["content-length"]) == len(data)
+    assert headers["x-md5"] == hashlib.md5(data).hexdigest()
+    assert body == data
+    assert body[0] == 0xE9, "ESP8266httpUpdate refuses an image whose first byte is not 0xE9"
