@@ -74,7 +74,7 @@ async def maybe_insert_checkin(conn: aiosqlite.Connection, report: CheckIn, now:
         return False
     last_at, last_cause, last_uptime, last_version = row
     rebooted = report.uptime_s is not None and last_uptime is not None and report.uptime_s < last_uptime
-    changed = rebooted or report.version not in (None, last_version) or report.restart_cause != last_cause
+    changed = rebooted or report.version not in (None, last_version) or report.restart_cause not in (None, last_cause)
     if last_at is not None and now - last_at < interval_s and not changed:
         return False
     await conn.execute(

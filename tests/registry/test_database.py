@@ -75,6 +75,7 @@ async def test_concurrent_writes_share_commits_and_a_failure_rolls_back_alone(tm
             return n
 
         commits_before = db.commits
+
         def adder(n: int) -> Callable[[aiosqlite.Connection], Awaitable[int]]:
             return lambda conn: add(conn, n)
 

@@ -239,7 +239,7 @@ async def test_a_mangled_header_is_a_clear_400(http: aiohttp.ClientSession) -> N
 
 async def test_a_station_reporting_the_images_sha256_gets_304(http: aiohttp.ClientSession, admin: AdminClient) -> None:
     await enrol(http, admin, ESP32_MAC, "esp32")
-    data, sha = await publish(admin, "esp32", version="1.1.0")
+    _, sha = await publish(admin, "esp32", version="1.1.0")
     await admin.assign(sha, station=ESP32_MAC)
     assert (await poll(http, esp32(version="unknown", sketch_sha256=sha.upper())))[0] == 304
 
@@ -262,7 +262,8 @@ async def test_an_http10_arduino_client_gets_exact_bytes_on_the_wire(
     head, _, body = raw.partition(b"\r\n\r\n")
     lines = head.decode().split("\r\n")
     headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    assert lines[0].startswith("HTTP/1.") and " 200 " in lines[0]
+    assert lines[0].startswith("HTTP/1.")
+    assert " 200 " in lines[0]
     assert "chunked" not in headers.get("transfer-encoding", "")
     assert int(headers["content-length"]) == len(data)
     assert headers["x-md5"] == hashlib.md5(data).hexdigest()
