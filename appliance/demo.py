@@ -16,6 +16,7 @@ log = logging.getLogger("stationmaster.demo")
 
 DEMO_INTERVAL_S = 3.0
 DEMO_CHIPS = ("esp8266", "esp32", "esp32c3")
+STATUS_EVERY_S = 10.0
 
 
 async def run_demo_fleet(service: StationmasterService, count: int, stop: asyncio.Event) -> None:
@@ -68,9 +69,19 @@ async def _narrate(admin: AdminClient) -> None:
         "update_finished",
         "update_failed",
     }
+    checkins, since = 0, time.monotonic()
+    seen: set[str] = set()
     async for message in admin.stream_events():
-        if message.get("kind") in interesting:
+        if message.get("kind") == "checkin":
+            checkins += 1
+            seen.add(message["mac"])
+        elif message.get("kind") in interesting:
             _say(f"{time.strftime('%H:%M:%S')}  {message['message']}")
+        if time.monotonic() - since >= STATUS_EVERY_S:
+            rate = checkins / (time.monotonic() - since)
+            _say(f"{time.strftime('%H:%M:%S')}  {len(seen)} stations checking in, {rate:.1f} check-ins/s")
+            checkins, since = 0, time.monotonic()
+            seen.clear()
 
 
 def _say(text: str) -> None:

@@ -123,3 +123,31 @@ def test_a_taken_port_is_a_clear_startup_error(serve_process: ServeProcess, tmp_
     )
     assert taken_socket.returncode == 3
     assert "already listening" in taken_socket.stderr
+
+
+def test_config_check_shows_each_setting_and_its_source(tmp_path: Path) -> None:
+    env = {**os.environ, "STATIONMASTER_HTTP_PORT": "9123"}
+    result = subprocess.run(
+        stationmaster_command("config", "check", "--data-dir", str(tmp_path), "--log-level", "debug"),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+    assert "9123" in lines["http_port"]
+    assert "STATIONMASTER_HTTP_PORT" in lines["http_port"]
+    assert "(command line)" in lines["log_level"]
+    assert "(default)" in lines["poll_interval_s"]
+    bad = subprocess.run(
+        stationmaster_command("config", "check"),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "STATIONMASTER_HTTP_PORT": "http"},
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "STATIONMASTER_HTTP_PORT must be a whole number" in bad.stderr
