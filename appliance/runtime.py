@@ -31,8 +31,10 @@ def demo(settings: Settings, count: int) -> int:
     setup_logging(settings.log_level)
     with tempfile.TemporaryDirectory(prefix="stationmaster-demo-") as scratch:
         root = Path(scratch)
+        # The simulated stations live in this process: unless told otherwise, listen on loopback only.
+        host = settings.http_host if "http_host" in settings.sources else "127.0.0.1"
         demo_settings = dataclasses.replace(
-            settings, data_dir=root / "data", admin_socket=root / "admin.sock", mdns=False
+            settings, data_dir=root / "data", admin_socket=root / "admin.sock", mdns=False, http_host=host
         )
         print(f"demo: data in {root}; admin socket {demo_settings.admin_socket}", file=sys.stderr)
         print(
