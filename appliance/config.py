@@ -26,6 +26,7 @@ _FILE_LAYOUT: dict[str, tuple[str, str]] = {
     "mdns": ("mdns", "enabled"),
     "mdns_interfaces": ("mdns", "interfaces"),
     "hostname": ("mdns", "hostname"),
+    "mdns_browse_types": ("mdns", "browse"),
     "poll_interval_s": ("stations", "poll_interval_s"),
     "checkin_history_interval_s": ("retention", "checkin_history_interval_s"),
     "checkin_retention_days": ("retention", "checkin_days"),
@@ -51,6 +52,7 @@ class Settings:
     mdns: bool = True
     mdns_interfaces: tuple[str, ...] = ()
     hostname: str = "stationmaster"
+    mdns_browse_types: tuple[str, ...] = ()
     poll_interval_s: int = 60
     checkin_history_interval_s: int = 300
     checkin_retention_days: int = 14

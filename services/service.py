@@ -28,6 +28,7 @@ from services.fleet import (
     StationReports,
 )
 from services.fleet.retention import RetentionPolicy, run_retention
+from services.lan.mdns import MdnsService, MdnsSettings, MdnsStatus
 from services.registry import Registry
 from services.station_api.app import create_station_app
 
@@ -51,6 +52,8 @@ class StationmasterService:
         self._runners: list[web.AppRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.station_port = settings.http_port
+        self.mdns: MdnsService | None = None
+        self._mdns_status: list[MdnsStatus] = []  # filled once mDNS is up; the admin app reads it
 
     async def __aenter__(self) -> StationmasterService:
         await self.start()
@@ -93,6 +96,24 @@ class StationmasterService:
                 name="retention",
             )
         )
+        if settings.mdns:
+            self.mdns = MdnsService(
+                MdnsSettings(
+                    hostname=settings.hostname,
+                    port=self.station_port,
+                    site_id=await asyncio.to_thread(site_id, settings.data_dir),
+                    version=__version__,
+                    interfaces=settings.mdns_interfaces,
+                    extra_types=settings.mdns_browse_types,
+                ),
+                Journal(self.registry, self.bus),
+            )
+            try:
+                await self.mdns.start()
+            except BaseException:
+                await self.stop()
+                raise
+            self._mdns_status.append(self.mdns.status)
         log.info(
             "Stationmaster %s serving stations on %s and the admin API on %s (data in %s)",
             __version__,
@@ -103,6 +124,9 @@ class StationmasterService:
 
     async def stop(self) -> None:
         """Stop listening, let in-flight requests finish, then close the registry."""
+        if self.mdns is not None:
+            await self.mdns.stop()
+            self.mdns = None
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -154,7 +178,14 @@ class StationmasterService:
             hostname=settings.hostname,
         )
         admin_app = create_admin_app(
-            self.registry, Administration(journal), library, reports, self.bus, info, settings.max_image_bytes
+            self.registry,
+            Administration(journal),
+            library,
+            reports,
+            self.bus,
+            info,
+            settings.max_image_bytes,
+            self._mdns_status,
         )
         admin_runner = web.AppRunner(admin_app, access_log=None, handle_signals=False, shutdown_timeout=5)
         await admin_runner.setup()
@@ -181,6 +212,18 @@ async def _claim_socket_path(path: Path) -> None:
 def _is_socket_or_absent(path: Path) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True)
     return path.is_socket() or not (path.exists() or path.is_symlink())
+
+
+def site_id(data_dir: Path) -> str:
+    """A stable random id for this site, made on first start (tells two appliances' TXT records apart)."""
+    path = data_dir / "site-id"
+    if path.is_file():
+        return path.read_text().strip()
+    value = os.urandom(6).hex()
+    temp = path.with_suffix(".tmp")
+    temp.write_text(value + "\n")
+    os.replace(temp, path)
+    return value
 
 
 def _bound_port(runner: web.AppRunner, asked: int) -> int:

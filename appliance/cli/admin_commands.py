@@ -69,6 +69,8 @@ def add_parsers(commands: Any) -> None:
     unassign.add_argument("id", type=int)
     _json_flag(unassign, lambda c, a: c.unassign(a.id))
 
+    _json_flag(commands.add_parser("lan", help="the ESP devices mDNS shows on the site's LAN"), _lan)
+
     events = commands.add_parser("events", help="the event log (or --follow it live)")
     events.add_argument("--station", metavar="MAC")
     events.add_argument("--limit", type=int, default=50)
@@ -202,6 +204,25 @@ async def _list_assignments(client: AdminClient, args: argparse.Namespace) -> An
         return {"assignments": found}
     rows = [[str(a["id"]), a["sha256"][:12], a["mac"] or f"tag:{a['tag']}"] for a in found]
     print_table(["ID", "IMAGE", "TARGET"], rows)
+    return None
+
+
+async def _lan(client: AdminClient, args: argparse.Namespace) -> Any:
+    services = await client.lan()
+    if args.json:
+        return {"services": services}
+    rows = [
+        [
+            s["host"] or "-",
+            s["address"] or "-",
+            str(s["port"] or "-"),
+            s["type"].removesuffix(".local."),
+            s["board"] or "-",
+            s["station"] or "-",
+        ]
+        for s in services
+    ]
+    print_table(["HOST", "ADDRESS", "PORT", "SERVICE", "BOARD", "STATION"], rows)
     return None
 
 

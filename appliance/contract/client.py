@@ -59,6 +59,10 @@ class AdminClient:
         """The service's version, uptime and station counts."""
         return await self._call("GET", "/v1/status")
 
+    async def lan(self) -> list[JSON]:
+        """What mDNS shows on the site's LAN."""
+        return list((await self._call("GET", "/v1/lan"))["services"])
+
     async def stations(self) -> list[JSON]:
         """Every station."""
         return list((await self._call("GET", "/v1/stations"))["stations"])

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.admin_api.keys import ADMINISTRATION, BUS, INFO, LIBRARY, REGISTRY, REPORTS
+from services.admin_api.keys import ADMINISTRATION, BUS, INFO, LIBRARY, MDNS, REGISTRY, REPORTS
 from services.admin_api.routes import routes
 from services.admin_api.status import ServiceInfo
 from services.admin_api.stream import event_stream
 from services.eventbus import EventBus
 from services.fleet import Administration, FirmwareLibrary, StationReports
 from services.http_errors import BODY_LIMIT, error_middleware
+from services.lan.mdns import MdnsStatus
 from services.registry import Registry
 
 
@@ -22,6 +23,7 @@ def create_admin_app(
     bus: EventBus,
     info: ServiceInfo,
     max_image_bytes: int,
+    mdns_status: list[MdnsStatus],
 ) -> web.Application:
     """Build the admin app; uploads may be as large as the largest image allowed."""
     app = web.Application(middlewares=[error_middleware], client_max_size=max_image_bytes + 1024)
@@ -32,6 +34,7 @@ def create_admin_app(
     app[REPORTS] = reports
     app[BUS] = bus
     app[INFO] = info
+    app[MDNS] = mdns_status
     app.router.add_get("/v1/events/stream", event_stream)
     app.router.add_routes(routes)
     return app

@@ -7,6 +7,7 @@ from aiohttp import web
 from services.admin_api.status import ServiceInfo
 from services.eventbus import EventBus
 from services.fleet import Administration, FirmwareLibrary, StationReports
+from services.lan.mdns import MdnsStatus
 from services.registry import Registry
 
 REGISTRY = web.AppKey("registry", Registry)
@@ -15,3 +16,4 @@ LIBRARY = web.AppKey("library", FirmwareLibrary)
 REPORTS = web.AppKey("reports", StationReports)
 BUS = web.AppKey("bus", EventBus)
 INFO = web.AppKey("info", ServiceInfo)
+MDNS = web.AppKey("mdns", list[MdnsStatus])

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
 from aiohttp import web
 
-from services.admin_api.keys import ADMINISTRATION, INFO, LIBRARY, REGISTRY
+from services.admin_api.keys import ADMINISTRATION, INFO, LIBRARY, MDNS, REGISTRY
 from services.admin_api.wire import assignment_json, event_json, image_json, station_json
 from services.errors import InvalidInput
 from services.http_errors import json_body
@@ -31,8 +32,15 @@ async def status(request: web.Request) -> web.Response:
             "station_url": info.station_url,
             "hostname": info.hostname,
             "counts": counts,
+            "mdns": dataclasses.asdict(request.app[MDNS][0]) if request.app[MDNS] else None,
         }
     )
+
+
+@routes.get("/v1/lan")
+async def lan(request: web.Request) -> web.Response:
+    """What mDNS shows on the site's LAN."""
+    return web.json_response({"services": await request.app[REGISTRY].lan.all()})
 
 
 @routes.get("/v1/stations")

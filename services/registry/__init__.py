@@ -7,6 +7,7 @@ from pathlib import Path
 from services.registry.database import Database, MigrationError
 from services.registry.history import HistoryTable
 from services.registry.images import ImageTable
+from services.registry.lan import LanTable
 from services.registry.stations import StationTable
 from services.registry.wifi import WifiTable
 
@@ -22,6 +23,7 @@ class Registry:
         self.images = ImageTable(db)
         self.history = HistoryTable(db)
         self.wifi = WifiTable(db)
+        self.lan = LanTable(db)
 
     @classmethod
     async def open(cls, path: Path) -> Registry:

@@ -1,0 +1,85 @@
+"""Fixtures for tests on a throw-away LAN of network namespaces."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import stationmaster_command
+from tests.lan.netns import AvahiHost, ScratchLan, can_make_namespaces
+
+pytestmark = pytest.mark.skipif(not can_make_namespaces(), reason="network namespaces need root and iproute2")
+
+
+class ApplianceInNamespace:
+    """`stationmaster serve` inside a test host, announcing on its eth0 only."""
+
+    def __init__(self, ns: str, tmp_path: Path, *extra: str) -> None:
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        self.socket = tmp_path / "admin.sock"
+        self.log_path = tmp_path / "serve.log"
+        self.process = subprocess.Popen(
+            [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                *stationmaster_command(
+                    "serve",
+                    "--data-dir",
+                    str(tmp_path / "data"),
+                    "--http-port",
+                    "8080",
+                    "--admin-socket",
+                    str(self.socket),
+                    "--mdns-interface",
+                    "eth0",
+                    *extra,
+                ),
+            ],
+            stdout=self.log_path.open("w"),
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        deadline = time.monotonic() + 30
+        while not self.socket.is_socket():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"serve did not start: {self.log_path.read_text()}")
+            time.sleep(0.05)  # readiness of another process: nothing to await
+
+    def stop(self) -> int:
+        """SIGTERM the service and return its exit code."""
+        self.process.terminate()
+        return self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def test_lan() -> Iterator[ScratchLan]:
+    """A bridge to plug test hosts into (subnet 10.77/16 space, inside namespaces only)."""
+    lan = ScratchLan(subnet=77 + os.getpid() % 100)
+    yield lan
+    lan.remove()
+
+
+@pytest.fixture
+def avahi(test_lan: ScratchLan, tmp_path: Path) -> Iterator[AvahiHost]:
+    """An independent mDNS peer: avahi-daemon on host 2 of the test LAN."""
+    ns, _ = test_lan.add_host(2)
+    host = AvahiHost(ns, tmp_path / "avahi")
+    yield host
+    host.stop()
+
+
+@pytest.fixture
+def appliance(test_lan: ScratchLan, tmp_path: Path) -> Iterator[ApplianceInNamespace]:
+    """The appliance on host 1 of the test LAN."""
+    ns, _ = test_lan.add_host(1)
+    service = ApplianceInNamespace(ns, tmp_path / "appliance")
+    yield service
+    if service.process.poll() is None:
+        service.stop()
