@@ -1,0 +1,185 @@
+"""Push an image to an ArduinoOTA station on the LAN (the espota protocol), reporting progress."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+COMMAND_FLASH = 0
+COMMAND_AUTH = 200
+ESP8266_PORT = 8266
+ESP32_PORT = 3232
+_CHUNK = 1024
+_INVITE_TRIES = 10
+_INVITE_WAIT_S = 1.0
+_CONNECT_WAIT_S = 10.0
+_ACK_WAIT_S = 10.0
+_RESULT_WAIT_S = 60.0
+
+Progress = Callable[[int, int], None]
+
+
+class PushFailed(Exception):
+    """The push did not complete; the message says where and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """A completed push."""
+
+    address: str
+    port: int
+    size: int
+    md5: str
+    authenticated: bool
+    hash_name: str | None
+
+
+async def push_image(
+    address: str,
+    port: int,
+    image: bytes,
+    *,
+    password: str | None = None,
+    filename: str = "firmware.bin",
+    local_host: str = "0.0.0.0",
+    progress: Progress | None = None,
+    invite_tries: int = _INVITE_TRIES,
+) -> PushResult:
+    """Invite the station, answer its challenge, stream the image and wait for its verdict."""
+    md5 = hashlib.md5(image).hexdigest()
+    connected: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
+        asyncio.get_running_loop().create_future()
+    )
+
+    def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if connected.done():
+            writer.close()  # one station, one connection
+        else:
+            connected.set_result((reader, writer))
+
+    # The station connects back to us for the data, so we listen first and tell it where.
+    server = await asyncio.start_server(on_connect, local_host, 0)
+    try:
+        local_port = server.sockets[0].getsockname()[1]
+        async with _Udp(address, port) as udp:
+            invitation = f"{COMMAND_FLASH} {local_port} {len(image)} {md5}\n"
+            answer = await udp.ask(invitation, tries=invite_tries, wait_s=_INVITE_WAIT_S)
+            if answer is None:
+                raise PushFailed(f"no answer from {address}:{port}: is ArduinoOTA running there?")
+            hash_name = None
+            if answer.startswith("AUTH"):
+                hash_name = await _authenticate(udp, answer, password, filename, image, md5, address)
+            elif answer != "OK":
+                raise PushFailed(f"unexpected answer to the invitation: {answer[:40]!r}")
+        try:
+            reader, writer = await asyncio.wait_for(connected, _CONNECT_WAIT_S)
+        except TimeoutError:
+            raise PushFailed(f"{address} accepted the invitation but never connected back") from None
+        try:
+            await _transfer(reader, writer, image, progress)
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+    finally:
+        server.close()
+        await server.wait_closed()
+    return PushResult(address, port, len(image), md5, hash_name is not None, hash_name)
+
+
+async def _authenticate(
+    udp: _Udp, answer: str, password: str | None, filename: str, image: bytes, md5: str, address: str
+) -> str:
+    parts = answer.split()
+    if len(parts) != 2:
+        raise PushFailed(f"malformed challenge from the station: {answer[:60]!r}")
+    if not password:
+        raise PushFailed("the station asks for its OTA password and none was given")
+    nonce = parts[1]
+    # The nonce's length tells the hash: 32 hex digits for MD5 (ESP8266, older arduino-esp32),
+    # 64 for SHA-256 (newer arduino-esp32).
+    hash_name = "sha256" if len(nonce) == 64 else "md5"
+
+    def digest(text: str) -> str:
+        return hashlib.new(hash_name, text.encode()).hexdigest()
+
+    cnonce = digest(f"{filename}{len(image)}{md5}{address}")
+    response = digest(f"{digest(password)}:{nonce}:{cnonce}")
+    verdict = await udp.ask(f"{COMMAND_AUTH} {cnonce} {response}\n", tries=1, wait_s=10.0)
+    if verdict is None:
+        raise PushFailed("the station did not answer the authentication")
+    if verdict != "OK":
+        raise PushFailed(f"the station refused the OTA password ({verdict.strip()[:60]})")
+    return hash_name
+
+
+async def _transfer(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, image: bytes, progress: Progress | None
+) -> None:
+    sent = 0
+    last_answer = ""
+    try:
+        while sent < len(image):
+            chunk = image[sent : sent + _CHUNK]
+            writer.write(chunk)
+            await writer.drain()
+            sent += len(chunk)
+            # The station acknowledges each chunk with the count it wrote (and "OK" once it is done).
+            last_answer = (await asyncio.wait_for(reader.read(32), _ACK_WAIT_S)).decode("ascii", "replace")
+            if not last_answer:
+                raise PushFailed(f"the station closed the connection after {sent:,} of {len(image):,} bytes")
+            if progress is not None:
+                progress(sent, len(image))
+        deadline = asyncio.get_running_loop().time() + _RESULT_WAIT_S
+        while "OK" not in last_answer:
+            left = deadline - asyncio.get_running_loop().time()
+            data = await asyncio.wait_for(reader.read(64), max(left, 0.001))
+            if not data:
+                said = last_answer.strip(" 0123456789")  # what is left after the byte counts is its error
+                raise PushFailed(f"the station did not confirm the update: {said[:120] or 'no reason given'}")
+            last_answer += data.decode("ascii", "replace")
+    except TimeoutError:
+        raise PushFailed(f"the station stopped answering after {sent:,} of {len(image):,} bytes") from None
+    except ConnectionError as exc:
+        raise PushFailed(f"the connection broke after {sent:,} of {len(image):,} bytes ({exc})") from None
+
+
+class _Udp(asyncio.DatagramProtocol):
+    """A UDP exchange with one station: send a line, wait for its one-line answer."""
+
+    def __init__(self, address: str, port: int) -> None:
+        self._target = (address, port)
+        self._answers: asyncio.Queue[str] = asyncio.Queue()
+        self._transport: asyncio.DatagramTransport | None = None
+
+    async def __aenter__(self) -> _Udp:
+        loop = asyncio.get_running_loop()
+        self._transport, _ = await loop.create_datagram_endpoint(lambda: self, remote_addr=self._target)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
+        self._answers.put_nowait(data.decode("ascii", "replace").strip())
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("espota: %s", exc)  # an ICMP "port unreachable" while the station is not listening yet
+
+    async def ask(self, message: str, *, tries: int, wait_s: float) -> str | None:
+        assert self._transport is not None
+        for _ in range(tries):
+            self._transport.sendto(message.encode())
+            try:
+                return await asyncio.wait_for(self._answers.get(), wait_s)
+            except TimeoutError:
+                continue
+        return None
