@@ -6,7 +6,7 @@ from aiohttp import web
 
 from services.fleet import FirmwareLibrary, FirmwareOffers, Journal, StationReports
 from services.http_errors import BODY_LIMIT, error_middleware
-from services.station_api import api_v1, ota
+from services.station_api import api_v1, esphome, ota
 from services.station_api.imagecache import ImageCache
 from services.station_api.keys import IMAGE_CACHE, JOURNAL, LIBRARY, OFFERS, REPORTS
 
@@ -27,6 +27,9 @@ def create_station_app(
     app[IMAGE_CACHE] = ImageCache()
     app.router.add_get("/ota", ota.ota, allow_head=False)
     app.router.add_get("/ota/{mac}", ota.ota, allow_head=False)
+    app.router.add_get("/firmware/{name}", ota.by_digest, allow_head=False)
+    app.router.add_get("/esphome/station/{mac}/manifest.json", esphome.station_manifest)
+    app.router.add_get("/esphome/tag/{tag}/manifest.json", esphome.tag_manifest)
     app.router.add_post("/api/v1/checkin", api_v1.checkin)
     app.router.add_post("/api/v1/enrol", api_v1.enrol)
     app.router.add_get("/api/v1/config", api_v1.config)

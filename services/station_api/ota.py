@@ -42,6 +42,21 @@ async def ota(request: web.Request) -> web.StreamResponse:
     return await _send(request, ota_request.mac, image, data)
 
 
+async def by_digest(request: web.Request) -> web.StreamResponse:
+    """Serve a stored image by its SHA-256 (for ESPHome, whose download names no station)."""
+    name = request.match_info["name"]
+    sha256 = name.removesuffix(".bin").lower()
+    image = await request.app[JOURNAL].registry.images.get(sha256) if len(sha256) == 64 else None
+    if image is None:
+        raise web.HTTPNotFound(reason=f"no image {name[:80]}")
+    try:
+        data = await request.app[IMAGE_CACHE].get(image.sha256, request.app[LIBRARY].store.path_for(image.sha256))
+    except CorruptStoredImage as exc:
+        log.error("%s; not serving it", exc.message)
+        return web.json_response({"error": {"code": exc.code, "message": exc.message}}, status=503)
+    return await _send(request, None, image, data)
+
+
 def parse_ota_request(request: web.Request) -> OtaRequest:
     """Read the station's identity and state from the path or the headers its client sends."""
     headers = request.headers
@@ -71,7 +86,7 @@ def parse_ota_request(request: web.Request) -> OtaRequest:
     return OtaRequest(mac=parse_mac(path_mac), client="esp_https_ota")
 
 
-async def _send(request: web.Request, mac: str, image: FirmwareImage, data: bytes) -> web.StreamResponse:
+async def _send(request: web.Request, mac: str | None, image: FirmwareImage, data: bytes) -> web.StreamResponse:
     size = len(data)
     etag = f'"{image.sha256[:32]}"'
     first, last = _byte_range(request, size, etag)
@@ -90,11 +105,13 @@ async def _send(request: web.Request, mac: str, image: FirmwareImage, data: byte
     journal = request.app[JOURNAL]
 
     async def begin(entry: EventLog) -> int:
+        assert mac is not None
         return await start_transfer(
             entry.conn, mac=mac, sha256=image.sha256, now=entry.now, range_start=first, range_end=last
         )
 
-    transfer_id = await journal.write(begin)
+    # Downloads by digest name no station: they are served, not logged against one.
+    transfer_id = None if mac is None else await journal.write(begin)
     _limit_send_buffer(request)
     sent = 0
     try:
@@ -109,7 +126,8 @@ async def _send(request: web.Request, mac: str, image: FirmwareImage, data: byte
     except ConnectionError:
         log.info("%s went away after %d of %d bytes", mac, sent, last - first + 1)
     finally:
-        await _log_transfer(request, transfer_id, mac, image, first, sent, last - first + 1)
+        if transfer_id is not None and mac is not None:
+            await _log_transfer(request, transfer_id, mac, image, first, sent, last - first + 1)
     return response
 
 
