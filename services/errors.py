@@ -53,3 +53,9 @@ class StorageFull(StationmasterError):
     """The disk filled up while writing; nothing partial was kept."""
 
     code = "storage_full"
+
+
+class DeviceFailed(StationmasterError):
+    """A device on the LAN did not do what was asked (no answer, refused, broke off); the message says which."""
+
+    code = "device_failed"

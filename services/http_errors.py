@@ -10,6 +10,7 @@ from aiohttp import web
 
 from services.errors import (
     Conflict,
+    DeviceFailed,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -26,6 +27,7 @@ _STATUS: list[tuple[type[StationmasterError], int]] = [
     (NotFound, 404),
     (Conflict, 409),
     (StorageFull, 507),
+    (DeviceFailed, 502),
     (InvalidInput, 400),
 ]
 BODY_LIMIT = web.AppKey("body_limit", int)

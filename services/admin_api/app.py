@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.admin_api.keys import ADMINISTRATION, BUS, INFO, LIBRARY, MDNS, REGISTRY, REPORTS
+from services.admin_api.keys import ADMINISTRATION, BUS, INFO, LIBRARY, MDNS, PUSHER, REGISTRY, REPORTS
 from services.admin_api.routes import routes
 from services.admin_api.status import ServiceInfo
 from services.admin_api.stream import event_stream
 from services.eventbus import EventBus
 from services.fleet import Administration, FirmwareLibrary, StationReports
+from services.fleet.journal import Journal
 from services.http_errors import BODY_LIMIT, error_middleware
 from services.lan.mdns import MdnsStatus
+from services.lan.push import LanPusher
 from services.registry import Registry
 
 
@@ -35,6 +37,7 @@ def create_admin_app(
     app[BUS] = bus
     app[INFO] = info
     app[MDNS] = mdns_status
+    app[PUSHER] = LanPusher(Journal(registry, bus), library)
     app.router.add_get("/v1/events/stream", event_stream)
     app.router.add_routes(routes)
     return app

@@ -8,6 +8,7 @@ from services.admin_api.status import ServiceInfo
 from services.eventbus import EventBus
 from services.fleet import Administration, FirmwareLibrary, StationReports
 from services.lan.mdns import MdnsStatus
+from services.lan.push import LanPusher
 from services.registry import Registry
 
 REGISTRY = web.AppKey("registry", Registry)
@@ -17,3 +18,4 @@ REPORTS = web.AppKey("reports", StationReports)
 BUS = web.AppKey("bus", EventBus)
 INFO = web.AppKey("info", ServiceInfo)
 MDNS = web.AppKey("mdns", list[MdnsStatus])
+PUSHER = web.AppKey("pusher", LanPusher)

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from services.admin_api.keys import ADMINISTRATION, INFO, LIBRARY, MDNS, REGISTRY
+from services.admin_api.keys import ADMINISTRATION, INFO, LIBRARY, MDNS, PUSHER, REGISTRY
 from services.admin_api.wire import assignment_json, event_json, image_json, station_json
 from services.errors import InvalidInput
 from services.http_errors import json_body
@@ -41,6 +41,13 @@ async def status(request: web.Request) -> web.Response:
 async def lan(request: web.Request) -> web.Response:
     """What mDNS shows on the site's LAN."""
     return web.json_response({"services": await request.app[REGISTRY].lan.all()})
+
+
+@routes.post("/v1/lan/push")
+async def lan_push(request: web.Request) -> web.Response:
+    """Push an image to an ArduinoOTA station; answers when the station has its verdict."""
+    result = await request.app[PUSHER].push(_object(await json_body(request)))
+    return web.json_response(dataclasses.asdict(result))
 
 
 @routes.get("/v1/stations")

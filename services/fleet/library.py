@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from pathlib import PurePath
 
-from services.errors import InvalidImage, InvalidInput
+from services.errors import Conflict, InvalidImage, InvalidInput
 from services.firmware.image import inspect_image
 from services.firmware.store import FirmwareStore
 from services.fleet.journal import EventLog, Journal
@@ -72,6 +73,13 @@ class FirmwareLibrary:
         stored = await self._registry.images.get(image.sha256)
         assert stored is not None
         return stored, new
+
+    async def store_bytes(self, sha256: str) -> bytes:
+        """Read a stored image, checked against its digest."""
+        data = await asyncio.to_thread(self.store.path_for(sha256).read_bytes)
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise Conflict(f"the stored image {sha256[:12]} no longer matches its digest; import it again")
+        return data
 
     async def delete(self, prefix: str) -> FirmwareImage:
         """Delete an image that no assignment uses, from the registry and then the store."""

@@ -9,6 +9,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.errors import DeviceFailed
+
 log = logging.getLogger(__name__)
 
 COMMAND_FLASH = 0
@@ -25,7 +27,7 @@ _RESULT_WAIT_S = 60.0
 Progress = Callable[[int, int], None]
 
 
-class PushFailed(Exception):
+class PushFailed(DeviceFailed):
     """The push did not complete; the message says where and why."""
 
 

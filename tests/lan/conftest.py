@@ -13,8 +13,6 @@ import pytest
 from tests.conftest import stationmaster_command
 from tests.lan.netns import AvahiHost, ScratchLan, can_make_namespaces
 
-pytestmark = pytest.mark.skipif(not can_make_namespaces(), reason="network namespaces need root and iproute2")
-
 
 class ApplianceInNamespace:
     """`stationmaster serve` inside a test host, announcing on its eth0 only."""
@@ -61,6 +59,8 @@ class ApplianceInNamespace:
 @pytest.fixture
 def test_lan() -> Iterator[ScratchLan]:
     """A bridge to plug test hosts into (subnet 10.77/16 space, inside namespaces only)."""
+    if not can_make_namespaces():
+        pytest.skip("network namespaces need root and iproute2 (CI runs these as root)")
     lan = ScratchLan(subnet=77 + os.getpid() % 100)
     yield lan
     lan.remove()
