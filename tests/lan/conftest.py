@@ -19,6 +19,7 @@ class ApplianceInNamespace:
 
     def __init__(self, ns: str, tmp_path: Path, *extra: str) -> None:
         tmp_path.mkdir(parents=True, exist_ok=True)
+        self.ns = ns
         self.socket = tmp_path / "admin.sock"
         self.log_path = tmp_path / "serve.log"
         self.process = subprocess.Popen(

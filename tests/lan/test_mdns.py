@@ -9,7 +9,7 @@ from typing import Any
 
 from appliance.contract.client import AdminClient
 from tests.lan.conftest import ApplianceInNamespace
-from tests.lan.netns import AvahiHost, ScratchLan, wait_for_line
+from tests.lan.netns import AvahiHost, ScratchLan, run, wait_for_line
 
 
 def browse(avahi: AvahiHost, service_type: str) -> subprocess.Popen[str]:
@@ -120,3 +120,21 @@ def test_a_second_appliance_with_the_same_name_takes_another(
         watcher.kill()
         assert second.stop() == 0
     assert "already answered" in second.log_path.read_text()
+
+
+def test_a_changed_address_is_announced(
+    appliance: ApplianceInNamespace, avahi: AvahiHost, test_lan: ScratchLan
+) -> None:
+    old = f"10.{test_lan.subnet}.0.1"
+    new = f"10.{test_lan.subnet}.0.11"
+    # A new DHCP lease: the old address goes, a new one comes (and the multicast route with it).
+    run("ip", "-n", appliance.ns, "addr", "del", f"{old}/24", "dev", "eth0")
+    run("ip", "-n", appliance.ns, "addr", "add", f"{new}/24", "dev", "eth0")
+    run("ip", "-n", appliance.ns, "route", "replace", "224.0.0.0/4", "dev", "eth0")
+    watcher = browse(avahi, "_stationmaster._tcp")
+    try:
+        line = wait_for_line(watcher, lambda line: resolved(line, "stationmaster") and line.split(";")[7] == new, 30)
+    finally:
+        watcher.kill()
+    assert line.split(";")[6] == "stationmaster.local"
+    assert "addresses changed" in appliance.log_path.read_text()
