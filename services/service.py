@@ -176,6 +176,7 @@ class StationmasterService:
             station_port=self.station_port,
             station_url=self.station_url,
             hostname=settings.hostname,
+            poll_interval_s=settings.poll_interval_s,
         )
         admin_app = create_admin_app(
             self.registry,

@@ -43,3 +43,13 @@ def test_the_admin_contract_loads_no_service_module() -> None:
     )
     result = run(sys.executable, "-c", probe)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_tui_loads_no_service_database_or_flashing_module() -> None:
+    probe = (
+        "import sys, tui.app;"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('services', 'aiosqlite', 'esptool', 'zeroconf'));"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = run(sys.executable, "-c", probe)
+    assert result.returncode == 0, result.stdout + result.stderr

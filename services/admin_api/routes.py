@@ -31,6 +31,7 @@ async def status(request: web.Request) -> web.Response:
             "station_port": info.station_port,
             "station_url": info.station_url,
             "hostname": info.hostname,
+            "poll_interval_s": info.poll_interval_s,
             "counts": counts,
             "mdns": dataclasses.asdict(request.app[MDNS][0]) if request.app[MDNS] else None,
         }

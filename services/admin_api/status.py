@@ -14,3 +14,4 @@ class ServiceInfo:
     station_port: int
     station_url: str
     hostname: str
+    poll_interval_s: int

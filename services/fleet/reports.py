@@ -15,6 +15,8 @@ from services.models import CheckIn, Station
 from services.registry import stations as station_rows
 from services.registry.history import maybe_insert_checkin
 
+_LIVE_FIELDS = ("chip", "project", "version", "rssi", "uptime_s", "free_heap", "restart_cause", "ip", "bssid")
+
 
 @dataclass(frozen=True, slots=True)
 class ReportPolicy:
@@ -49,7 +51,16 @@ class StationReports:
             return await self._record(log, report, caller)
 
         status, token = await self._journal.write(op)
-        self._journal.publish_live("checkin", {"mac": report.mac, "rssi": report.rssi, "version": report.version})
+        # Everything a live table row shows, so that a view never has to fetch the station per check-in.
+        self._journal.publish_live(
+            "checkin",
+            {
+                "mac": report.mac,
+                "status": status,
+                "message": "",
+                **{name: getattr(report, name) for name in _LIVE_FIELDS if getattr(report, name) is not None},
+            },
+        )
         answer: dict[str, Any] = {
             "status": status,
             "poll_interval_s": self._policy.poll_interval_s,

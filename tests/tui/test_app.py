@@ -1,0 +1,188 @@
+"""The TUI against a real service over the real admin socket: what the admin sees and does."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Static
+
+from appliance.contract.client import AdminClient
+from services.service import StationmasterService
+from tests.conftest import make_settings
+from tests.imagefactory import build_image
+from tui.app import StationmasterApp
+from tui.detail import StationScreen
+
+MACS = ["24:0A:C4:00:00:01", "24:0A:C4:00:00:02", "34:85:18:00:00:03"]
+
+
+async def until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Let the app run until `condition` holds (what the admin would wait to see), at most `timeout`."""
+
+    async def wait() -> None:
+        while not condition():
+            await pilot.pause(0.02)
+
+    await asyncio.wait_for(wait(), timeout)
+
+
+async def check_in(http: aiohttp.ClientSession, mac: str, **fields: Any) -> None:
+    """One check-in as a station sends it."""
+    body = {
+        "mac": mac,
+        "chip": "esp32c3" if mac.startswith("34") else "esp32",
+        "version": "1.0.0",
+        "rssi": -60,
+        "uptime_s": 100,
+        "ip": f"10.0.0.{mac[-1]}",
+        **fields,
+    }
+    async with http.post("/api/v1/checkin", json=body) as response:
+        assert response.status == 200
+
+
+def cell(app: StationmasterApp, mac: str, column: str) -> str:
+    """The text of one cell of the stations table."""
+    value = app.stations_table.get_cell(mac, column)
+    return str(getattr(value, "plain", value))
+
+
+async def populated(http: aiohttp.ClientSession, admin: AdminClient) -> None:
+    """Three stations: two accepted, one pending."""
+    for mac in MACS:
+        await check_in(http, mac)
+    await admin.accept(MACS[0])
+    await admin.accept(MACS[1])
+    await admin.rename(MACS[0], "STA1")
+
+
+async def test_the_stations_appear_with_their_state(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    await populated(http, admin)
+    app = StationmasterApp(service.settings.admin_socket)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: app.stations_table.row_count == 3)
+        assert cell(app, MACS[0], "name") == "STA1"
+        assert cell(app, MACS[0], "state") == "● online"
+        assert cell(app, MACS[2], "state") == "? pending"
+        status = str(app.query_one("#status", Static).render())
+        assert "2 online" in status
+        assert "1 pending" in status
+
+
+async def test_a_check_in_updates_its_row_without_moving_the_cursor(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    await populated(http, admin)
+    app = StationmasterApp(service.settings.admin_socket)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: app.stations_table.row_count == 3)
+        table = app.stations_table
+        table.focus()
+        await pilot.press("down", "down")
+        cursor = table.cursor_row
+        await check_in(http, MACS[0], rssi=-83, version="1.0.1")
+        await until(pilot, lambda: cell(app, MACS[0], "rssi").startswith("-83"), timeout=1.0)
+        assert cell(app, MACS[0], "rssi") == "-83 dBm↓"
+        assert cell(app, MACS[0], "version") == "1.0.1"
+        assert table.cursor_row == cursor
+
+
+async def test_rename_and_reject_from_the_detail_screen(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    await populated(http, admin)
+    app = StationmasterApp(service.settings.admin_socket)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.stations_table.row_count == 3)
+        app.stations_table.focus()
+        app.stations_table.move_cursor(row=app.stations_table.get_row_index(MACS[1]))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, StationScreen) and bool(app.screen.station))
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press("home", "ctrl+k", *"garden-east", "enter")  # clear the old name, type the new
+        await until(pilot, lambda: app.screen.station.get("name") == "garden-east")  # type: ignore[attr-defined]
+        assert (await admin.station(MACS[1]))["name"] == "garden-east"
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.press("y")
+        await until(pilot, lambda: app.screen.station.get("status") == "rejected")  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await until(pilot, lambda: cell(app, MACS[1], "state") == "✗ rejected")
+        assert cell(app, MACS[1], "name") == "garden-east"
+
+
+async def test_filter_by_text(service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient) -> None:
+    await populated(http, admin)
+    app = StationmasterApp(service.settings.admin_socket)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: app.stations_table.row_count == 3)
+        await pilot.press("slash", *"esp32c3")
+        await until(pilot, lambda: app.stations_table.row_count == 1)
+        assert app.stations_table.current_mac() == MACS[2]
+
+
+async def test_firmware_import_from_a_path_on_the_pi(
+    service: StationmasterService, admin: AdminClient, tmp_path: Path
+) -> None:
+    image = tmp_path / "weather-2.0.0.bin"
+    image.write_bytes(build_image("esp32", project="weather", version="2.0.0"))
+    app = StationmasterApp(service.settings.admin_socket)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("f")
+        table = app.query_one("#firmware-table", DataTable)
+        table.focus()
+        await pilot.press("i")
+        await pilot.pause()
+        await pilot.press(*str(image), "enter")
+        await until(pilot, lambda: table.row_count == 1)
+        assert [str(c) for c in table.get_row_at(0)][1:4] == ["esp32", "weather", "2.0.0"]
+        await pilot.press("e")
+        events = app.query_one("#events-table", DataTable)
+        await until(
+            pilot,
+            lambda: any("imported weather 2.0.0" in str(r[3]) for r in map(events.get_row_at, range(events.row_count))),
+        )
+    assert [i["version"] for i in await admin.images()] == ["2.0.0"]
+
+
+async def test_a_lost_service_shows_a_banner_and_the_tui_reconnects(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    first = StationmasterService(settings)
+    await first.start()
+    app = StationmasterApp(settings.admin_socket)
+    async with app.run_test(size=(120, 30)) as pilot:
+        banner = app.query_one("#banner", Static)
+        await until(pilot, lambda: app.link_up)
+        await first.stop()
+        await until(pilot, lambda: banner.has_class("shown"))
+        assert "reconnecting" in str(banner.render())
+        second = StationmasterService(settings)
+        await second.start()
+        try:
+            await until(pilot, lambda: not banner.has_class("shown"), timeout=10)
+        finally:
+            await second.stop()
+
+
+async def test_the_palette_jumps_to_a_station_by_name(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    await populated(http, admin)
+    app = StationmasterApp(service.settings.admin_socket)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: app.stations_table.row_count == 3)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"STA1")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, StationScreen))
+        assert app.screen.mac == MACS[0]  # type: ignore[attr-defined]

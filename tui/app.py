@@ -1,0 +1,210 @@
+"""The Stationmaster TUI: the admin's whole view of the site, over the admin socket only."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+
+from appliance import __version__
+from appliance.contract.client import AdminError
+from tui.detail import StationScreen
+from tui.events import EventsTable
+from tui.firmware import FirmwareTable
+from tui.link import LinkDown, LinkUp, ServiceLink, ServiceMessage
+from tui.palette import StationmasterCommands
+from tui.stations import StationsTable
+
+AGE_REFRESH_S = 5.0
+# Stored events that change what a station row shows: the row is fetched again when one arrives.
+_STATION_EVENTS = ("station_", "version_changed", "image_assigned", "ota_held")
+
+
+class StationmasterApp(App[None]):
+    """Stations, firmware and events, live; every action goes through the admin API."""
+
+    TITLE = "Stationmaster"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {StationmasterCommands}
+    BINDINGS = [
+        Binding("s", "show_tab('stations')", "Stations", tooltip="The station list"),
+        Binding("f", "show_tab('firmware')", "Firmware", tooltip="The firmware library"),
+        Binding("e", "show_tab('events')", "Events", tooltip="The live event log"),
+        Binding("slash", "filter", "Filter", tooltip="Filter the current list"),
+        Binding("question_mark", "show_help_panel", "Help", tooltip="Every key binding"),
+        Binding("q", "quit", "Quit", tooltip="Leave (the service keeps running)"),
+    ]
+
+    def __init__(self, socket_path: Path) -> None:
+        super().__init__()
+        self.link = ServiceLink(socket_path)
+        self.status: dict[str, Any] = {}
+        self.link_up = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="banner")
+        with TabbedContent(initial="stations"):
+            with TabPane("Stations", id="stations"):
+                yield Input(placeholder="filter: words, tags, states…", id="filter")
+                yield StationsTable(id="stations-table")
+            with TabPane("Firmware", id="firmware"):
+                yield FirmwareTable(self.link.client, id="firmware-table")
+            with TabPane("Events", id="events"):
+                yield Input(placeholder="filter events…", id="events-filter")
+                yield EventsTable(id="events-table")
+        yield Static(id="status")
+        yield Footer()
+
+    @property
+    def stations_table(self) -> StationsTable:
+        """The home table."""
+        return self.query_one("#stations-table", StationsTable)
+
+    async def on_mount(self) -> None:
+        """Open the link, start the stream, keep ages fresh."""
+        await self.link.open()
+        self.pump()
+        self.set_interval(AGE_REFRESH_S, self._tick)
+
+    async def on_unmount(self) -> None:
+        """Close the link."""
+        await self.link.close()
+
+    @work(exclusive=True, group="pump", exit_on_error=False)
+    async def pump(self) -> None:
+        """Keep the event stream flowing into this app's messages."""
+        await self.link.pump(self)
+
+    @work(exclusive=True, group="reload", exit_on_error=False)
+    async def reload_all(self) -> None:
+        """Fetch everything the views show."""
+        client = self.link.client
+        try:
+            self.status = await client.status()
+            stations = await client.stations()
+            images = await client.images()
+            events = await client.events(limit=200)
+        except AdminError as exc:
+            self._show_banner(exc.message)
+            return
+        self.stations_table.load(stations)
+        self.query_one("#firmware-table", FirmwareTable).load(images)
+        self.query_one("#events-table", EventsTable).load(events)
+        self._show_status()
+
+    def on_link_up(self, _: LinkUp) -> None:
+        """Connected (again): hide the banner and reload."""
+        self.link_up = True
+        self.query_one("#banner", Static).remove_class("shown")
+        self.reload_all()
+
+    def on_link_down(self, message: LinkDown) -> None:
+        """The link broke: say so, the link retries by itself."""
+        self.link_up = False
+        self._show_banner(f"Lost the service ({message.reason}); reconnecting…")
+
+    def on_service_message(self, message: ServiceMessage) -> None:
+        """Route a streamed message to the views it changes."""
+        payload = message.payload
+        kind = str(payload.get("kind"))
+        if kind == "checkin":
+            self.stations_table.apply_checkin(payload)
+            return
+        if payload.get("id") is not None:
+            self.query_one("#events-table", EventsTable).add_event(payload)
+        mac = payload.get("mac")
+        if mac and kind.startswith(_STATION_EVENTS):
+            self.refresh_station(str(mac))
+        if kind.startswith("image_"):
+            self.query_one("#firmware-table", FirmwareTable).reload()
+
+    @work(group="station-refresh", exit_on_error=False)
+    async def refresh_station(self, mac: str) -> None:
+        """Fetch one station again and update its row."""
+        try:
+            station = await self.link.client.station(mac)
+        except AdminError:
+            return
+        self.stations_table.upsert(station)
+        self._show_status()
+
+    @on(StationsTable.RowSelected, "#stations-table")
+    def _station_chosen(self, event: StationsTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.open_station(str(event.row_key.value))
+
+    def open_station(self, mac: str) -> None:
+        """Show one station in full."""
+        self.push_screen(StationScreen(self.link.client, mac, self._poll_interval()))
+
+    def run_palette_action(self, action: str) -> None:
+        """Run an action string such as "show_tab('events')" chosen in the palette."""
+        self.call_later(self.run_action, action)
+
+    def action_show_tab(self, tab: str) -> None:
+        """Switch to a tab."""
+        self.query_one(TabbedContent).active = tab
+
+    def action_filter(self) -> None:
+        """Show and focus the filter of the current list."""
+        active = self.query_one(TabbedContent).active
+        field = self.query_one("#events-filter" if active == "events" else "#filter", Input)
+        field.add_class("shown")
+        field.focus()
+
+    def action_import_firmware(self) -> None:
+        """Go to the firmware library and start an import."""
+        self.action_show_tab("firmware")
+        self.query_one("#firmware-table", FirmwareTable).action_import_image()
+
+    def action_reload(self) -> None:
+        """Fetch everything again."""
+        self.reload_all()
+
+    @on(Input.Changed, "#filter")
+    def _filter_stations(self, event: Input.Changed) -> None:
+        self.stations_table.set_filter(event.value)
+
+    @on(Input.Changed, "#events-filter")
+    def _filter_events(self, event: Input.Changed) -> None:
+        self.query_one("#events-table", EventsTable).set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.stations_table.focus()
+
+    def _tick(self) -> None:
+        self.stations_table.refresh_ages()
+        self._show_status()
+
+    def _poll_interval(self) -> float:
+        return float(self.status.get("poll_interval_s") or 60)
+
+    def _show_banner(self, text: str) -> None:
+        banner = self.query_one("#banner", Static)
+        banner.update(text)
+        banner.add_class("shown")
+
+    def _show_status(self) -> None:
+        table = self.stations_table
+        table.poll_interval_s = self._poll_interval()
+        counts = table.counts()
+        order = ("online", "late", "offline", "awaiting", "pending", "rejected", "retired")
+        parts = [f"{counts[state]} {state}" for state in order if counts.get(state)]
+        started = self.status.get("started_at")
+        uptime = f"up {(time.time() - started) / 3600:.1f} h" if started else "not connected"
+        mdns = self.status.get("mdns") or {}
+        where = (
+            f"{mdns.get('hostname')} ({', '.join(mdns.get('addresses') or [])})"
+            if mdns.get("hostname")
+            else (self.status.get("station_url") or "")
+        )
+        version = self.status.get("version") or __version__
+        self.query_one("#status", Static).update(
+            f"Stationmaster {version} · {uptime} · {' · '.join(parts) or 'no stations'} · {where}"
+        )

@@ -1,0 +1,157 @@
+"""One station in full: identity, signal history, restarts, its events, and what the admin can do to it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label, Sparkline, Static
+
+from appliance.contract.client import AdminClient, AdminError
+from tui.dialogs import Ask, Choose, Confirm
+from tui.states import ago, state_label, station_state
+
+
+class StationScreen(Screen[None]):
+    """The detail of one station, with its actions."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("r", "rename", "Rename"),
+        Binding("t", "tag", "Tag"),
+        Binding("a", "accept", "Accept"),
+        Binding("x", "reject", "Reject"),
+        Binding("R", "retire", "Retire"),
+        Binding("g", "assign", "Assign firmware"),
+    ]
+
+    def __init__(self, client: AdminClient, mac: str, poll_interval_s: float) -> None:
+        super().__init__()
+        self.client, self.mac, self.poll_interval_s = client, mac, poll_interval_s
+        self.station: dict[str, Any] = {}
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(id="identity")
+            yield Label("Signal (RSSI, oldest → newest)", classes="section")
+            yield Sparkline([], id="rssi")
+            yield Static(id="rssi-range")
+            yield Label("Restarts", classes="section")
+            yield DataTable(id="restarts", cursor_type="none")
+            yield Label("Events", classes="section")
+            yield DataTable(id="station-events", cursor_type="none")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Lay out the tables and load."""
+        self.query_one("#restarts", DataTable).add_columns("When", "Cause", "Version")
+        self.query_one("#station-events", DataTable).add_columns("When", "Kind", "Message")
+        self.reload()
+
+    @work(exclusive=True, group="detail", exit_on_error=False)
+    async def reload(self) -> None:
+        """Fetch the station, its history and its events."""
+        self.station = await self.client.station(self.mac)
+        history = list(reversed(await self.client.checkins(self.mac, limit=300)))
+        events = await self.client.events(mac=self.mac, limit=50)
+        self._show_identity()
+        signal = [h["rssi"] for h in history if h.get("rssi") is not None]
+        self.query_one("#rssi", Sparkline).data = [float(v + 100) for v in signal]  # sparklines need positives
+        self.query_one("#rssi-range", Static).update(
+            f"{len(signal)} samples, {min(signal)} to {max(signal)} dBm, now {signal[-1]} dBm"
+            if signal
+            else "no history yet"
+        )
+        restarts = self.query_one("#restarts", DataTable)
+        restarts.clear()
+        previous_uptime = None
+        for row in history:
+            uptime = row.get("uptime_s")
+            if previous_uptime is not None and uptime is not None and uptime < previous_uptime:
+                restarts.add_row(ago(row["at"]), row.get("restart_cause") or "?", row.get("version") or "-")
+            previous_uptime = uptime
+        table = self.query_one("#station-events", DataTable)
+        table.clear()
+        for event in events:
+            table.add_row(ago(event["at"]), event["kind"], event["message"])
+
+    def _show_identity(self) -> None:
+        s = self.station
+        state = state_label(station_state(s, self.poll_interval_s))
+        lines = [
+            f"[b]{s['name']}[/b]  {s['mac']}  {state.markup}",
+            f"chip {s.get('chip') or '?'}   firmware {s.get('project') or '-'} {s.get('version') or '-'}"
+            f"   should run {s.get('assigned_version') or '(nothing assigned)'}",
+            f"IP {s.get('ip') or '-'}   BSSID {s.get('bssid') or '-'}   RSSI {s.get('rssi') or '-'} dBm",
+            f"uptime {s.get('uptime_s') or '-'} s   free heap {s.get('free_heap') or '-'}   last restart"
+            f" {s.get('restart_cause') or '-'}   last seen {ago(s.get('last_seen_at'))}",
+            f"tags {', '.join(s.get('tags') or []) or '-'}   token {'issued' if s.get('has_token') else 'none'}",
+        ]
+        if s.get("ota_note"):
+            lines.append(f"[yellow]firmware held back: {s['ota_note']}[/yellow]")
+        if s.get("settings"):
+            lines.append(f"settings {json.dumps(s['settings'])}")
+        self.query_one("#identity", Static).update("\n".join(lines))
+
+    async def _act(self, call: Any) -> None:
+        try:
+            await call
+        except AdminError as exc:
+            self.notify(exc.message, title="Refused", severity="error")
+            return
+        self.reload()
+
+    @work(group="detail-action", exit_on_error=False)
+    async def action_rename(self) -> None:
+        """Ask for a new name."""
+        name = await self.app.push_screen_wait(Ask("New name", self.station.get("name", "")))
+        if name:
+            await self._act(self.client.rename(self.mac, name))
+
+    @work(group="detail-action", exit_on_error=False)
+    async def action_tag(self) -> None:
+        """Add a tag, or remove one written as -tag."""
+        text = await self.app.push_screen_wait(Ask("Tag (write -tag to remove it)", placeholder="garden"))
+        if text:
+            if text.startswith("-"):
+                await self._act(self.client.tag(self.mac, remove=[text[1:]]))
+            else:
+                await self._act(self.client.tag(self.mac, add=[text]))
+
+    @work(group="detail-action", exit_on_error=False)
+    async def action_accept(self) -> None:
+        """Accept: the station gets its token at its next check-in."""
+        await self._act(self.client.accept(self.mac))
+
+    @work(group="detail-action", exit_on_error=False)
+    async def action_reject(self) -> None:
+        """Reject, after confirmation: it is turned away and its token revoked."""
+        if await self.app.push_screen_wait(Confirm(f"Reject {self.station.get('name')}? It will be turned away.")):
+            await self._act(self.client.reject(self.mac))
+
+    @work(group="detail-action", exit_on_error=False)
+    async def action_retire(self) -> None:
+        """Retire, after confirmation: out of service, history kept."""
+        if await self.app.push_screen_wait(Confirm(f"Retire {self.station.get('name')}? Its token is revoked.")):
+            await self._act(self.client.retire(self.mac))
+
+    @work(group="detail-action", exit_on_error=False)
+    async def action_assign(self) -> None:
+        """Choose an image of this station's chip to assign to it."""
+        chip = self.station.get("chip")
+        images = [i for i in await self.client.images() if chip is None or i["chip"] == chip]
+        if not images:
+            self.notify(f"no image for {chip or 'this chip'} in the library", severity="warning")
+            return
+        options = [
+            (i["sha256"], f"{i['project'] or '-'} {i['version'] or '-'}  {i['chip']}  {i['sha256'][:12]}")
+            for i in images
+        ]
+        sha = await self.app.push_screen_wait(Choose("Assign which image?", options))
+        if sha:
+            await self._act(self.client.assign(sha, station=self.mac))

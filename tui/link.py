@@ -1,0 +1,72 @@
+"""The TUI's one line to the service: the admin client, and the live stream kept open across outages."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from textual.message import Message
+from textual.message_pump import MessagePump
+
+from appliance.contract.client import AdminClient, AdminError
+
+RETRY_S = (0.5, 1.0, 2.0, 5.0)
+
+
+class ServiceMessage(Message):
+    """Something the service streamed (a stored event or a live check-in)."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        super().__init__()
+        self.payload = payload
+
+
+class LinkUp(Message):
+    """The stream is (again) connected: views should reload what they show."""
+
+
+class LinkDown(Message):
+    """The stream broke; the link is retrying."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class ServiceLink:
+    """Holds the admin client and pumps the event stream into a widget's message queue."""
+
+    def __init__(self, socket_path: Path) -> None:
+        self.socket_path = socket_path
+        self.client = AdminClient(socket_path)
+
+    async def open(self) -> None:
+        """Open the client session."""
+        await self.client.__aenter__()
+
+    async def close(self) -> None:
+        """Close the client session."""
+        await self.client.__aexit__(None, None, None)
+
+    async def pump(self, target: MessagePump) -> None:
+        """Post every streamed message to `target` forever, reconnecting with backoff when the link drops."""
+        attempt = 0
+
+        def connected() -> None:
+            target.post_message(LinkUp())
+
+        while True:
+            try:
+                async for payload in self.client.stream_events(on_connect=connected):
+                    attempt = 0
+                    if payload:
+                        target.post_message(ServiceMessage(payload))
+                reason = "the service closed the stream"
+            except AdminError as exc:
+                reason = exc.message
+            except Exception as exc:  # whatever breaks the link (a restart, a dropped SSH tunnel) is retried
+                reason = str(exc) or type(exc).__name__
+            target.post_message(LinkDown(reason))
+            await asyncio.sleep(RETRY_S[min(attempt, len(RETRY_S) - 1)])
+            attempt += 1

@@ -1,0 +1,62 @@
+"""How a station's state is told: by word and symbol as well as colour (16-colour and no-colour terminals)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+
+# A station is late after missing one check-in, offline after missing three.
+LATE_AFTER_INTERVALS = 1.5
+OFFLINE_AFTER_INTERVALS = 3.0
+
+_LOOK = {
+    "online": ("●", "green"),
+    "late": ("◐", "yellow"),
+    "offline": ("○", "red"),
+    "pending": ("?", "cyan"),
+    "awaiting": ("…", "cyan"),
+    "rejected": ("✗", "magenta"),
+    "retired": ("–", "bright_black"),
+}
+
+
+def station_state(station: dict[str, Any], poll_interval_s: float, now: float | None = None) -> str:
+    """online / late / offline for accepted stations, else their status (awaiting: accepted, never seen)."""
+    status = str(station.get("status"))
+    if status != "accepted":
+        return status
+    seen = station.get("last_seen_at")
+    if seen is None:
+        return "awaiting"
+    age = (time.time() if now is None else now) - float(seen)
+    if age <= poll_interval_s * LATE_AFTER_INTERVALS:
+        return "online"
+    return "late" if age <= poll_interval_s * OFFLINE_AFTER_INTERVALS else "offline"
+
+
+def state_label(state: str) -> Text:
+    """The state as symbol and word, coloured."""
+    symbol, colour = _LOOK.get(state, ("·", "white"))
+    return Text(f"{symbol} {state}", style=colour)
+
+
+def rssi_label(rssi: int | None, previous: int | None) -> Text:
+    """Signal with its trend arrow; weak signals stand out (the seed's crashes were below -80 dBm)."""
+    if rssi is None:
+        return Text("-")
+    trend = "" if previous is None or previous == rssi else ("↑" if rssi > previous else "↓")
+    style = "red" if rssi < -80 else ("yellow" if rssi < -70 else "")
+    return Text(f"{rssi} dBm{trend}", style=style)
+
+
+def ago(at: float | None, now: float | None = None) -> str:
+    """'12 s', '5 min', '3 h', '2 d' ago, or 'never'."""
+    if at is None:
+        return "never"
+    age = max(0.0, (time.time() if now is None else now) - at)
+    for limit, unit, size in ((60, "s", 1), (3600, "min", 60), (86400, "h", 3600)):
+        if age < limit:
+            return f"{int(age // size)} {unit} ago"
+    return f"{int(age // 86400)} d ago"

@@ -1,0 +1,145 @@
+"""The home view: every station, live, sortable and filterable, updated cell by cell."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from tui.states import ago, rssi_label, state_label, station_state
+
+COLUMNS = (
+    ("name", "Name"),
+    ("state", "State"),
+    ("chip", "Chip"),
+    ("version", "Version"),
+    ("rssi", "RSSI"),
+    ("seen", "Last seen"),
+    ("cause", "Restart"),
+    ("ip", "IP"),
+)
+_SORTABLE = [key for key, _ in COLUMNS]
+
+
+class StationsTable(DataTable[Any]):
+    """A DataTable keyed by MAC; a check-in rewrites only the cells that changed."""
+
+    BINDINGS = [
+        Binding("o", "cycle_sort", "Sort", tooltip="Sort by the next column"),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.stations: dict[str, dict[str, Any]] = {}
+        self.poll_interval_s = 60.0
+        self.filter_text = ""
+        self._previous_rssi: dict[str, int | None] = {}
+        self._sort_index = 0
+
+    def on_mount(self) -> None:
+        """Lay out the columns."""
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    def load(self, stations: list[dict[str, Any]]) -> None:
+        """Replace everything (at start and after a reconnect), keeping the cursor on the same station."""
+        current = self.current_mac()
+        self.stations = {s["mac"]: s for s in stations}
+        self._rebuild()
+        if current in self.stations:
+            self.move_cursor(row=self.get_row_index(current))
+
+    def apply_checkin(self, payload: dict[str, Any]) -> None:
+        """Fold a live check-in into its row without touching the cursor or the scroll."""
+        mac = payload["mac"]
+        station = self.stations.get(mac)
+        if station is None:
+            return  # a new station arrives with its own stored event; the app reloads then
+        self._previous_rssi[mac] = station.get("rssi")
+        station.update({k: v for k, v in payload.items() if k not in ("id", "kind", "message", "at")})
+        station["last_seen_at"] = payload.get("at", time.time())
+        if mac in self.rows:
+            for key, value in self._cells(station).items():
+                self.update_cell(mac, key, value)
+
+    def upsert(self, station: dict[str, Any]) -> None:
+        """Add or refresh one station's row (after an action or a stored event)."""
+        self.stations[station["mac"]] = station
+        if station["mac"] in self.rows:
+            for key, value in self._cells(station).items():
+                self.update_cell(station["mac"], key, value)
+        elif self._visible(station):
+            self.add_row(*self._cells(station).values(), key=station["mac"])
+
+    def refresh_ages(self) -> None:
+        """Re-derive state and 'last seen' for every row (time passes even when nothing checks in)."""
+        for mac in list(self.rows):
+            station = self.stations.get(str(mac.value))
+            if station is not None:
+                cells = self._cells(station)
+                self.update_cell(mac, "state", cells["state"])
+                self.update_cell(mac, "seen", cells["seen"])
+
+    def set_filter(self, text: str) -> None:
+        """Show only stations whose name, MAC, IP, chip, version, state or tags contain `text`."""
+        self.filter_text = text.strip().lower()
+        self._rebuild()
+
+    def current_mac(self) -> str | None:
+        """The MAC under the cursor, if any."""
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        return None if key.value is None else str(key.value)
+
+    def action_cycle_sort(self) -> None:
+        """Sort by the next column."""
+        self._sort_index = (self._sort_index + 1) % len(_SORTABLE)
+        self._sort()
+
+    def counts(self) -> dict[str, int]:
+        """How many stations are in each state."""
+        result: dict[str, int] = {}
+        for station in self.stations.values():
+            state = station_state(station, self.poll_interval_s)
+            result[state] = result.get(state, 0) + 1
+        return result
+
+    def _rebuild(self) -> None:
+        self.clear()
+        for station in self.stations.values():
+            if self._visible(station):
+                self.add_row(*self._cells(station).values(), key=station["mac"])
+        self._sort()
+
+    def _sort(self) -> None:
+        column = _SORTABLE[self._sort_index]
+        self.sort(column, key=lambda cell: str(cell).lower() if not isinstance(cell, Text) else cell.plain.lower())
+
+    def _visible(self, station: dict[str, Any]) -> bool:
+        if not self.filter_text:
+            return True
+        words = [station.get(k) or "" for k in ("name", "mac", "ip", "chip", "version", "status")]
+        words += list(station.get("tags") or [])
+        words.append(station_state(station, self.poll_interval_s))
+        haystack = " ".join(str(w) for w in words).lower()
+        return all(part in haystack for part in self.filter_text.split())
+
+    def _cells(self, station: dict[str, Any]) -> dict[str, Any]:
+        version = station.get("version") or "-"
+        target = station.get("assigned_version")
+        if target and target != station.get("version"):
+            version = f"{version} → {target}"
+        return {
+            "name": station.get("name") or station["mac"],
+            "state": state_label(station_state(station, self.poll_interval_s)),
+            "chip": station.get("chip") or "?",
+            "version": version,
+            "rssi": rssi_label(station.get("rssi"), self._previous_rssi.get(station["mac"])),
+            "seen": ago(station.get("last_seen_at")),
+            "cause": station.get("restart_cause") or "-",
+            "ip": station.get("ip") or "-",
+        }
