@@ -25,9 +25,9 @@ def create_station_app(
     app[OFFERS] = offers
     app[LIBRARY] = library
     app[IMAGE_CACHE] = ImageCache()
-    app.router.add_get("/ota", ota.ota, allow_head=False)
-    app.router.add_get("/ota/{mac}", ota.ota, allow_head=False)
-    app.router.add_get("/firmware/{name}", ota.by_digest, allow_head=False)
+    app.router.add_get("/ota", ota.ota)
+    app.router.add_get("/ota/{mac}", ota.ota)
+    app.router.add_get("/firmware/{name}", ota.by_digest)
     app.router.add_get("/esphome/station/{mac}/manifest.json", esphome.station_manifest)
     app.router.add_get("/esphome/tag/{tag}/manifest.json", esphome.tag_manifest)
     app.router.add_post("/api/v1/checkin", api_v1.checkin)

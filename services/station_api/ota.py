@@ -62,7 +62,8 @@ def parse_ota_request(request: web.Request) -> OtaRequest:
     headers = request.headers
     path_mac = request.match_info.get("mac")
     for prefix, client, chip in _ARDUINO_CLIENTS:
-        mac_header = headers.get(prefix + "STA-MAC")
+        # Newer arduino-esp32 sends only the base MAC on chips without Wi-Fi (P4, H2); it is the STA MAC otherwise.
+        mac_header = headers.get(prefix + "STA-MAC") or headers.get(prefix + "BASE-MAC")
         if mac_header is None and not (path_mac and headers.get(prefix + "mode")):
             continue
         mode = (headers.get(prefix + "mode") or "sketch").strip().lower()
@@ -110,6 +111,10 @@ async def _send(request: web.Request, mac: str | None, image: FirmwareImage, dat
             entry.conn, mac=mac, sha256=image.sha256, now=entry.now, range_start=first, range_end=last
         )
 
+    if request.method == "HEAD":
+        # esp_https_ota's partial download asks HEAD first, for the size only.
+        await response.prepare(request)
+        return response
     # Downloads by digest name no station: they are served, not logged against one.
     transfer_id = None if mac is None else await journal.write(begin)
     _limit_send_buffer(request)

@@ -12,7 +12,12 @@ import pytest
 from appliance.contract.client import AdminClient
 from services.service import StationmasterService
 from tests.imagefactory import build_image
-from tests.stock_clients import esp32_httpupdate_headers, esp8266_httpupdate_headers, esp_https_ota_headers
+from tests.stock_clients import (
+    esp32_httpupdate_headers,
+    esp8266_httpupdate_headers,
+    esp_https_ota_headers,
+    esp_https_ota_partial_requests,
+)
 
 ESP8266_MAC = "5C:CF:7F:00:00:01"
 ESP32_MAC = "24:0A:C4:00:00:01"
@@ -269,3 +274,34 @@ async def test_an_http10_arduino_client_gets_exact_bytes_on_the_wire(
     assert headers["x-md5"] == hashlib.md5(data).hexdigest()
     assert body == data
     assert body[0] == 0xE9, "ESP8266httpUpdate refuses an image whose first byte is not 0xE9"
+
+
+async def test_esp_https_ota_partial_download_reassembles_the_image(
+    http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    """HEAD for the size, then 64 KiB Range slices, as esp_https_ota's partial_http_download asks."""
+    await enrol(http, admin, ESP32_MAC, "esp32")
+    data, sha = await publish(admin, "esp32", size=200 * 1024)
+    await admin.assign(sha, station=ESP32_MAC)
+    url = f"/ota/{ESP32_MAC}"
+    received = bytearray()
+    for method, byte_range in esp_https_ota_partial_requests(len(data)):
+        headers = esp_https_ota_headers() | ({"Range": byte_range} if byte_range else {})
+        async with http.request(method, url, headers=headers) as response:
+            assert response.status in (200, 206)
+            if method == "HEAD":
+                assert int(response.headers["Content-Length"]) == len(data)
+                assert await response.read() == b""
+            else:
+                received += await response.read()
+    assert bytes(received) == data
+
+
+async def test_a_chip_without_wifi_is_known_by_its_base_mac(http: aiohttp.ClientSession, admin: AdminClient) -> None:
+    await enrol(http, admin, ESP32_MAC, "esp32")
+    data, sha = await publish(admin, "esp32")
+    await admin.assign(sha, station=ESP32_MAC)
+    headers = {k: v for k, v in esp32().items() if k not in ("x-ESP32-STA-MAC", "x-ESP32-AP-MAC")}
+    headers["x-ESP32-BASE-MAC"] = ESP32_MAC
+    status, _, body = await poll(http, headers)
+    assert (status, body) == (200, data)
