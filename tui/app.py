@@ -16,7 +16,7 @@ from appliance.contract.client import AdminError
 from tui.detail import StationScreen
 from tui.events import EventsTable
 from tui.firmware import FirmwareTable
-from tui.link import LinkDown, LinkUp, ServiceLink, ServiceMessage
+from tui.link import LinkDown, LinkUp, ServiceLink, ServiceMessages
 from tui.palette import StationmasterCommands
 from tui.stations import StationsTable
 
@@ -29,7 +29,7 @@ class StationmasterApp(App[None]):
     """Stations, firmware and events, live; every action goes through the admin API."""
 
     TITLE = "Stationmaster"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live in other modules
     COMMANDS = App.COMMANDS | {StationmasterCommands}
     BINDINGS = [
         Binding("s", "show_tab('stations')", "Stations", tooltip="The station list"),
@@ -68,7 +68,8 @@ class StationmasterApp(App[None]):
     async def on_mount(self) -> None:
         """Open the link, start the stream, keep ages fresh."""
         await self.link.open()
-        self.pump()
+        # Start streaming once the views exist: messages before that would have nowhere to go.
+        self.call_after_refresh(self.pump)
         self.set_interval(AGE_REFRESH_S, self._tick)
 
     async def on_unmount(self) -> None:
@@ -108,13 +109,21 @@ class StationmasterApp(App[None]):
         self.link_up = False
         self._show_banner(f"Lost the service ({message.reason}); reconnecting…")
 
-    def on_service_message(self, message: ServiceMessage) -> None:
-        """Route a streamed message to the views it changes."""
-        payload = message.payload
-        kind = str(payload.get("kind"))
-        if kind == "checkin":
+    def on_service_messages(self, message: ServiceMessages) -> None:
+        """Route a batch of streamed messages to the views they change."""
+        if not self.query("#stations-table"):
+            return  # the views are gone (the app is closing): the messages have nowhere to go
+        latest_checkin: dict[str, dict[str, Any]] = {}
+        for payload in message.payloads:
+            if payload.get("kind") == "checkin":
+                latest_checkin[str(payload["mac"])] = payload  # a station's newest check-in says it all
+            else:
+                self._route(payload)
+        for payload in latest_checkin.values():
             self.stations_table.apply_checkin(payload)
-            return
+
+    def _route(self, payload: dict[str, Any]) -> None:
+        kind = str(payload.get("kind"))
         if payload.get("id") is not None:
             self.query_one("#events-table", EventsTable).add_event(payload)
         mac = payload.get("mac")

@@ -14,12 +14,15 @@ from appliance.contract.client import AdminClient, AdminError
 RETRY_S = (0.5, 1.0, 2.0, 5.0)
 
 
-class ServiceMessage(Message):
-    """Something the service streamed (a stored event or a live check-in)."""
+BATCH_S = 0.1
 
-    def __init__(self, payload: dict[str, Any]) -> None:
+
+class ServiceMessages(Message):
+    """What the service streamed in the last tenth of a second (stored events and live check-ins), in order."""
+
+    def __init__(self, payloads: list[dict[str, Any]]) -> None:
         super().__init__()
-        self.payload = payload
+        self.payloads = payloads
 
 
 class LinkUp(Message):
@@ -51,17 +54,34 @@ class ServiceLink:
 
     async def pump(self, target: MessagePump) -> None:
         """Post every streamed message to `target` forever, reconnecting with backoff when the link drops."""
-        attempt = 0
+        buffer: list[dict[str, Any]] = []
 
         def connected() -> None:
             target.post_message(LinkUp())
 
+        async def flush_every_tenth() -> None:
+            # A thousand stations check in hundreds of times a second: one message per tenth of a second
+            # keeps the app's queue short, so a key press is never stuck behind a flood of check-ins.
+            while True:
+                await asyncio.sleep(BATCH_S)
+                if buffer:
+                    target.post_message(ServiceMessages(buffer.copy()))
+                    buffer.clear()
+
+        flusher = asyncio.create_task(flush_every_tenth())
+        try:
+            await self._stream(target, buffer, connected)
+        finally:
+            flusher.cancel()
+
+    async def _stream(self, target: MessagePump, buffer: list[dict[str, Any]], connected: Any) -> None:
+        attempt = 0
         while True:
             try:
                 async for payload in self.client.stream_events(on_connect=connected):
                     attempt = 0
                     if payload:
-                        target.post_message(ServiceMessage(payload))
+                        buffer.append(payload)
                 reason = "the service closed the stream"
             except AdminError as exc:
                 reason = exc.message

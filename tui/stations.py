@@ -37,6 +37,7 @@ class StationsTable(DataTable[Any]):
         self.poll_interval_s = 60.0
         self.filter_text = ""
         self._previous_rssi: dict[str, int | None] = {}
+        self._shown: dict[str, dict[str, str]] = {}  # the text in each row's cells, to skip unchanged ones
         self._sort_index = 0
 
     def on_mount(self) -> None:
@@ -62,26 +63,22 @@ class StationsTable(DataTable[Any]):
         station.update({k: v for k, v in payload.items() if k not in ("id", "kind", "message", "at")})
         station["last_seen_at"] = payload.get("at", time.time())
         if mac in self.rows:
-            for key, value in self._cells(station).items():
-                self.update_cell(mac, key, value)
+            self._update_row(mac, self._cells(station))
 
     def upsert(self, station: dict[str, Any]) -> None:
         """Add or refresh one station's row (after an action or a stored event)."""
         self.stations[station["mac"]] = station
         if station["mac"] in self.rows:
-            for key, value in self._cells(station).items():
-                self.update_cell(station["mac"], key, value)
+            self._update_row(station["mac"], self._cells(station))
         elif self._visible(station):
-            self.add_row(*self._cells(station).values(), key=station["mac"])
+            self._add(station)
 
     def refresh_ages(self) -> None:
         """Re-derive state and 'last seen' for every row (time passes even when nothing checks in)."""
-        for mac in list(self.rows):
-            station = self.stations.get(str(mac.value))
+        for key in list(self.rows):
+            station = self.stations.get(str(key.value))
             if station is not None:
-                cells = self._cells(station)
-                self.update_cell(mac, "state", cells["state"])
-                self.update_cell(mac, "seen", cells["seen"])
+                self._update_row(str(key.value), self._cells(station))
 
     def set_filter(self, text: str) -> None:
         """Show only stations whose name, MAC, IP, chip, version, state or tags contain `text`."""
@@ -110,10 +107,25 @@ class StationsTable(DataTable[Any]):
 
     def _rebuild(self) -> None:
         self.clear()
+        self._shown.clear()
         for station in self.stations.values():
             if self._visible(station):
-                self.add_row(*self._cells(station).values(), key=station["mac"])
+                self._add(station)
         self._sort()
+
+    def _add(self, station: dict[str, Any]) -> None:
+        cells = self._cells(station)
+        self.add_row(*cells.values(), key=station["mac"])
+        self._shown[station["mac"]] = {k: _text(v) for k, v in cells.items()}
+
+    def _update_row(self, mac: str, cells: dict[str, Any]) -> None:
+        """Rewrite only the cells whose text changed: with 1,000 stations most of a row stays as it was."""
+        shown = self._shown.setdefault(mac, {})
+        for key, value in cells.items():
+            text = _text(value)
+            if shown.get(key) != text:
+                shown[key] = text
+                self.update_cell(mac, key, value)
 
     def _sort(self) -> None:
         column = _SORTABLE[self._sort_index]
@@ -143,3 +155,7 @@ class StationsTable(DataTable[Any]):
             "cause": station.get("restart_cause") or "-",
             "ip": station.get("ip") or "-",
         }
+
+
+def _text(value: Any) -> str:
+    return value.plain if isinstance(value, Text) else str(value)

@@ -21,14 +21,14 @@ from tui.detail import StationScreen
 MACS = ["24:0A:C4:00:00:01", "24:0A:C4:00:00:02", "34:85:18:00:00:03"]
 
 
-async def until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Let the app run until `condition` holds (what the admin would wait to see), at most `timeout`."""
+async def until(pilot: Pilot[None], condition: Callable[[], bool], within: float = 5.0) -> None:
+    """Let the app run until `condition` holds (what the admin would wait to see), at most `within` s."""
 
     async def wait() -> None:
         while not condition():
             await pilot.pause(0.02)
 
-    await asyncio.wait_for(wait(), timeout)
+    await asyncio.wait_for(wait(), within)
 
 
 async def check_in(http: aiohttp.ClientSession, mac: str, **fields: Any) -> None:
@@ -88,7 +88,7 @@ async def test_a_check_in_updates_its_row_without_moving_the_cursor(
         await pilot.press("down", "down")
         cursor = table.cursor_row
         await check_in(http, MACS[0], rssi=-83, version="1.0.1")
-        await until(pilot, lambda: cell(app, MACS[0], "rssi").startswith("-83"), timeout=1.0)
+        await until(pilot, lambda: cell(app, MACS[0], "rssi").startswith("-83"), within=1.0)
         assert cell(app, MACS[0], "rssi") == "-83 dBm↓"
         assert cell(app, MACS[0], "version") == "1.0.1"
         assert table.cursor_row == cursor
@@ -167,7 +167,7 @@ async def test_a_lost_service_shows_a_banner_and_the_tui_reconnects(tmp_path: Pa
         second = StationmasterService(settings)
         await second.start()
         try:
-            await until(pilot, lambda: not banner.has_class("shown"), timeout=10)
+            await until(pilot, lambda: not banner.has_class("shown"), within=10)
         finally:
             await second.stop()
 
