@@ -16,6 +16,7 @@ SYSTEM_CONFIG = Path("/etc/stationmaster/stationmaster.toml")
 SYSTEM_DATA_DIR = Path("/var/lib/stationmaster")
 SYSTEM_SOCKET = Path("/run/stationmaster/admin.sock")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+COMMAND_LINE = "command line"
 
 # Where each setting lives in the TOML file: [section] key.
 _FILE_LAYOUT: dict[str, tuple[str, str]] = {
@@ -73,7 +74,7 @@ def load_settings(
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    path = _config_file(config_path, env)
+    path = find_config_file(config_path, env)
     if path is not None:
         for name, value in _read_file(path).items():
             values[name], sources[name] = value, str(path)
@@ -82,12 +83,31 @@ def load_settings(
         if variable in env:
             values[name], sources[name] = _from_env(variable, name, env[variable]), variable
     for name, value in overrides.items():
+        if name not in _FILE_LAYOUT:
+            raise ValueError(f"no setting is called {name!r}")  # a programming error, not the user's
         if value is not None:
-            values[name], sources[name] = value, "command line"
+            values[name], sources[name] = value, COMMAND_LINE
     values.setdefault("data_dir", default_data_dir(env))
-    values.setdefault("admin_socket", _default_socket_for(Path(values["data_dir"]), env))
-    settings = _build(values)
-    return dataclasses.replace(settings, sources=sources)
+    # The data directory is checked first: the default socket is derived from it.
+    values["data_dir"] = _clean("data_dir", values["data_dir"], sources)
+    values.setdefault("admin_socket", _default_socket_for(values["data_dir"], env))
+    settings = Settings(**{name: _clean(name, value, sources) for name, value in values.items()}, sources=sources)
+    _check_ranges(settings)
+    return settings
+
+
+def find_config_file(explicit: Path | None, env: Mapping[str, str]) -> Path | None:
+    """The config file in force: `explicit`, else $STATIONMASTER_CONFIG (either must exist), else the system one."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"config file {explicit} does not exist")
+        return explicit
+    if env.get("STATIONMASTER_CONFIG"):
+        named = Path(env["STATIONMASTER_CONFIG"])
+        if not named.is_file():
+            raise ConfigError(f"STATIONMASTER_CONFIG names {named}, which does not exist")
+        return named
+    return SYSTEM_CONFIG if SYSTEM_CONFIG.is_file() else None
 
 
 def default_data_dir(env: Mapping[str, str]) -> Path:
@@ -105,6 +125,23 @@ def default_admin_socket(env: Mapping[str, str] | None = None) -> Path:
     if SYSTEM_SOCKET.exists():
         return SYSTEM_SOCKET
     return _default_socket_for(default_data_dir(env), env)
+
+
+def client_admin_socket(*, config_path: Path | None, env: Mapping[str, str]) -> Path:
+    """A client's socket: $STATIONMASTER_ADMIN_SOCKET, the file's, $STATIONMASTER_DATA_DIR's, else the default."""
+    if env.get("STATIONMASTER_ADMIN_SOCKET"):
+        return Path(env["STATIONMASTER_ADMIN_SOCKET"]).expanduser()
+    path = find_config_file(config_path, env)
+    if path is not None:
+        named = _read_file(path).get("admin_socket")
+        if named is not None:
+            return Path(_clean("admin_socket", named, {"admin_socket": str(path)}))
+    if env.get("STATIONMASTER_DATA_DIR"):
+        # Someone who moved their own service's data in this shell means its socket.
+        return _default_socket_for(Path(env["STATIONMASTER_DATA_DIR"]).expanduser(), env)
+    # The file's data_dir is not followed: under systemd the socket is in RuntimeDirectory=, which
+    # a client started from an SSH shell cannot see.
+    return default_admin_socket(env)
 
 
 def describe(settings: Settings) -> list[tuple[str, str, str]]:
@@ -127,19 +164,6 @@ def _default_socket_for(data_dir: Path, env: Mapping[str, str]) -> Path:
     return data_dir / "admin.sock"
 
 
-def _config_file(explicit: Path | None, env: Mapping[str, str]) -> Path | None:
-    if explicit is not None:
-        if not explicit.is_file():
-            raise ConfigError(f"config file {explicit} does not exist")
-        return explicit
-    if env.get("STATIONMASTER_CONFIG"):
-        named = Path(env["STATIONMASTER_CONFIG"])
-        if not named.is_file():
-            raise ConfigError(f"STATIONMASTER_CONFIG names {named}, which does not exist")
-        return named
-    return SYSTEM_CONFIG if SYSTEM_CONFIG.is_file() else None
-
-
 def _read_file(path: Path) -> dict[str, Any]:
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -151,7 +175,12 @@ def _read_file(path: Path) -> dict[str, Any]:
     sections = sorted({section for section, _ in _FILE_LAYOUT.values()})
     values: dict[str, Any] = {}
     for section, table in document.items():
-        if section not in sections or not isinstance(table, dict):
+        if not isinstance(table, dict):
+            # Every setting lives in a section; say which one a stray top-level key belongs in.
+            home = [f"[{s}] {k}" for s, k in _FILE_LAYOUT.values() if k == section]
+            hint = f" (did you mean {' or '.join(home)}?)" if home else ""
+            raise ConfigError(f"{path}: {section!r} must be inside a section{hint}; sections: {', '.join(sections)}")
+        if section not in sections:
             raise ConfigError(f"{path}: unknown section [{section}]; the sections are {', '.join(sections)}")
         for key, value in table.items():
             name = by_place.get((section, key))
@@ -180,60 +209,75 @@ def _from_env(variable: str, name: str, raw: str) -> Any:
     return raw
 
 
-def _build(values: dict[str, Any]) -> Settings:
-    types = _field_types()
-    clean: dict[str, Any] = {}
-    for name, value in values.items():
-        kind = types[name]
-        where = _where(name)
-        if kind == "Path":
-            if not isinstance(value, str | Path) or not str(value):
-                raise ConfigError(f"{where} must be a path")
-            clean[name] = Path(value).expanduser()
-        elif kind == "bool":
-            if not isinstance(value, bool):
-                raise ConfigError(f"{where} must be true or false")
-            clean[name] = value
-        elif kind == "int":
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"{where} must be a whole number")
-            clean[name] = value
-        elif kind == "tuple[str, ...]":
-            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-                raise ConfigError(f"{where} must be a list of names")
-            clean[name] = tuple(value)
-        else:
-            if not isinstance(value, str):
-                raise ConfigError(f"{where} must be a string")
-            clean[name] = value
-    settings = Settings(**clean)
-    _check_ranges(settings)
-    return settings
+def _clean(name: str, value: Any, sources: Mapping[str, str]) -> Any:
+    """Return `value` as the type of setting `name`, or raise a ConfigError saying where it came from."""
+    kind = _field_types()[name]
+    if kind == "Path":
+        if not isinstance(value, str | Path) or not str(value):
+            raise ConfigError(f"{_where(name, sources)} must be a path, got {value!r}")
+        return Path(value).expanduser()
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{_where(name, sources)} must be true or false, got {value!r}")
+        return value
+    if kind == "int":
+        # TOML's true is a Python int subclass; a port of `true` is a mistake, not 1.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{_where(name, sources)} must be a whole number, got {value!r}")
+        return value
+    if kind == "tuple[str, ...]":
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{_where(name, sources)} must be a list of names, got {value!r}")
+        return tuple(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{_where(name, sources)} must be a string, got {value!r}")
+    return value.lower() if name == "log_level" else value
 
 
 def _check_ranges(settings: Settings) -> None:
+    def fail(name: str, problem: str) -> ConfigError:
+        return ConfigError(f"{_where(name, settings.sources)} {problem}, got {getattr(settings, name)!r}")
+
+    # 0 is kept for tests and `demo`: the kernel picks a free port.
     if not 0 <= settings.http_port <= 65535:
-        raise ConfigError(f"{_where('http_port')} must be from 1 to 65535 (0: any free port), got {settings.http_port}")
-    for name in (
-        "poll_interval_s",
-        "checkin_history_interval_s",
-        "checkin_retention_days",
-        "event_retention_days",
-        "event_retention_rows",
-        "max_image_bytes",
-    ):
+        raise fail("http_port", "must be from 1 to 65535 (or 0: any free port)")
+    for name in _POSITIVE:
         if getattr(settings, name) <= 0:
-            raise ConfigError(f"{_where(name)} must be positive, got {getattr(settings, name)}")
-    if settings.log_level.lower() not in LOG_LEVELS:
-        raise ConfigError(f"{_where('log_level')} must be one of {', '.join(LOG_LEVELS)}, got {settings.log_level!r}")
-    if not settings.hostname or not all(c.isalnum() or c == "-" for c in settings.hostname):
-        raise ConfigError(f"{_where('hostname')} must be letters, digits and '-', got {settings.hostname!r}")
+            raise fail(name, "must be positive")
+    if settings.log_level not in LOG_LEVELS:
+        raise fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}")
+    label = settings.hostname
+    if not 0 < len(label) <= 63 or label.startswith("-") or label.endswith("-") or not _is_ldh(label):
+        raise fail("hostname", "must be 1 to 63 ASCII letters, digits and inner '-' (it becomes <hostname>.local)")
 
 
-def _where(name: str) -> str:
+_POSITIVE = (
+    "poll_interval_s",
+    "checkin_history_interval_s",
+    "checkin_retention_days",
+    "event_retention_days",
+    "event_retention_rows",
+    "max_image_bytes",
+)
+
+
+def _is_ldh(label: str) -> bool:
+    return all(c.isascii() and (c.isalnum() or c == "-") for c in label)
+
+
+def _where(name: str, sources: Mapping[str, str]) -> str:
+    """Name a setting as the person who set it wrote it: file key, variable or flag."""
     section, key = _FILE_LAYOUT[name]
-    return f"[{section}] {key} (STATIONMASTER_{name.upper()})"
+    source = sources.get(name, "default")
+    if source == f"STATIONMASTER_{name.upper()}":
+        return source
+    if source == COMMAND_LINE:
+        return f"the command-line value of {name}"
+    if source == "default":
+        return f"the default {name}"
+    return f"{source}: [{section}] {key}"
 
 
 def _field_types() -> dict[str, str]:
+    # With postponed annotations every field type is its source text, e.g. "tuple[str, ...]".
     return {f.name: str(f.type) for f in dataclasses.fields(Settings)}

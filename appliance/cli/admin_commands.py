@@ -11,86 +11,110 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from appliance.cli.tables import event_line, image_rows, print_table, station_detail, station_rows
-from appliance.config import default_admin_socket
+from appliance.cli import views
+from appliance.config import ConfigError, client_admin_socket
 from appliance.contract.client import AdminClient, AdminError, ServiceUnavailable
 
+EXIT_OK = 0
 EXIT_REFUSED = 1
+EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
-Action = Callable[[AdminClient, argparse.Namespace], Awaitable[Any]]
+EXIT_INTERRUPTED = 130
+
+Fetch = Callable[[AdminClient, argparse.Namespace], Awaitable[Any]]
+Show = Callable[[Any, argparse.Namespace], None]
+
+
+_STATUS_CHANGES = (
+    ("accept", "let a pending station in (it gets its token at its next check-in)"),
+    ("reject", "turn a station away"),
+    ("retire", "retire a station that has left the site"),
+)
+
+
+class UsageError(Exception):
+    """The command cannot be sent as given (e.g. an unreadable file); exit 2."""
 
 
 def add_parsers(commands: Any) -> None:
-    """Add every admin command to the `stationmaster` parser."""
-    status = commands.add_parser("status", help="the service's version, uptime and station counts")
-    _json_flag(status, _status)
+    """Add every admin command to the `stationmaster` parser's subcommands."""
+    _leaf(commands.add_parser("status", help="the service's version, uptime and station counts"), _status, views.status)
 
     stations = commands.add_parser("stations", help="list stations, or act on one")
-    _json_flag(stations, _list_stations)
+    _leaf(stations, _listed("stations"), views.stations)
     actions = stations.add_subparsers(dest="station_command", metavar="ACTION")
     show = actions.add_parser("show", help="one station in full")
     show.add_argument("mac")
-    _json_flag(show, _show_station)
-    for verb in ("accept", "reject", "retire"):
-        sub = actions.add_parser(verb, help=f"{verb} a station")
+    _leaf(show, lambda c, a: c.station(a.mac), views.station)
+    for verb, what in _STATUS_CHANGES:
+        sub = actions.add_parser(verb, help=what)
         sub.add_argument("mac")
-        _json_flag(sub, _status_action(verb))
+        _leaf(sub, _call(verb, "mac"), views.station)
     rename = actions.add_parser("rename", help="rename a station")
     rename.add_argument("mac")
     rename.add_argument("name")
-    _json_flag(rename, lambda c, a: c.rename(a.mac, a.name))
+    _leaf(rename, lambda c, a: c.rename(a.mac, a.name), views.station)
     tag = actions.add_parser("tag", help="tag a station (or --remove the tag)")
     tag.add_argument("mac")
     tag.add_argument("tag")
-    tag.add_argument("--remove", action="store_true")
-    _json_flag(tag, lambda c, a: c.tag(a.mac, remove=[a.tag]) if a.remove else c.tag(a.mac, add=[a.tag]))
+    tag.add_argument("--remove", action="store_true", help="remove the tag instead")
+    _leaf(tag, _tag, views.station)
 
     firmware = commands.add_parser("firmware", help="the firmware library")
-    fw = firmware.add_subparsers(dest="firmware_command", required=True, metavar="ACTION")
-    imp = fw.add_parser("import", help="validate and store an image file")
+    library = firmware.add_subparsers(dest="firmware_command", required=True, metavar="ACTION")
+    imp = library.add_parser("import", help="validate and store an image file")
     imp.add_argument("file", type=Path)
     imp.add_argument("--version", dest="image_version", help="the version, for images that do not say (ESP8266)")
     imp.add_argument("--project", help="the project name, for images that do not say (ESP8266)")
-    _json_flag(imp, _import)
-    _json_flag(fw.add_parser("list", help="every image"), _list_images)
-    for verb, action in (("show", _show_image), ("delete", _delete_image)):
-        sub = fw.add_parser(verb, help=f"{verb} an image by SHA-256 prefix")
-        sub.add_argument("prefix")
-        _json_flag(sub, action)
+    _leaf(imp, _import, views.imported)
+    _leaf(library.add_parser("list", help="every image"), _listed("images"), views.images)
+    show_image = library.add_parser("show", help="one image, by a unique SHA-256 prefix")
+    show_image.add_argument("prefix")
+    _leaf(show_image, _call("image", "prefix"), views.image)
+    delete = library.add_parser("delete", help="delete an unassigned image, by a unique SHA-256 prefix")
+    delete.add_argument("prefix")
+    _leaf(delete, _delete_image, lambda _, a: print(f"deleted {a.prefix}"))
 
     assign = commands.add_parser("assign", help="assign an image to a station or a tag")
-    assign.add_argument("image", help="a unique SHA-256 prefix")
+    assign.add_argument("image", help="a unique SHA-256 prefix (at least 6 hex digits)")
     target = assign.add_mutually_exclusive_group(required=True)
     target.add_argument("--station", metavar="MAC")
     target.add_argument("--tag")
-    _json_flag(assign, lambda c, a: c.assign(a.image, station=a.station, tag=a.tag))
-    _json_flag(commands.add_parser("assignments", help="every assignment"), _list_assignments)
+    _leaf(assign, lambda c, a: c.assign(a.image, station=a.station, tag=a.tag), views.assigned)
+    _leaf(commands.add_parser("assignments", help="every assignment"), _listed("assignments"), views.assignments)
     unassign = commands.add_parser("unassign", help="remove an assignment")
-    unassign.add_argument("id", type=int)
-    _json_flag(unassign, lambda c, a: c.unassign(a.id))
+    unassign.add_argument("id", type=positive_int)
+    _leaf(unassign, _unassign, lambda _, a: print(f"removed assignment {a.id}"))
 
-    _json_flag(commands.add_parser("lan", help="the ESP devices mDNS shows on the site's LAN"), _lan)
+    _leaf(
+        commands.add_parser("lan", help="the ESP devices mDNS shows on the site's LAN"),
+        _listed("lan", "services"),
+        views.lan,
+    )
 
     events = commands.add_parser("events", help="the event log (or --follow it live)")
-    events.add_argument("--station", metavar="MAC")
-    events.add_argument("--limit", type=int, default=50)
+    events.add_argument("--station", metavar="MAC", help="only this station's events")
+    events.add_argument("--kind", help="only events of this kind, e.g. station_accepted")
+    events.add_argument("--limit", type=positive_int, default=50, help="how many past events (default 50)")
     events.add_argument("--follow", action="store_true", help="keep printing new events until Ctrl-C")
-    _json_flag(events, _events)
+    _leaf(events, _events, views.events)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the admin command in `args` against the service; return the exit code."""
-    action: Action | None = getattr(args, "action", None)
-    if action is None:
+    fetch: Fetch | None = getattr(args, "fetch", None)
+    if fetch is None:
         return _no_command(args)
-    socket_path = _socket(args)
-
-    async def call() -> Any:
-        async with AdminClient(socket_path) as client:
-            return await action(client, args)
-
+    show: Show = args.show
     try:
-        result = asyncio.run(call())
+        socket_path = _socket(args)
+        result = asyncio.run(_with_client(socket_path, fetch, args))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except ServiceUnavailable as exc:
         print(exc.message, file=sys.stderr)
         return EXIT_UNREACHABLE
@@ -98,69 +122,92 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_REFUSED
     except KeyboardInterrupt:
-        return 0
-    if args.json and result is not None:
-        print(json.dumps(result, indent=2, sort_keys=True))
-    elif isinstance(result, dict) and "mac" in result and not getattr(args, "printed", False):
-        print(station_detail(result))
-    return 0
+        # Ctrl-C is how `events --follow` is meant to end; anything else was cut short.
+        return EXIT_OK if getattr(args, "follow", False) else EXIT_INTERRUPTED
+    if args.json:
+        if result is not None:
+            print(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        show(result, args)
+    return EXIT_OK
 
 
 def _no_command(args: argparse.Namespace) -> int:
-    async def status() -> Any:
-        async with AdminClient(_socket(args)) as client:
-            return await client.status()
+    """Bare `stationmaster`: one line on the service (the TUI will live here), after the help."""
+
+    async def status(client: AdminClient, _: argparse.Namespace) -> Any:
+        return await client.status()
 
     try:
-        info = asyncio.run(status())
+        info = asyncio.run(_with_client(_socket(args), status, args))
+    except ConfigError as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return EXIT_OK
     except AdminError as exc:
         print(f"\n{exc.message}", file=sys.stderr)
-        return 0
-    counts = ", ".join(f"{n} {state}" for state, n in sorted(info["counts"].items())) or "no stations yet"
-    print(f"\nStationmaster {info['version']} is running (up {info['uptime_s'] / 3600:.1f} h): {counts}")
-    return 0
+        return EXIT_OK
+    print()
+    views.status(info, args)
+    return EXIT_OK
+
+
+async def _with_client(socket_path: Path, fetch: Fetch, args: argparse.Namespace) -> Any:
+    async with AdminClient(socket_path) as client:
+        return await fetch(client, args)
 
 
 def _socket(args: argparse.Namespace) -> Path:
     if args.admin_socket is not None:
-        return Path(args.admin_socket)
-    if os.environ.get("STATIONMASTER_ADMIN_SOCKET"):
-        return Path(os.environ["STATIONMASTER_ADMIN_SOCKET"])
-    return default_admin_socket()
+        return Path(args.admin_socket).expanduser()
+    return client_admin_socket(config_path=args.config, env=os.environ)
 
 
-def _json_flag(parser: argparse.ArgumentParser, action: Action) -> None:
-    parser.add_argument("--json", action="store_true", help="print the API's JSON")
-    parser.set_defaults(action=action)
+def _leaf(parser: argparse.ArgumentParser, fetch: Fetch, show: Show) -> None:
+    """Make `parser` a runnable command: what it asks the service, how it shows the answer."""
+    parser.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
+    # Also accepted after the command; SUPPRESS keeps it from hiding the global flag when absent.
+    parser.add_argument("--admin-socket", type=Path, default=argparse.SUPPRESS, help="the service's admin socket")
+    parser.set_defaults(fetch=fetch, show=show)
 
 
-def _status_action(verb: str) -> Action:
-    async def act(client: AdminClient, args: argparse.Namespace) -> Any:
-        return await getattr(client, verb)(args.mac)
+def _call(method: str, argument: str | None = None) -> Fetch:
+    """A command that is one client call, with at most one positional argument."""
 
-    return act
+    async def fetch(client: AdminClient, args: argparse.Namespace) -> Any:
+        call = getattr(client, method)
+        return await (call(getattr(args, argument)) if argument else call())
 
-
-async def _status(client: AdminClient, args: argparse.Namespace) -> Any:
-    info = await client.status()
-    if not args.json:
-        counts = ", ".join(f"{n} {state}" for state, n in sorted(info["counts"].items())) or "no stations"
-        print(
-            f"Stationmaster {info['version']}, up {info['uptime_s']:.0f} s, stations at {info['station_url']}: {counts}"
-        )
-    return info
+    return fetch
 
 
-async def _list_stations(client: AdminClient, args: argparse.Namespace) -> Any:
-    stations = await client.stations()
-    if args.json:
-        return {"stations": stations}
-    print_table(["NAME", "MAC", "STATUS", "CHIP", "VERSION", "RSSI", "LAST SEEN", "IP"], station_rows(stations))
-    return None
+def _listed(method: str, key: str | None = None) -> Fetch:
+    """A listing command: the client unwraps the list, --json shows the API's object around it."""
+
+    async def fetch(client: AdminClient, _: argparse.Namespace) -> Any:
+        return {key or method: await getattr(client, method)()}
+
+    return fetch
 
 
-async def _show_station(client: AdminClient, args: argparse.Namespace) -> Any:
-    return await client.station(args.mac)
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+async def _status(client: AdminClient, _: argparse.Namespace) -> Any:
+    return await client.status()
+
+
+async def _tag(client: AdminClient, args: argparse.Namespace) -> Any:
+    if args.remove:
+        return await client.tag(args.mac, remove=[args.tag])
+    return await client.tag(args.mac, add=[args.tag])
 
 
 async def _import(client: AdminClient, args: argparse.Namespace) -> Any:
@@ -168,76 +215,34 @@ async def _import(client: AdminClient, args: argparse.Namespace) -> Any:
     try:
         data = await asyncio.to_thread(path.read_bytes)
     except OSError as exc:
-        raise AdminError("bad_request", f"cannot read {path}: {exc.strerror}", 0) from None
-    image = await client.import_image(data, path.name, project=args.project, version=args.image_version)
-    if not args.json:
-        print(f"imported {image['sha256'][:12]}  {image['chip']}  {image['project'] or '-'} {image['version'] or '-'}")
-    return image
-
-
-async def _list_images(client: AdminClient, args: argparse.Namespace) -> Any:
-    images = await client.images()
-    if args.json:
-        return {"images": images}
-    print_table(["SHA-256", "CHIP", "PROJECT", "VERSION", "SIZE", "FILE"], image_rows(images))
-    return None
-
-
-async def _show_image(client: AdminClient, args: argparse.Namespace) -> Any:
-    image = await client.image(args.prefix)
-    if not args.json:
-        for key, value in image.items():
-            print(f"{key:<12} {value}")
-    return image
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return await client.import_image(data, path.name, project=args.project, version=args.image_version)
 
 
 async def _delete_image(client: AdminClient, args: argparse.Namespace) -> Any:
     await client.delete_image(args.prefix)
-    if not args.json:
-        print(f"deleted {args.prefix}")
     return {"deleted": args.prefix}
 
 
-async def _list_assignments(client: AdminClient, args: argparse.Namespace) -> Any:
-    found = await client.assignments()
-    if args.json:
-        return {"assignments": found}
-    rows = [[str(a["id"]), a["sha256"][:12], a["mac"] or f"tag:{a['tag']}"] for a in found]
-    print_table(["ID", "IMAGE", "TARGET"], rows)
-    return None
-
-
-async def _lan(client: AdminClient, args: argparse.Namespace) -> Any:
-    services = await client.lan()
-    if args.json:
-        return {"services": services}
-    rows = [
-        [
-            s["host"] or "-",
-            s["address"] or "-",
-            str(s["port"] or "-"),
-            s["type"].removesuffix(".local."),
-            s["board"] or "-",
-            s["station"] or "-",
-        ]
-        for s in services
-    ]
-    print_table(["HOST", "ADDRESS", "PORT", "SERVICE", "BOARD", "STATION"], rows)
-    return None
+async def _unassign(client: AdminClient, args: argparse.Namespace) -> Any:
+    await client.unassign(args.id)
+    return {"removed": args.id}
 
 
 async def _events(client: AdminClient, args: argparse.Namespace) -> Any:
-    found = list(reversed(await client.events(mac=args.station, limit=args.limit)))
+    found = await client.events(mac=args.station, kind=args.kind, limit=args.limit)
     if not args.follow:
-        if args.json:
-            return {"events": found}
-        for event in found:
-            print(event_line(event))
-        return None
-    for event in found:
-        print(json.dumps(event) if args.json else event_line(event), flush=True)
+        return {"events": found}
+    # Following prints as it goes, oldest first: one JSON object a line with --json, so it can be piped.
+    for event in reversed(found):
+        views.follow(event, args)
     async for message in client.stream_events():
-        if message.get("id") is None or (args.station and message.get("mac") != args.station.upper()):
+        # Live check-ins carry no id: they are not events, only the heartbeat of the TUI.
+        if message.get("id") is None:
             continue
-        print(json.dumps(message) if args.json else event_line(message), flush=True)
-    return None
+        if args.station and not views.same_mac(message.get("mac"), args.station):
+            continue
+        if args.kind and message.get("kind") != args.kind:
+            continue
+        views.follow(message, args)
+    raise ServiceUnavailable(client.socket_path, f"the service on {client.socket_path} stopped; no more events")

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from appliance import __version__
 from appliance.cli import admin_commands
-from appliance.config import ConfigError, Settings, describe, load_settings
+from appliance.config import LOG_LEVELS, ConfigError, Settings, describe, find_config_file, load_settings
 
+EXIT_OK = 0
 EXIT_USAGE = 2
 
 
@@ -19,27 +20,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run it; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in ("serve", "demo", "config"):
-        try:
-            settings = _settings(args)
-        except ConfigError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        return _run_local(args, settings)
-    if args.command == "simulate":
-        from services.simulator import run_cli
-
-        return run_cli(
-            url=args.url, count=args.count, interval_s=args.interval, duration_s=args.duration, seed=args.seed
-        )
-    if args.command is None:
-        parser.print_help()
-    return admin_commands.run(args)
+    try:
+        return _dispatch(parser, args)
+    except BrokenPipeError:
+        # `stationmaster events | head`: the reader has all it wanted. Silence the flush at exit too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command-line grammar."""
-    parser = argparse.ArgumentParser(prog="stationmaster", description="Look after the ESP stations of a remote site.")
+    parser = argparse.ArgumentParser(
+        prog="stationmaster",
+        description="Look after the ESP8266/ESP32 stations of a remote site.",
+        epilog="Exit codes: 0 done, 1 the service refused, 2 usage or configuration error, 3 no service reachable.",
+    )
     parser.add_argument("--version", action="version", version=f"stationmaster {__version__}")
     parser.add_argument(
         "--config", type=Path, help="the TOML config file (default /etc/stationmaster/stationmaster.toml)"
@@ -51,20 +46,50 @@ def build_parser() -> argparse.ArgumentParser:
     _service_flags(serve)
     demo = commands.add_parser("demo", help="the service and simulated stations, in a scratch directory")
     _service_flags(demo)
-    demo.add_argument("--count", type=int, default=12, help="how many simulated stations (default 12)")
+    demo.add_argument(
+        "--count", type=admin_commands.positive_int, default=12, help="how many simulated stations (default 12)"
+    )
     config = commands.add_parser("config", help="configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     _service_flags(config_commands.add_parser("check", help="show the settings in force and where each came from"))
 
     simulate = commands.add_parser("simulate", help="simulated stations against a running service")
-    simulate.add_argument("--count", type=int, default=10, help="how many stations (default 10)")
+    simulate.add_argument(
+        "--count", type=admin_commands.positive_int, default=10, help="how many stations (default 10)"
+    )
     simulate.add_argument("--url", required=True, help="the station API, e.g. http://127.0.0.1:8080")
     simulate.add_argument("--interval", type=float, default=10.0, help="seconds between check-ins (default 10)")
     simulate.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    simulate.add_argument("--seed", type=int, default=0, help="seed for the stations' identities")
+    simulate.add_argument("--seed", type=int, default=0, help="seed for the stations' identities (default 0)")
 
     admin_commands.add_parsers(commands)
     return parser
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.command in ("serve", "demo", "config"):
+        try:
+            settings = _settings(args)
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if args.command == "config":
+            return _config_check(args, settings)
+        # Imported here so that the admin commands start without loading the service.
+        from appliance import runtime
+
+        if args.command == "demo":
+            return runtime.demo(settings, count=args.count)
+        return runtime.serve(settings)
+    if args.command == "simulate":
+        from services.simulator import run_cli
+
+        return run_cli(
+            url=args.url, count=args.count, interval_s=args.interval, duration_s=args.duration, seed=args.seed
+        )
+    if args.command is None:
+        parser.print_help()
+    return admin_commands.run(args)
 
 
 def _service_flags(parser: argparse.ArgumentParser) -> None:
@@ -73,8 +98,8 @@ def _service_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--http-port", type=int, help="port of the station API (default 8080)")
     parser.add_argument("--admin-socket", type=Path, dest="service_admin_socket", help="path of the admin socket")
     parser.add_argument("--no-mdns", action="store_true", help="do not announce or browse by mDNS")
-    parser.add_argument("--mdns-interface", action="append", metavar="NAME", help="announce only on this interface")
-    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="default info")
+    parser.add_argument("--mdns-interface", action="append", metavar="NAME", help="use only this interface (repeat)")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, help="default info")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -82,6 +107,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "data_dir": args.data_dir,
         "http_host": args.http_host,
         "http_port": args.http_port,
+        # `serve --admin-socket` and `--admin-socket serve` both name the socket to listen on.
         "admin_socket": args.service_admin_socket or args.admin_socket,
         "mdns": False if args.no_mdns else None,
         "mdns_interfaces": tuple(args.mdns_interface) if args.mdns_interface else None,
@@ -90,14 +116,11 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(config_path=args.config, env=os.environ, overrides=overrides)
 
 
-def _run_local(args: argparse.Namespace, settings: Settings) -> int:
-    if args.command == "config":
-        width = max(len(name) for name, _, _ in describe(settings))
-        for name, value, source in describe(settings):
-            print(f"{name:<{width}}  {value}  ({source})")
-        return 0
-    from appliance import runtime
-
-    if args.command == "demo":
-        return runtime.demo(settings, count=args.count)
-    return runtime.serve(settings)
+def _config_check(args: argparse.Namespace, settings: Settings) -> int:
+    rows = describe(settings)
+    width = max(len(name) for name, _, _ in rows)
+    path = find_config_file(args.config, os.environ)
+    print(f"{'config file':<{width}}  {path if path else 'none: built-in defaults, environment and flags only'}")
+    for name, value, source in rows:
+        print(f"{name:<{width}}  {value}  ({source})")
+    return EXIT_OK

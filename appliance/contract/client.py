@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
 JSON = dict[str, Any]
+# The socket is the address; the host name only fills the Host header.
 _BASE = "http://stationmaster"
 
 
 class AdminError(Exception):
-    """The service refused a request; `code` is stable, `message` is for people."""
+    """The service refused a request; `code` is stable, `message` is for people, `status` is the HTTP status."""
 
     def __init__(self, code: str, message: str, status: int) -> None:
         super().__init__(message)
@@ -25,15 +28,17 @@ class AdminError(Exception):
 
 
 class ServiceUnavailable(AdminError):
-    """No service answers on the socket."""
+    """No service answers on the socket (or it went away mid-request); the message says what to do."""
 
-    def __init__(self, socket_path: Path) -> None:
+    def __init__(self, socket_path: Path, reason: str | None = None) -> None:
         super().__init__(
             "unavailable",
-            f"no Stationmaster service is listening on {socket_path}; start one with `stationmaster serve`"
-            " (or `systemctl start stationmaster`), or point to it with --admin-socket",
+            reason
+            or f"no Stationmaster service is listening on {socket_path}; start one with `stationmaster serve`"
+            " or `systemctl start stationmaster` (or point to another with --admin-socket)",
             0,
         )
+        self.socket_path = socket_path
 
 
 class AdminClient:
@@ -69,43 +74,45 @@ class AdminClient:
 
     async def station(self, mac: str) -> JSON:
         """One station."""
-        return await self._call("GET", f"/v1/stations/{mac}")
+        return await self._call("GET", f"/v1/stations/{_segment(mac)}")
 
     async def checkins(self, mac: str, limit: int = 500) -> list[JSON]:
         """A station's check-in history, newest first."""
-        return list((await self._call("GET", f"/v1/stations/{mac}/checkins", params={"limit": limit}))["checkins"])
+        answer = await self._call("GET", f"/v1/stations/{_segment(mac)}/checkins", params={"limit": limit})
+        return list(answer["checkins"])
 
     async def rename(self, mac: str, name: str) -> JSON:
-        """Rename a station."""
-        return await self._call("POST", f"/v1/stations/{mac}/rename", json={"name": name})
+        """Rename a station; returns it."""
+        return await self._call("POST", f"/v1/stations/{_segment(mac)}/rename", json={"name": name})
 
     async def tag(self, mac: str, add: list[str] | None = None, remove: list[str] | None = None) -> JSON:
-        """Add and remove tags."""
-        return await self._call("POST", f"/v1/stations/{mac}/tags", json={"add": add or [], "remove": remove or []})
+        """Add and remove tags; returns the station."""
+        body = {"add": add or [], "remove": remove or []}
+        return await self._call("POST", f"/v1/stations/{_segment(mac)}/tags", json=body)
 
     async def accept(self, mac: str) -> JSON:
-        """Accept a station."""
-        return await self._call("POST", f"/v1/stations/{mac}/accept")
+        """Accept a pending station (it gets its token at its next check-in); returns it."""
+        return await self._call("POST", f"/v1/stations/{_segment(mac)}/accept")
 
     async def reject(self, mac: str) -> JSON:
-        """Reject a station."""
-        return await self._call("POST", f"/v1/stations/{mac}/reject")
+        """Reject a station; returns it."""
+        return await self._call("POST", f"/v1/stations/{_segment(mac)}/reject")
 
     async def retire(self, mac: str) -> JSON:
-        """Retire a station."""
-        return await self._call("POST", f"/v1/stations/{mac}/retire")
+        """Retire a station; returns it."""
+        return await self._call("POST", f"/v1/stations/{_segment(mac)}/retire")
 
     async def set_settings(self, mac: str, settings: JSON) -> JSON:
-        """Replace a station's settings object."""
-        return await self._call("PUT", f"/v1/stations/{mac}/settings", json=settings)
+        """Replace a station's settings object; returns the station."""
+        return await self._call("PUT", f"/v1/stations/{_segment(mac)}/settings", json=settings)
 
     async def images(self) -> list[JSON]:
         """Every firmware image."""
         return list((await self._call("GET", "/v1/firmware"))["images"])
 
     async def image(self, prefix: str) -> JSON:
-        """One image by SHA-256 prefix."""
-        return await self._call("GET", f"/v1/firmware/{prefix}")
+        """One image by a unique SHA-256 prefix."""
+        return await self._call("GET", f"/v1/firmware/{_segment(prefix)}")
 
     async def import_image(
         self, data: bytes, filename: str, *, project: str | None = None, version: str | None = None
@@ -119,15 +126,15 @@ class AdminClient:
         return await self._call("POST", "/v1/firmware", data=data, headers=headers)
 
     async def delete_image(self, prefix: str) -> None:
-        """Delete an unused image."""
-        await self._call("DELETE", f"/v1/firmware/{prefix}")
+        """Delete an image that nothing is assigned (`conflict` otherwise)."""
+        await self._call("DELETE", f"/v1/firmware/{_segment(prefix)}")
 
     async def assignments(self) -> list[JSON]:
         """Every assignment."""
         return list((await self._call("GET", "/v1/assignments"))["assignments"])
 
     async def assign(self, image: str, *, station: str | None = None, tag: str | None = None) -> JSON:
-        """Assign an image to a station or a tag."""
+        """Assign an image (a unique SHA-256 prefix) to a station or a tag; returns the assignment."""
         body: JSON = {"image": image}
         if station is not None:
             body["station"] = station
@@ -137,12 +144,12 @@ class AdminClient:
 
     async def unassign(self, assignment_id: int) -> None:
         """Remove an assignment."""
-        await self._call("DELETE", f"/v1/assignments/{assignment_id}")
+        await self._call("DELETE", f"/v1/assignments/{int(assignment_id)}")
 
     async def events(
         self, *, mac: str | None = None, kind: str | None = None, limit: int = 100, before: int | None = None
     ) -> list[JSON]:
-        """Stored events, newest first."""
+        """Stored events, newest first; `before` is an event id to page back from."""
         params: dict[str, str | int] = {"limit": limit}
         for key, value in (("mac", mac), ("kind", kind), ("before", before)):
             if value is not None:
@@ -150,21 +157,28 @@ class AdminClient:
         return list((await self._call("GET", "/v1/events", params=params))["events"])
 
     async def stream_events(self, on_connect: Callable[[], None] | None = None) -> AsyncIterator[JSON]:
-        """Yield every event and live check-in as it happens; `on_connect` runs once the stream is open."""
+        """Yield every event and live check-in until the service ends the stream; `on_connect` runs once it is open."""
         try:
             async with self._open().get("/v1/events/stream", timeout=aiohttp.ClientTimeout(total=None)) as answer:
                 await _raise_for_error(answer)
                 if on_connect is not None:
                     on_connect()
-                data: list[str] = []
-                async for raw in answer.content:
-                    line = raw.decode("utf-8").rstrip("\r\n")
-                    if line.startswith("data:"):
-                        data.append(line[5:].lstrip())
-                    elif not line and data:
-                        yield json.loads("\n".join(data))
-                        data = []
-        except (aiohttp.ClientConnectorError, FileNotFoundError):
+                async for event_id, kind, data in _server_sent_events(answer.content):
+                    try:
+                        message = json.loads(data)
+                    except json.JSONDecodeError:
+                        continue  # not ours to crash on: a later version may send other payloads
+                    if not isinstance(message, dict):
+                        continue
+                    # The payload is authoritative; the SSE fields fill in what it leaves out.
+                    if event_id is not None:
+                        message.setdefault("id", int(event_id) if event_id.isdigit() else event_id)
+                    if kind is not None:
+                        message.setdefault("kind", kind)
+                    yield message
+        except aiohttp.ClientError as exc:
+            raise self._unavailable(exc) from None
+        except FileNotFoundError:
             raise ServiceUnavailable(self.socket_path) from None
 
     def _open(self) -> aiohttp.ClientSession:
@@ -178,12 +192,37 @@ class AdminClient:
                 await _raise_for_error(answer)
                 if answer.status == 204:
                     return {}
-                body = await answer.json()
+                try:
+                    body = await answer.json()
+                except (aiohttp.ContentTypeError, json.JSONDecodeError, UnicodeDecodeError):
+                    body = None
                 if not isinstance(body, dict):
-                    raise AdminError("http_error", "the service answered with something other than an object", 0)
+                    raise AdminError(
+                        "bad_answer",
+                        f"the service answered {method} {path} with something other than a JSON object",
+                        answer.status,
+                    )
                 return body
-        except (aiohttp.ClientConnectorError, FileNotFoundError):
+        except aiohttp.ClientError as exc:
+            raise self._unavailable(exc) from None
+        except FileNotFoundError:
             raise ServiceUnavailable(self.socket_path) from None
+
+    def _unavailable(self, exc: aiohttp.ClientError) -> ServiceUnavailable:
+        """Say why the socket did not answer, and what to do about it."""
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            if exc.os_error.errno in (errno.EACCES, errno.EPERM):
+                return ServiceUnavailable(
+                    self.socket_path,
+                    f"permission denied on {self.socket_path}: only members of its group (stationmaster) may"
+                    " use the service; `sudo usermod -aG stationmaster $USER`, then log in again",
+                )
+            return ServiceUnavailable(self.socket_path)
+        return ServiceUnavailable(
+            self.socket_path,
+            f"lost the connection to the Stationmaster service on {self.socket_path}"
+            f" ({str(exc) or type(exc).__name__}); it may be restarting: see `systemctl status stationmaster`",
+        )
 
 
 async def _raise_for_error(answer: aiohttp.ClientResponse) -> None:
@@ -191,6 +230,38 @@ async def _raise_for_error(answer: aiohttp.ClientResponse) -> None:
         return
     try:
         error = (await answer.json())["error"]
-        raise AdminError(str(error["code"]), str(error["message"]), answer.status)
-    except (aiohttp.ContentTypeError, json.JSONDecodeError, KeyError, TypeError):
+        code, message = str(error["code"]), str(error["message"])
+    except (aiohttp.ContentTypeError, json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+        # Not the service's error shape: maybe something else listens on the socket.
         raise AdminError("http_error", f"the service answered {answer.status} {answer.reason}", answer.status) from None
+    raise AdminError(code, message, answer.status)
+
+
+async def _server_sent_events(content: aiohttp.StreamReader) -> AsyncIterator[tuple[str | None, str | None, str]]:
+    """Yield (id, event, data) per server-sent event; comments and unknown fields are skipped."""
+    event_id: str | None = None
+    kind: str | None = None
+    data: list[str] = []
+    async for raw in content:
+        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        if not line:
+            if data:
+                yield event_id, kind, "\n".join(data)
+            # Each event carries its own id: check-ins have none and must not inherit the previous one.
+            event_id, kind, data = None, None, []
+            continue
+        if line.startswith(":"):
+            continue  # a comment: the service's keepalive
+        field, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if field == "data":
+            data.append(value)
+        elif field == "event":
+            kind = value
+        elif field == "id":
+            event_id = value
+
+
+def _segment(value: str) -> str:
+    """Quote a path segment: a MAC or prefix typed by a person must not turn into a query or a sub-path."""
+    return quote(value, safe=":-")
