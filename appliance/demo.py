@@ -19,19 +19,24 @@ DEMO_CHIPS = ("esp8266", "esp32", "esp32c3")
 STATUS_EVERY_S = 10.0
 
 
-async def run_demo_fleet(service: StationmasterService, count: int, stop: asyncio.Event) -> None:
-    """Start `count` simulated stations, act as their admin through the admin API, and narrate."""
+async def run_demo_fleet(
+    service: StationmasterService, count: int, stop: asyncio.Event, *, narrate: bool = True
+) -> None:
+    """Start `count` simulated stations, act as their admin over the admin API; narrate unless the TUI shows it."""
     fleet = SimulatedFleet(url=service.station_url, count=count, interval_s=DEMO_INTERVAL_S, seed=1)
     await fleet.start()
     try:
         async with AdminClient(service.settings.admin_socket) as admin:
-            narrator = asyncio.create_task(_narrate(admin))
+            narrator = asyncio.create_task(_narrate(admin)) if narrate else None
             try:
                 await _act(admin, count, stop)
+                if narrate:
+                    _say("demo: version 1.1.0 assigned to every station; watch them update")
                 await stop.wait()
             finally:
-                narrator.cancel()
-                await asyncio.gather(narrator, return_exceptions=True)
+                if narrator is not None:
+                    narrator.cancel()
+                    await asyncio.gather(narrator, return_exceptions=True)
     finally:
         await fleet.stop()
 
@@ -53,7 +58,7 @@ async def _act(admin: AdminClient, count: int, stop: asyncio.Event) -> None:
         tagged = [s for s in await admin.stations() if s["chip"] == chip]
         for station in tagged:
             await admin.assign(image["sha256"], station=station["mac"])
-    _say("demo: version 1.1.0 assigned to every station; watch them update")
+    log.info("demo: version 1.1.0 assigned to every station")
 
 
 async def _narrate(admin: AdminClient) -> None:

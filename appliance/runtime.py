@@ -26,9 +26,14 @@ def serve(settings: Settings) -> int:
     return asyncio.run(_run(settings, demo_count=0))
 
 
-def demo(settings: Settings, count: int) -> int:
-    """Run the service and `count` simulated stations in a throw-away data directory."""
-    setup_logging(settings.log_level)
+def run(settings: Settings) -> int:
+    """`stationmaster run`: the service in this process, with the TUI attached; both end together."""
+    setup_logging(settings.log_level, log_file=settings.data_dir / "stationmaster.log")
+    return asyncio.run(_run_with_tui(settings, demo_count=0))
+
+
+def demo(settings: Settings, count: int, *, tui: bool = False) -> int:
+    """Run the service and `count` simulated stations in a throw-away data directory (with the TUI, or narrated)."""
     with tempfile.TemporaryDirectory(prefix="stationmaster-demo-") as scratch:
         root = Path(scratch)
         # The simulated stations live in this process: unless told otherwise, listen on loopback only.
@@ -36,6 +41,10 @@ def demo(settings: Settings, count: int) -> int:
         demo_settings = dataclasses.replace(
             settings, data_dir=root / "data", admin_socket=root / "admin.sock", mdns=False, http_host=host
         )
+        if tui:
+            setup_logging(settings.log_level, log_file=root / "stationmaster.log")
+            return asyncio.run(_run_with_tui(demo_settings, demo_count=count))
+        setup_logging(settings.log_level)
         print(f"demo: data in {root}; admin socket {demo_settings.admin_socket}", file=sys.stderr)
         print(
             f"demo: in another shell: STATIONMASTER_ADMIN_SOCKET={demo_settings.admin_socket} stationmaster stations",
@@ -44,11 +53,15 @@ def demo(settings: Settings, count: int) -> int:
         return asyncio.run(_run(demo_settings, demo_count=count))
 
 
-def setup_logging(level: str) -> None:
-    """Log to stderr; without timestamps under systemd, whose journal adds its own."""
+def setup_logging(level: str, log_file: Path | None = None) -> None:
+    """Log to stderr (no timestamps under systemd: the journal adds them), or to a file while the TUI is up."""
     under_journal = "JOURNAL_STREAM" in os.environ or "INVOCATION_ID" in os.environ
     fmt = "%(levelname)s %(name)s: %(message)s" if under_journal else "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    logging.basicConfig(level=level.upper(), format=fmt, stream=sys.stderr, force=True)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        logging.basicConfig(level=level.upper(), format=fmt, filename=log_file, force=True)
+    else:
+        logging.basicConfig(level=level.upper(), format=fmt, stream=sys.stderr, force=True)
     # aiohttp's access log would name every station poll; the registry's events already say what matters.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
@@ -73,6 +86,32 @@ async def _run(settings: Settings, demo_count: int) -> int:
         await stop.wait()
         log.info("stopping")
     finally:
+        for task in extras:
+            task.cancel()
+        await asyncio.gather(*extras, return_exceptions=True)
+        await service.stop()
+    return EXIT_OK
+
+
+async def _run_with_tui(settings: Settings, demo_count: int) -> int:
+    from tui.app import StationmasterApp
+
+    service = StationmasterService(settings)
+    try:
+        await service.start()
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_STARTUP
+    stop = asyncio.Event()
+    extras: list[asyncio.Task[None]] = []
+    try:
+        if demo_count:
+            from appliance.demo import run_demo_fleet
+
+            extras.append(asyncio.create_task(run_demo_fleet(service, demo_count, stop, narrate=False)))
+        await StationmasterApp(settings.admin_socket).run_async()
+    finally:
+        stop.set()
         for task in extras:
             task.cancel()
         await asyncio.gather(*extras, return_exceptions=True)

@@ -29,6 +29,7 @@ class StationmasterApp(App[None]):
     """Stations, firmware and events, live; every action goes through the admin API."""
 
     TITLE = "Stationmaster"
+    AUTO_FOCUS = "#stations-table"  # the admin lands on the list, ready for arrows and Enter
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live in other modules
     COMMANDS = App.COMMANDS | {StationmasterCommands}
     BINDINGS = [
@@ -156,8 +157,9 @@ class StationmasterApp(App[None]):
         self.call_later(self.run_action, action)
 
     def action_show_tab(self, tab: str) -> None:
-        """Switch to a tab."""
+        """Switch to a tab and put the keyboard on its list."""
         self.query_one(TabbedContent).active = tab
+        self.query_one(f"#{tab}-table").focus()
 
     def action_filter(self) -> None:
         """Show and focus the filter of the current list."""

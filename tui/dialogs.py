@@ -45,6 +45,10 @@ class Ask(ModalScreen[str | None]):
             yield Label(self.question)
             yield Input(value=self.value, placeholder=self.placeholder, id="answer")
 
+    def on_mount(self) -> None:
+        """Type straight away, in any terminal."""
+        self.query_one("#answer", Input).focus()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Enter answers."""
         self.dismiss(event.value.strip() or None)
@@ -63,6 +67,10 @@ class Choose(ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Label(self.question)
             yield OptionList(*(Option(label, id=key) for key, label in self.options), id="choices")
+
+    def on_mount(self) -> None:
+        """Arrows and Enter straight away."""
+        self.query_one("#choices", OptionList).focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         """Selecting answers."""

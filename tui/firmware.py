@@ -122,6 +122,10 @@ class PickFile(ModalScreen[str | None]):
             yield Input(placeholder="/home/addie/weather-1.4.0.bin", id="path")
             yield DirectoryTree(Path.home(), id="tree")
 
+    def on_mount(self) -> None:
+        """Type a path straight away (Tab reaches the tree)."""
+        self.query_one("#path", Input).focus()
+
     def on_directory_tree_file_selected(self, event: DirectoryTree.FileSelected) -> None:
         """A file was chosen in the tree."""
         self.dismiss(str(event.path))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
 import sys
@@ -86,11 +87,17 @@ def add_parsers(commands: Any) -> None:
     unassign.add_argument("id", type=positive_int)
     _leaf(unassign, _unassign, lambda _, a: print(f"removed assignment {a.id}"))
 
-    _leaf(
-        commands.add_parser("lan", help="the ESP devices mDNS shows on the site's LAN"),
-        _listed("lan", "services"),
-        views.lan,
+    lan = commands.add_parser("lan", help="the ESP devices mDNS shows on the site's LAN (or push to one)")
+    _leaf(lan, _listed("lan", "services"), views.lan)
+    lan_actions = lan.add_subparsers(dest="lan_command", metavar="ACTION")
+    push = lan_actions.add_parser("push", help="push an image to an ArduinoOTA station")
+    push.add_argument("address", help="the station's IPv4 address (see `stationmaster lan`)")
+    push.add_argument("image", help="a unique SHA-256 prefix")
+    push.add_argument("--port", type=positive_int, help="its OTA port (default 8266 for ESP8266, 3232 for ESP32)")
+    push.add_argument(
+        "--password", action="store_true", help="the station has an OTA password: ask for it (or read it from stdin)"
     )
+    _leaf(push, _lan_push, views.pushed)
 
     events = commands.add_parser("events", help="the event log (or --follow it live)")
     events.add_argument("--station", metavar="MAC", help="only this station's events")
@@ -129,6 +136,32 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(result, indent=2, sort_keys=True))
     else:
         show(result, args)
+    return EXIT_OK
+
+
+def open_tui(args: argparse.Namespace) -> int:
+    """Bare `stationmaster` on a terminal: the TUI, attached to the running service."""
+
+    async def status(client: AdminClient, _: argparse.Namespace) -> Any:
+        return await client.status()
+
+    try:
+        socket_path = _socket(args)
+        asyncio.run(_with_client(socket_path, status, args))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except AdminError as exc:
+        print(exc.message, file=sys.stderr)
+        print(
+            "(or `stationmaster run` for the service and the TUI in one process, "
+            "`stationmaster demo` to try it with simulated stations)",
+            file=sys.stderr,
+        )
+        return EXIT_UNREACHABLE
+    from tui.app import StationmasterApp  # the TUI only when a person opens it: scripts stay light
+
+    StationmasterApp(socket_path).run()
     return EXIT_OK
 
 
@@ -187,6 +220,18 @@ def _listed(method: str, key: str | None = None) -> Fetch:
         return {key or method: await getattr(client, method)()}
 
     return fetch
+
+
+async def _lan_push(client: AdminClient, args: argparse.Namespace) -> Any:
+    # The password never comes from the command line, where `ps` and the shell history would keep it.
+    password = _read_secret("OTA password: ") if args.password else None
+    return await client.lan_push(args.address, args.image, port=args.port, password=password)
+
+
+def _read_secret(prompt: str) -> str:
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    return sys.stdin.readline().rstrip("\n")
 
 
 def positive_int(text: str) -> int:

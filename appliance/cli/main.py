@@ -44,8 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the service (what systemd runs)")
     _service_flags(serve)
-    demo = commands.add_parser("demo", help="the service and simulated stations, in a scratch directory")
+    run = commands.add_parser("run", help="the service in this process with the TUI attached (no systemd needed)")
+    _service_flags(run)
+    demo = commands.add_parser("demo", help="the service, simulated stations and the TUI, in a scratch directory")
     _service_flags(demo)
+    demo.add_argument("--no-tui", action="store_true", help="narrate what happens instead of opening the TUI")
     demo.add_argument(
         "--count", type=admin_commands.positive_int, default=12, help="how many simulated stations (default 12)"
     )
@@ -67,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    if args.command in ("serve", "demo", "config"):
+    if args.command in ("serve", "run", "demo", "config"):
         try:
             settings = _settings(args)
         except ConfigError as exc:
@@ -79,7 +82,9 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from appliance import runtime
 
         if args.command == "demo":
-            return runtime.demo(settings, count=args.count)
+            return runtime.demo(settings, count=args.count, tui=_interactive() and not args.no_tui)
+        if args.command == "run":
+            return runtime.run(settings)
         return runtime.serve(settings)
     if args.command == "simulate":
         from services.simulator import run_cli
@@ -88,8 +93,15 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             url=args.url, count=args.count, interval_s=args.interval, duration_s=args.duration, seed=args.seed
         )
     if args.command is None:
+        if _interactive():
+            return admin_commands.open_tui(args)
         parser.print_help()
     return admin_commands.run(args)
+
+
+def _interactive() -> bool:
+    """True on a terminal a person is looking at (not a pipe, not a script)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def _service_flags(parser: argparse.ArgumentParser) -> None:
@@ -108,7 +120,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "http_host": args.http_host,
         "http_port": args.http_port,
         # `serve --admin-socket` and `--admin-socket serve` both name the socket to listen on.
-        "admin_socket": args.service_admin_socket or args.admin_socket,
+        "admin_socket": getattr(args, "service_admin_socket", None) or args.admin_socket,
         "mdns": False if args.no_mdns else None,
         "mdns_interfaces": tuple(args.mdns_interface) if args.mdns_interface else None,
         "log_level": args.log_level,

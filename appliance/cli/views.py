@@ -98,6 +98,12 @@ def lan(answer: JSON, _: argparse.Namespace) -> None:
     table(["HOST", "ADDRESS", "PORT", "SERVICE", "BOARD", "STATION"], rows)
 
 
+def pushed(result: JSON, _: argparse.Namespace) -> None:
+    """A finished LAN push."""
+    how = f", {result['hash_name']} challenge passed" if result.get("authenticated") else ""
+    print(f"pushed {result['size']:,} bytes to {result['address']}:{result['port']} (md5 {result['md5']}{how})")
+
+
 def events(answer: JSON, _: argparse.Namespace) -> None:
     """Stored events, oldest first so the newest ends up next to the prompt."""
     for event in reversed(answer["events"]):

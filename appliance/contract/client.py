@@ -68,6 +68,15 @@ class AdminClient:
         """What mDNS shows on the site's LAN."""
         return list((await self._call("GET", "/v1/lan"))["services"])
 
+    async def lan_push(self, address: str, image: str, *, port: int | None = None, password: str | None = None) -> JSON:
+        """Push an image to an ArduinoOTA station on the LAN; returns once the station has answered."""
+        body: JSON = {"address": address, "image": image}
+        if port is not None:
+            body["port"] = port
+        if password:
+            body["password"] = password
+        return await self._call("POST", "/v1/lan/push", json=body, timeout=aiohttp.ClientTimeout(total=600))
+
     async def stations(self) -> list[JSON]:
         """Every station."""
         return list((await self._call("GET", "/v1/stations"))["stations"])

@@ -1,0 +1,116 @@
+"""The real `stationmaster` command in a real terminal (tmux, 80x24): see the stations, rename one, quit."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ServeProcess, stationmaster_command
+from tests.test_end_to_end import admin_command
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (.ci/run installs it)")
+PROMPT = "READY$ "
+
+
+class Terminal:
+    """A tmux session running a plain shell, 80 columns by 24 rows, TERM=xterm-256color."""
+
+    def __init__(self, name: str, env: dict[str, str]) -> None:
+        self.name = name
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        subprocess.run(
+            [
+                "tmux",
+                "new-session",
+                "-d",
+                "-s",
+                name,
+                "-x",
+                "80",
+                "-y",
+                "24",
+                f"env -i HOME={shlex.quote(str(Path.home()))} PATH={shlex.quote(os.environ['PATH'])} "
+                f"TERM=xterm-256color {exports} PS1={shlex.quote(PROMPT)} bash --norc --noprofile",
+            ],
+            check=True,
+            timeout=10,
+        )
+
+    def keys(self, *keys: str) -> None:
+        """Type, as the admin would."""
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True, timeout=10)
+
+    def screen(self) -> str:
+        """What the terminal shows now."""
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", self.name], check=True, capture_output=True, text=True, timeout=10
+        ).stdout
+
+    def wait_for(self, condition: Callable[[str], bool], within: float = 20.0) -> str:
+        """Read the screen until `condition` holds (a terminal offers no event to await)."""
+        deadline = time.monotonic() + within
+        while True:
+            shown = self.screen()
+            if condition(shown):
+                return shown
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the screen never showed what was expected:\n{shown}")
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        """Kill the session."""
+        subprocess.run(["tmux", "kill-session", "-t", self.name], check=False, timeout=10)
+
+
+@pytest.fixture
+def terminal(serve_process: ServeProcess) -> Iterator[Terminal]:
+    """A shell in tmux that finds the service through STATIONMASTER_ADMIN_SOCKET."""
+    session = Terminal(f"sm{os.getpid()}", {"STATIONMASTER_ADMIN_SOCKET": str(serve_process.socket)})
+    yield session
+    session.close()
+
+
+def test_the_admin_sees_the_stations_renames_one_and_quits(serve_process: ServeProcess, terminal: Terminal) -> None:
+    simulate = subprocess.Popen(
+        stationmaster_command("simulate", "--count", "5", "--url", serve_process.url, "--interval", "1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        terminal.wait_for(lambda s: s.rstrip().endswith(PROMPT.rstrip()))
+        command = " ".join(shlex.quote(part) for part in stationmaster_command())
+        terminal.keys(command, "Enter")
+        shown = terminal.wait_for(lambda s: s.count("pending") >= 5)
+        assert "Stations" in shown and "Firmware" in shown and "Events" in shown
+        first = next(line for line in shown.splitlines() if "pending" in line)
+        old_name = first.split()[0].strip("│┃ ")
+        terminal.keys("Enter")
+        terminal.wait_for(lambda s: "Rename" in s and old_name in s)
+        terminal.keys("r")
+        terminal.wait_for(lambda s: "New name" in s)
+        terminal.keys("Home")
+        terminal.keys("C-k")
+        terminal.wait_for(lambda s: old_name not in s.split("New name", 1)[1][:400])
+        terminal.keys("-l", "pump-house")
+        terminal.keys("Enter")
+        terminal.wait_for(lambda s: "pump-house" in s)
+        listed = admin_command(serve_process, "stations", "--json")
+        names = {s["name"] for s in json.loads(listed.stdout)["stations"]}
+        assert "pump-house" in names
+        assert old_name not in names
+        terminal.keys("Escape")
+        terminal.wait_for(lambda s: "pump-house" in s and s.count("pending") >= 5)
+        terminal.keys("q")
+        after = terminal.wait_for(lambda s: s.rstrip().endswith(PROMPT.rstrip()) and "pending" not in s)
+        assert "Traceback" not in after
+    finally:
+        simulate.terminate()
+        simulate.wait(timeout=30)
