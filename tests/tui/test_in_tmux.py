@@ -89,7 +89,8 @@ def test_the_admin_sees_the_stations_renames_one_and_quits(serve_process: ServeP
         command = " ".join(shlex.quote(part) for part in stationmaster_command())
         terminal.keys(command, "Enter")
         shown = terminal.wait_for(lambda s: s.count("pending") >= 5)
-        assert "Stations" in shown and "Firmware" in shown and "Events" in shown
+        for tab in ("Stations", "Firmware", "Events"):
+            assert tab in shown
         first = next(line for line in shown.splitlines() if "pending" in line)
         old_name = first.split()[0].strip("│┃ ")
         terminal.keys("Enter")
