@@ -94,6 +94,8 @@ class StationmasterApp(App[None]):
         except AdminError as exc:
             self._show_banner(exc.message)
             return
+        # The states depend on the service's poll interval: learn it before drawing a single row.
+        self.stations_table.poll_interval_s = self._poll_interval()
         self.stations_table.load(stations)
         self.query_one("#firmware-table", FirmwareTable).load(images)
         self.query_one("#events-table", EventsTable).load(events)
@@ -216,6 +218,7 @@ class StationmasterApp(App[None]):
             else (self.status.get("station_url") or "")
         )
         version = self.status.get("version") or __version__
+        # Counts first: on an 80-column terminal the end of the line is what gets cut.
         self.query_one("#status", Static).update(
-            f"Stationmaster {version} · {uptime} · {' · '.join(parts) or 'no stations'} · {where}"
+            f"{' · '.join(parts) or 'no stations'} · {where} · {uptime} · v{version}"
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -82,21 +83,26 @@ class StationScreen(Screen[None]):
 
     def _show_identity(self) -> None:
         s = self.station
-        state = state_label(station_state(s, self.poll_interval_s))
-        lines = [
-            f"[b]{s['name']}[/b]  {s['mac']}  {state.markup}",
+        # Built from Text parts, never markup: a name or a setting may hold "[" and must show as typed.
+        identity = Text.assemble(
+            (s["name"], "bold"),
+            "  ",
+            s["mac"],
+            "  ",
+            state_label(station_state(s, self.poll_interval_s)),
+            "\n",
             f"chip {s.get('chip') or '?'}   firmware {s.get('project') or '-'} {s.get('version') or '-'}"
-            f"   should run {s.get('assigned_version') or '(nothing assigned)'}",
-            f"IP {s.get('ip') or '-'}   BSSID {s.get('bssid') or '-'}   RSSI {s.get('rssi') or '-'} dBm",
+            f"   should run {s.get('assigned_version') or '(nothing assigned)'}\n",
+            f"IP {s.get('ip') or '-'}   BSSID {s.get('bssid') or '-'}   RSSI {s.get('rssi') or '-'} dBm\n",
             f"uptime {s.get('uptime_s') or '-'} s   free heap {s.get('free_heap') or '-'}   last restart"
-            f" {s.get('restart_cause') or '-'}   last seen {ago(s.get('last_seen_at'))}",
+            f" {s.get('restart_cause') or '-'}   last seen {ago(s.get('last_seen_at'))}\n",
             f"tags {', '.join(s.get('tags') or []) or '-'}   token {'issued' if s.get('has_token') else 'none'}",
-        ]
+        )
         if s.get("ota_note"):
-            lines.append(f"[yellow]firmware held back: {s['ota_note']}[/yellow]")
+            identity.append(f"\nfirmware held back: {s['ota_note']}", style="yellow")
         if s.get("settings"):
-            lines.append(f"settings {json.dumps(s['settings'])}")
-        self.query_one("#identity", Static).update("\n".join(lines))
+            identity.append(f"\nsettings {json.dumps(s['settings'])}")
+        self.query_one("#identity", Static).update(identity)
 
     async def _act(self, call: Any) -> None:
         try:

@@ -48,15 +48,20 @@ def rssi_label(rssi: int | None, previous: int | None) -> Text:
         return Text("-")
     trend = "" if previous is None or previous == rssi else ("↑" if rssi > previous else "↓")
     style = "red" if rssi < -80 else ("yellow" if rssi < -70 else "")
-    return Text(f"{rssi} dBm{trend}", style=style)
+    return Text(f"{rssi}{trend}", style=style)
 
 
 def ago(at: float | None, now: float | None = None) -> str:
-    """'12 s', '5 min', '3 h', '2 d' ago, or 'never'."""
+    """'12 s ago', '5 min ago', '3 h ago', '2 d ago', or 'never'."""
+    return "never" if at is None else f"{age(at, now)} ago"
+
+
+def age(at: float | None, now: float | None = None) -> str:
+    """'12 s', '5 min', '3 h', '2 d', or '-' (short, for table cells)."""
     if at is None:
-        return "never"
-    age = max(0.0, (time.time() if now is None else now) - at)
+        return "-"
+    seconds = max(0.0, (time.time() if now is None else now) - at)
     for limit, unit, size in ((60, "s", 1), (3600, "min", 60), (86400, "h", 3600)):
-        if age < limit:
-            return f"{int(age // size)} {unit} ago"
-    return f"{int(age // 86400)} d ago"
+        if seconds < limit:
+            return f"{int(seconds // size)} {unit}"
+    return f"{int(seconds // 86400)} d"

@@ -9,15 +9,15 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from tui.states import ago, rssi_label, state_label, station_state
+from tui.states import age, rssi_label, state_label, station_state
 
 COLUMNS = (
     ("name", "Name"),
     ("state", "State"),
     ("chip", "Chip"),
     ("version", "Version"),
-    ("rssi", "RSSI"),
-    ("seen", "Last seen"),
+    ("rssi", "dBm"),
+    ("seen", "Seen"),
     ("cause", "Restart"),
     ("ip", "IP"),
 )
@@ -151,7 +151,7 @@ class StationsTable(DataTable[Any]):
             "chip": station.get("chip") or "?",
             "version": version,
             "rssi": rssi_label(station.get("rssi"), self._previous_rssi.get(station["mac"])),
-            "seen": ago(station.get("last_seen_at")),
+            "seen": age(station.get("last_seen_at")),
             "cause": station.get("restart_cause") or "-",
             "ip": station.get("ip") or "-",
         }

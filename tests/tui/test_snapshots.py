@@ -1,0 +1,94 @@
+"""SVG snapshots pin the TUI's layouts at 80x24 and 160x48 (update with --snapshot-update after a deliberate change)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from services.service import REGISTRY_FILE
+from tests.conftest import ServeProcess
+from tui.app import StationmasterApp
+from tui.detail import StationScreen
+
+SNAPSHOT_PORT = 18931  # fixed: the status bar shows it
+SIZES = [(80, 24), (160, 48)]
+# (mac, name, status, chip, version, rssi, seconds since last seen, restart cause, ip)
+# Ages are whole minutes and more, with a 10-minute poll interval: what is drawn cannot change between
+# seeding and the snapshot (seconds would).
+POLL_INTERVAL_S = 600
+FLEET = [
+    ("24:0A:C4:00:00:01", "STA1", "accepted", "esp32", "1.4.0", -58, 300, "power_on", "192.168.1.21"),
+    ("24:0A:C4:00:00:02", "STA2", "accepted", "esp32", "1.4.0", -83, 1200, "watchdog", "192.168.1.22"),
+    ("5C:CF:7F:00:00:03", "pump-house", "accepted", "esp8266", "1.3.2", -71, 7200, "ota", "192.168.1.23"),
+    ("34:85:18:00:00:04", "esp-000004", "pending", "esp32c3", "0.9.0", -64, 240, "power_on", "192.168.1.24"),
+    ("34:85:18:00:00:05", "old-gate", "rejected", "esp32c3", "0.1.0", -90, 86400 * 3, "brownout", "192.168.1.25"),
+]
+
+
+@pytest.fixture
+def seeded_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServeProcess]:
+    """A service whose registry holds a fixed fleet, seen at fixed times before now."""
+    monkeypatch.setenv("STATIONMASTER_POLL_INTERVAL_S", str(POLL_INTERVAL_S))
+    serve = ServeProcess(tmp_path)
+    serve.port = SNAPSHOT_PORT
+    serve.url = f"http://127.0.0.1:{SNAPSHOT_PORT}"
+    serve.start()
+    now = time.time()
+    db = sqlite3.connect(serve.data_dir / REGISTRY_FILE, timeout=10)
+    with db:
+        for mac, name, status, chip, version, rssi, age, cause, ip in FLEET:
+            db.execute(
+                "INSERT INTO stations (mac, name, status, chip, project, version, rssi, uptime_s, free_heap,"
+                " restart_cause, ip, bssid, created_at, last_seen_at) VALUES"
+                " (?, ?, ?, ?, 'weather', ?, ?, 3600, 150000, ?, ?, '11:22:33:44:55:66', ?, ?)",
+                (mac, name, status, chip, version, rssi, cause, ip, now - 86400 * 7, now - age),
+            )
+        for step, signal in enumerate((-60, -62, -65, -70, -78, -83, -81, -79, -83)):
+            db.execute(
+                "INSERT INTO checkins (mac, at, rssi, uptime_s, restart_cause, version) VALUES (?, ?, ?, ?, ?, ?)",
+                (FLEET[1][0], now - 86400 + step * 600, signal, 100 + step * 600, "watchdog", "1.4.0"),
+            )
+    db.close()
+    yield serve
+    serve.stop()
+
+
+def waiting_for(condition: Callable[[StationmasterApp], bool]) -> Callable[[Pilot[Any]], Any]:
+    """A run_before that lets the app load until `condition` holds."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, StationmasterApp)
+        for _ in range(250):
+            if condition(app):
+                break
+            await pilot.pause(0.02)
+        await pilot.pause(0.1)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_stations_layout(snap_compare: Any, seeded_service: ServeProcess, size: tuple[int, int]) -> None:
+    app = StationmasterApp(seeded_service.socket)
+    assert snap_compare(app, terminal_size=size, run_before=waiting_for(lambda a: a.stations_table.row_count == 5))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_station_detail_layout(snap_compare: Any, seeded_service: ServeProcess, size: tuple[int, int]) -> None:
+    app = StationmasterApp(seeded_service.socket)
+
+    async def open_sta2(pilot: Pilot[Any]) -> None:
+        await waiting_for(lambda a: a.stations_table.row_count == 5)(pilot)
+        app.open_station(FLEET[1][0])
+        await waiting_for(lambda a: isinstance(a.screen, StationScreen) and bool(a.screen.station))(pilot)
+        await asyncio.sleep(0.2)
+
+    assert snap_compare(app, terminal_size=size, run_before=open_sta2)
