@@ -186,3 +186,72 @@ async def test_the_palette_jumps_to_a_station_by_name(
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, StationScreen))
         assert app.screen.mac == MACS[0]  # type: ignore[attr-defined]
+
+
+async def test_accept_tag_and_assign_firmware_from_the_detail_screen(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    await populated(http, admin)
+    c3_image = await admin.import_image(build_image("esp32c3", project="pump", version="2.1.0"), "pump.bin")
+    await admin.import_image(build_image("esp32", project="other", version="9.9.9"), "other.bin")
+    app = StationmasterApp(service.settings.admin_socket)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.stations_table.row_count == 3)
+        app.open_station(MACS[2])
+        await until(pilot, lambda: bool(getattr(app.screen, "station", None)))
+        await pilot.press("a")
+        await until(pilot, lambda: getattr(app.screen, "station", {}).get("status") == "accepted")
+        await pilot.press("t")
+        await pilot.pause()
+        await pilot.press(*"kitchen", "enter")
+        await until(pilot, lambda: getattr(app.screen, "station", {}).get("tags") == ["kitchen"])
+        await pilot.press("g")
+        await pilot.pause()
+        options = app.screen.query_one("#choices")
+        assert options.option_count == 1, "only images for this station's chip are offered"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await until(pilot, lambda: getattr(app.screen, "station", {}).get("assigned_version") == "2.1.0")
+    station = await admin.station(MACS[2])
+    assert (station["status"], station["tags"], station["assigned_image"]) == (
+        "accepted",
+        ["kitchen"],
+        c3_image["sha256"],
+    )
+
+
+async def test_firmware_assign_to_a_tag_and_delete_needs_confirmation(
+    service: StationmasterService, admin: AdminClient
+) -> None:
+    image = await admin.import_image(build_image("esp32", project="weather", version="2.0.0"), "weather.bin")
+    app = StationmasterApp(service.settings.admin_socket)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("f")
+        table = app.query_one("#firmware-table", DataTable)
+        await until(pilot, lambda: table.row_count == 1)
+        await pilot.press("g")
+        await pilot.pause()
+        await pilot.press(*"tag:garden", "enter")
+        await until(pilot, lambda: len(app._notifications) > 0)
+        assert [a["tag"] for a in await admin.assignments()] == ["garden"]
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press("y")
+        await until(pilot, lambda: any("unassign it first" in n.message for n in app._notifications))
+        assert [i["sha256"] for i in await admin.images()] == [image["sha256"]], "an assigned image is kept"
+
+
+async def test_help_lists_the_bindings_and_events_filter(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    await populated(http, admin)
+    app = StationmasterApp(service.settings.admin_socket)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: app.stations_table.row_count == 3)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: bool(app.screen.query("HelpPanel")))
+        await pilot.press("e")
+        events = app.query_one("#events-table", DataTable)
+        await until(pilot, lambda: events.row_count >= 3)
+        await pilot.press("slash", *"renamed")
+        await until(pilot, lambda: events.row_count == 1)
+        assert "renamed to STA1" in str(events.get_row_at(0)[3])
