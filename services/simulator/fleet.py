@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from types import TracebackType
 
 import aiohttp
 
-from services.simulator.station import Behaviour, SimulatedStation, StationStats
+from services.simulator.behaviour import HEALTHY, Behaviour
+from services.simulator.station import DEFAULT_CRASH_RATE, SimulatedStation
+from services.simulator.stats import StationStats
+
+# Real stations each hold their own connection; one client process keeps at most this many open at once.
+DEFAULT_CONNECTION_LIMIT = 100
+# Like the Arduino clients' timeouts (5-8 s per read), stretched for a busy Pi answering hundreds at once.
+_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=30)
 
 
 class SimulatedFleet:
-    """N stations checking in every `interval_s` (±20 %), each polling `/ota` every `ota_every` check-ins."""
+    """`count` stations checking in every `interval_s` (±20 %), each polling `/ota` every `ota_every` check-ins."""
 
     def __init__(
         self,
@@ -22,44 +29,35 @@ class SimulatedFleet:
         interval_s: float = 10.0,
         seed: int = 0,
         ota_every: int = 1,
-        behaviours: Mapping[int, Behaviour] | None = None,
-        crash_rate: float = 0.0,
+        crash_rate: float = DEFAULT_CRASH_RATE,
+        resume_downloads: bool = False,
+        behaviours: Sequence[Behaviour] | Mapping[int, Behaviour] = (),
+        chips: Sequence[str] | None = None,
+        connection_limit: int = DEFAULT_CONNECTION_LIMIT,
     ) -> None:
-        default = Behaviour(crash_rate=crash_rate)
+        by_index = dict(behaviours) if isinstance(behaviours, Mapping) else dict(enumerate(behaviours))
         self.url = url
-        self.interval_s = interval_s
-        self.ota_every = max(1, ota_every)
-        self.stations = [SimulatedStation(i, seed, (behaviours or {}).get(i, default)) for i in range(count)]
+        self.connection_limit = connection_limit
+        self.stations = [
+            SimulatedStation(
+                index,
+                seed=seed,
+                interval_s=interval_s,
+                ota_every=ota_every,
+                crash_rate=crash_rate,
+                resume_downloads=resume_downloads,
+                behaviour=by_index.get(index, HEALTHY),
+                chip=chips[index % len(chips)] if chips else None,
+            )
+            for index in range(count)
+        ]
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def start(self) -> None:
-        """Start every station's loop."""
-        # Real stations each have their own connection; 100 at a time is plenty for one client process.
-        connector = aiohttp.TCPConnector(limit=100)
-        self._session = aiohttp.ClientSession(
-            self.url, connector=connector, timeout=aiohttp.ClientTimeout(total=120, connect=10)
-        )
-        self._tasks = [asyncio.create_task(self._live(s), name=f"sim-{s.mac}") for s in self.stations]
-
-    async def stop(self) -> None:
-        """Stop every station and close the client."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def run_for(self, duration_s: float) -> StationStats:
-        """Run for `duration_s` seconds and return the totals."""
-        await self.start()
-        try:
-            await asyncio.sleep(duration_s)
-        finally:
-            await self.stop()
-        return self.stats
+    @property
+    def running(self) -> bool:
+        """True between start() and stop()."""
+        return self._session is not None
 
     @property
     def stats(self) -> StationStats:
@@ -69,13 +67,45 @@ class SimulatedFleet:
             total.add(station.stats)
         return total
 
-    async def _live(self, station: SimulatedStation) -> None:
-        assert self._session is not None
-        # Stations power up at different moments: spread the first check-ins over one interval.
-        await asyncio.sleep(station.rng.uniform(0, self.interval_s))
-        rounds = 0
-        while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await station.cycle(self._session, self.interval_s, poll_ota=rounds % self.ota_every == 0)
-            rounds += 1
-            await asyncio.sleep(self.interval_s * station.rng.uniform(0.8, 1.2))
+    def give(self, index: int, behaviour: Behaviour) -> None:
+        """Make station `index` behave so from its next cycle on (a test's way to break one station)."""
+        self.stations[index].behaviour = behaviour
+
+    async def start(self) -> None:
+        """Open the shared client and start every station's loop."""
+        if self._session is not None:
+            raise RuntimeError("the fleet is already running")
+        connector = aiohttp.TCPConnector(limit=self.connection_limit)
+        self._session = aiohttp.ClientSession(base_url=self.url, connector=connector, timeout=_TIMEOUT)
+        self._tasks = [
+            asyncio.create_task(station.run(self._session), name=f"simulated-{station.mac}")
+            for station in self.stations
+        ]
+
+    async def stop(self) -> None:
+        """Cancel every station, wait for them to finish, and close the client."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    async def run_for(self, duration_s: float) -> StationStats:
+        """Run for `duration_s` seconds, stop, and return the totals."""
+        await self.start()
+        try:
+            await asyncio.sleep(duration_s)
+        finally:
+            await self.stop()
+        return self.stats
+
+    async def __aenter__(self) -> SimulatedFleet:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()

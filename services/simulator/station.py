@@ -1,209 +1,297 @@
-"""One simulated station: checks in, fetches its config, pulls firmware with its stock client's headers."""
+"""One simulated station: checks in, fetches its config and pulls firmware with its stock client, as firmware would."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import logging
 import random
-from dataclasses import dataclass, field
+import time
 from typing import Any
 
 import aiohttp
 
 from services.errors import InvalidImage
 from services.firmware.image import inspect_image
-from services.simulator.otaclient import RunningSketch, ota_headers
+from services.models import STATION_STATUSES
+from services.simulator.answers import ContractError, TokenRefused, json_answer
+from services.simulator.behaviour import HEALTHY, Behaviour
+from services.simulator.identity import (
+    SIM_PROJECT,
+    SIM_VERSION,
+    StationIdentity,
+    factory_sketch,
+    free_heap,
+    free_sketch_space,
+)
+from services.simulator.otaclient import (
+    OtaResult,
+    PartialDownload,
+    poll_for_update,
+    running_sketch_after,
+    stock_headers,
+)
+from services.simulator.stats import StationStats
 
 log = logging.getLogger(__name__)
 
-SIM_CHIPS = ("esp8266", "esp32", "esp32c3")
+DEFAULT_CRASH_RATE = 0.001  # chance per check-in of a watchdog or brownout restart
 
-
-@dataclass(frozen=True, slots=True)
-class Behaviour:
-    """How a simulated station misbehaves, for tests of what the appliance makes of it."""
-
-    offline: bool = False
-    fail_download_at: float | None = None  # fraction of the image after which the link drops
-    resume_downloads: bool = True
-    crash_after_update: bool = False
-    report_old_version: bool = False
-    crash_rate: float = 0.0  # chance per check-in of a watchdog restart
-
-
-@dataclass(slots=True)
-class StationStats:
-    """What one station (or, summed, a fleet) did."""
-
-    checkins: int = 0
-    errors: int = 0
-    config_fetches: int = 0
-    updates: int = 0
-    failed_updates: int = 0
-    last_error: str | None = field(default=None)
-
-    def add(self, other: StationStats) -> None:
-        """Sum another station's figures into these."""
-        self.checkins += other.checkins
-        self.errors += other.errors
-        self.config_fetches += other.config_fetches
-        self.updates += other.updates
-        self.failed_updates += other.failed_updates
-        self.last_error = other.last_error or self.last_error
+TRANSIENT_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError)
+_JITTER = 0.2  # ±20 % on every interval, so that a fleet started together does not beat in lockstep
+_RSSI_MIN, _RSSI_MAX = -90, -40
 
 
 class SimulatedStation:
-    """A station that speaks the contract as real firmware would."""
+    """A station that speaks the station contract as its firmware and its stock OTA client would."""
 
-    def __init__(self, index: int, seed: int = 0, behaviour: Behaviour | None = None, chip: str | None = None) -> None:
-        rng = random.Random(f"{seed}/{index}")
-        self.rng = rng
-        self.mac = "02:" + ":".join(f"{rng.randrange(256):02X}" for _ in range(5))
-        self.chip = chip or SIM_CHIPS[index % len(SIM_CHIPS)]
-        self.project = "sim-sensor"
-        self.version = "1.0.0"
-        self.behaviour = behaviour or Behaviour()
+    def __init__(
+        self,
+        index: int,
+        *,
+        seed: int = 0,
+        interval_s: float = 10.0,
+        ota_every: int = 1,
+        crash_rate: float = DEFAULT_CRASH_RATE,
+        resume_downloads: bool = False,
+        behaviour: Behaviour = HEALTHY,
+        chip: str | None = None,
+    ) -> None:
+        self.identity = StationIdentity.derive(seed, index, chip)
+        self.interval_s = interval_s
+        self.ota_every = max(1, ota_every)
+        self.crash_rate = crash_rate
+        self.resume_downloads = resume_downloads  # esp_https_ota-style: ask for the rest of a broken download
+        self.behaviour = behaviour
+        self.project = SIM_PROJECT
+        self.version = SIM_VERSION  # what the firmware calls itself, in check-ins and x-...-version
+        self.running_version = SIM_VERSION  # what it really runs
         self.token: str | None = None
-        self.config: dict[str, Any] | None = None
-        self.config_etag: str | None = None
         self.status: str | None = None
-        self.rssi = rng.randint(-80, -50)
-        self.uptime_s = rng.randint(10, 5000)
+        self.config: dict[str, Any] | None = None
+        self.config_etag: str | None = None  # the ETag of the config last fetched
+        self.ota_path = "/ota"
         self.restart_cause = "power_on"
-        self.ip = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
-        self.bssid = "11:22:33:44:55:66"
-        self.sketch = RunningSketch(
-            sta_mac=self.mac,
-            version=self.version,
-            md5=rng.randbytes(16).hex(),
-            size=600_000,
-            free_space=1_900_000,
-        )
         self.stats = StationStats()
-        self._partial = bytearray()
+        self._rng = random.Random(f"stationmaster-sim/{seed}/{index}/life")
+        self._rssi = self._rng.randint(-75, -55)
+        # Joining the Wi-Fi and DHCP take a few seconds before the first check-in.
+        self._booted_at = time.monotonic() - self._rng.uniform(3, 8)
+        self._rounds = 0
+        self._partial: PartialDownload | None = None
+        self._crash_looping = False
+        self.sketch = factory_sketch(self.identity, self._rng)
 
-    async def cycle(self, session: aiohttp.ClientSession, elapsed_s: float, poll_ota: bool) -> None:
-        """One round of a station's life: check in, fetch config if it changed, poll for firmware."""
+    @property
+    def mac(self) -> str:
+        """The Wi-Fi station MAC, `02:..` upper-case as WiFi.macAddress() prints it."""
+        return self.identity.mac
+
+    @property
+    def chip(self) -> str:
+        """The chip family, by the contract's name."""
+        return self.identity.chip
+
+    @property
+    def name(self) -> str:
+        """The simulator's name for this station (the appliance names it in the config)."""
+        return self.identity.name
+
+    @property
+    def uptime_s(self) -> int:
+        """Whole seconds since the last (re)boot."""
+        return int(time.monotonic() - self._booted_at)
+
+    async def run(self, session: aiohttp.ClientSession) -> None:
+        """Live until cancelled: one cycle every interval (±20 %), backing off while the appliance is unreachable."""
+        await asyncio.sleep(self._rng.uniform(0, self.interval_s))  # stations power up at different moments
+        failures = 0
+        while True:
+            delay = self.interval_s * self._rng.uniform(1 - _JITTER, 1 + _JITTER)
+            try:
+                await self.cycle(session)
+                failures = 0
+            except TRANSIENT_ERRORS as exc:
+                # The appliance may be restarting: firmware carries on and tries again, sooner at first.
+                failures += 1
+                self._count_error(exc, connection=True)
+                delay = min(max(self.interval_s, 30.0), min(1.0, self.interval_s) * 2 ** min(failures - 1, 10))
+                delay *= self._rng.uniform(0.5, 1.0)
+            except Exception as exc:  # a simulator bug must not silently stop one station of the fleet
+                log.exception("simulated station %s failed", self.mac)
+                self._count_error(exc)
+            await asyncio.sleep(delay)
+
+    async def cycle(self, session: aiohttp.ClientSession) -> None:
+        """One round: check in, fetch the config if its ETag changed, and every `ota_every` rounds poll `/ota`."""
         if self.behaviour.offline:
             return
-        self.uptime_s += int(elapsed_s)
-        self.rssi = max(-95, min(-35, self.rssi + self.rng.choice((-2, -1, 0, 0, 1, 2))))
-        if self.behaviour.crash_rate and self.rng.random() < self.behaviour.crash_rate:
-            self._reboot("watchdog")
+        self._maybe_crash()
         try:
             answer = await self.check_in(session)
-            if answer.get("config_etag") and answer["config_etag"] != self.config_etag and self.token:
+            etag = answer.get("config_etag") if answer else None
+            if etag and self.token and etag != self.config_etag:
                 await self.fetch_config(session)
-            if poll_ota and self.status == "accepted":
+            if self._rounds % self.ota_every == 0:
                 await self.poll_ota(session)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            self.stats.errors += 1
-            self.stats.last_error = f"{self.mac}: {type(exc).__name__}: {exc}"
+            self._rounds += 1
+        except ContractError as exc:
+            if isinstance(exc, TokenRefused):
+                self.token = None  # so that a token-less check-in can be issued a fresh one
+            self._count_error(exc)
 
-    async def check_in(self, session: aiohttp.ClientSession) -> dict[str, Any]:
-        """POST a check-in; keep the token the answer may carry."""
+    async def check_in(self, session: aiohttp.ClientSession) -> dict[str, Any] | None:
+        """POST a check-in; keep the token and OTA path the answer carries. None when refused (403)."""
+        self._rssi = min(_RSSI_MAX, max(_RSSI_MIN, self._rssi + self._rng.randint(-3, 3)))
         body = {
             "mac": self.mac,
             "chip": self.chip,
             "project": self.project,
             "version": self.version,
-            "rssi": self.rssi,
+            "rssi": self._rssi,
             "uptime_s": self.uptime_s,
-            "free_heap": 20_000 + self.rng.randrange(150_000),
+            "free_heap": free_heap(self.chip, self._rng),
             "restart_cause": self.restart_cause,
-            "ip": self.ip,
-            "bssid": self.bssid,
+            "ip": self.identity.ip,
+            "bssid": self.identity.bssid,
             "free_sketch_space": self.sketch.free_space,
         }
-        async with session.post("/api/v1/checkin", json=body, headers=self._auth()) as response:
-            answer: dict[str, Any] = await response.json()
-            if response.status != 200:
-                raise ValueError(f"check-in answered {response.status}: {answer.get('error')}")
+        async with session.post("/api/v1/checkin", json=body, headers=self._headers()) as response:
+            answer = await json_answer(response, "check-in", 200, self.stats)
+        if answer is None:
+            return None
+        if answer.get("status") not in STATION_STATUSES:
+            raise ContractError(f"check-in answer has no valid status: {str(answer)[:200]}")
         self.stats.checkins += 1
         self.status = answer["status"]
-        if "token" in answer:
-            self.token = answer["token"]
+        token = answer.get("token")
+        if token is not None:
+            if not isinstance(token, str) or not token:
+                raise ContractError("check-in answer carries a token that is not a string")
+            self.token = token
+        ota_path = answer.get("ota_path")
+        if isinstance(ota_path, str) and ota_path.startswith("/"):
+            self.ota_path = ota_path
         return answer
 
     async def fetch_config(self, session: aiohttp.ClientSession) -> None:
-        """GET the config, sending the ETag we hold."""
-        headers = self._auth()
+        """GET the config with the ETag held; a 304 here contradicts the check-in that named a new ETag."""
+        headers = self._headers()
         if self.config_etag:
             headers["If-None-Match"] = self.config_etag
         async with session.get("/api/v1/config", headers=headers) as response:
             if response.status == 304:
-                return
-            if response.status != 200:
-                raise ValueError(f"config answered {response.status}")
-            self.config = await response.json()
-            self.config_etag = response.headers.get("ETag")
+                raise ContractError(f"config answered 304 to {self.config_etag}, but the check-in named another ETag")
+            config = await json_answer(response, "config", 200, self.stats)
+            etag = response.headers.get("ETag")
+        if config is None:
+            return
+        if not etag:
+            raise ContractError("config answered 200 without an ETag")
+        self.config, self.config_etag = config, etag
         self.stats.config_fetches += 1
 
     async def poll_ota(self, session: aiohttp.ClientSession) -> None:
-        """Poll `/ota` as the stock client does; apply an image if one comes."""
-        headers = ota_headers(self.chip, self.sketch)
-        if self._partial and self.behaviour.resume_downloads:
-            headers["Range"] = f"bytes={len(self._partial)}-"
-        async with session.get("/ota", headers=headers) as response:
-            if response.status in (304, 403):
-                return
-            if response.status not in (200, 206):
-                raise ValueError(f"/ota answered {response.status}")
-            if response.status == 200:
-                self._partial.clear()
-                await self.report(session, "update_started", "update init")
-            expected_md5 = response.headers.get("x-MD5", "")
-            total = len(self._partial) + int(response.headers["Content-Length"])
-            version_header = response.headers.get("x-Firmware-Version")
-            cut = self.behaviour.fail_download_at
-            async for chunk in response.content.iter_chunked(4096):
-                self._partial += chunk
-                if cut is not None and len(self._partial) >= cut * total:
-                    self.behaviour = dataclasses.replace(self.behaviour, fail_download_at=None)
-                    response.close()  # the link drops mid-download
-                    return
-        await self._apply(session, bytes(self._partial), expected_md5, version_header)
+        """Poll `/ota` with the stock client's headers; install what it offers, or report why not."""
+        self.stats.ota_polls += 1
+
+        async def started() -> None:
+            await self.report(session, "update_started", "update init")
+
+        result = await poll_for_update(
+            session,
+            self.ota_path,
+            stock_headers(self.sketch, self.version),
+            free_space=self.sketch.free_space,
+            partial=self._partial if self.resume_downloads else None,
+            cut_at=self.behaviour.fail_download_at,
+            on_start=started,
+        )
+        self._partial = None
+        if result.outcome == "refused":
+            self.stats.refused += 1
+            log.info("%s: /ota answered 403; carrying on", self.mac)
+        elif result.outcome in ("interrupted", "broken"):
+            await self._interrupted(session, result)
+        elif result.outcome == "failed":
+            await self._failed(session, result.reason)
+        elif result.outcome == "unexpected":
+            raise ContractError(f"/ota: {result.reason}")
+        elif result.outcome == "downloaded":
+            await self._install(session, result)
 
     async def report(self, session: aiohttp.ClientSession, kind: str, message: str) -> None:
-        """POST one event."""
-        body = {"mac": self.mac, "events": [{"kind": kind, "message": message}]}
-        async with session.post("/api/v1/events", json=body, headers=self._auth()) as response:
-            await response.read()
+        """POST one event of a contract kind; the message is cut to the contract's 256 characters."""
+        body = {"mac": self.mac, "events": [{"kind": kind, "message": message[:256]}]}
+        async with session.post("/api/v1/events", json=body, headers=self._headers()) as response:
+            if await json_answer(response, "events", 202, self.stats) is not None:
+                self.stats.events_sent += 1
 
-    async def _apply(self, session: aiohttp.ClientSession, data: bytes, md5: str, version_header: str | None) -> None:
-        self._partial.clear()
-        if hashlib.md5(data).hexdigest() != md5.lower() or not data or data[0] != 0xE9:
-            self.stats.failed_updates += 1
-            await self.report(session, "update_failed", "the image failed its MD5 or magic check")
-            return
-        version = version_header
+    async def _interrupted(self, session: aiohttp.ClientSession, result: OtaResult) -> None:
+        self.stats.interrupted_downloads += 1
+        if result.outcome == "interrupted":
+            # The link drops once: the next attempt goes through.
+            self.behaviour = dataclasses.replace(self.behaviour, fail_download_at=None)
+        else:
+            self._count_error(ConnectionError(f"/ota: {result.reason}"), connection=True)
+        if self.resume_downloads and result.partial is not None and result.partial.data:
+            self._partial = result.partial
+        else:
+            await self._failed(session, result.reason)
+
+    async def _failed(self, session: aiohttp.ClientSession, reason: str) -> None:
+        self.stats.failed_updates += 1
+        log.info("%s: update failed: %s", self.mac, reason)
+        await self.report(session, "update_failed", reason)
+
+    async def _install(self, session: aiohttp.ClientSession, result: OtaResult) -> None:
+        data, version = result.data, result.version_header
         if self.chip != "esp8266":
+            # Update.end() on the ESP32 family verifies the image (esp_image_verify) before it will boot it.
             try:
-                version = (await asyncio.to_thread(inspect_image, data)).version or version
+                info = await asyncio.to_thread(inspect_image, data)
             except InvalidImage as exc:
-                self.stats.failed_updates += 1
-                await self.report(session, "update_failed", f"bad image: {exc.message}")
+                await self._failed(session, f"Update error: the image does not verify: {exc.message}")
                 return
-        if not self.behaviour.report_old_version and version:
-            self.version = version
-        self.sketch = RunningSketch(
-            sta_mac=self.mac,
-            version=self.version,
-            md5=hashlib.md5(data).hexdigest(),
-            size=len(data),
-            free_space=self.sketch.free_space,
-        )
+            if info.chip != self.chip:
+                self._count_error(ContractError(f"/ota offered an {info.chip} image to an {self.chip}"))
+                await self._failed(session, f"Update error: the image is for an {info.chip}, this is an {self.chip}")
+                return
+            version = info.version or version
+        # An ESP8266 image has no app description: only the appliance's x-Firmware-Version says what it is.
+        self.sketch = running_sketch_after(self.chip, self.mac, data, free_sketch_space(self.chip, len(data)))
+        self.running_version = version or self.running_version
+        if not self.behaviour.report_old_version:
+            self.version = self.running_version
+        self._crash_looping = self.behaviour.crash_after_update
         self.stats.updates += 1
         self._reboot("ota")
-        await self.report(session, "update_finished", f"updated to v{self.version}")
-        if self.behaviour.crash_after_update:
-            self._reboot("watchdog")
+        await self.report(session, "update_finished", f"updated to v{self.version} at {time.strftime('%H:%M')}")
+
+    def _maybe_crash(self) -> None:
+        if self._crash_looping:
+            cause = "watchdog"
+        elif self.crash_rate > 0 and self._rng.random() < self.crash_rate:
+            cause = self._rng.choice(("watchdog", "brownout"))
+        else:
+            return
+        self.stats.restarts += 1
+        self._reboot(cause)
 
     def _reboot(self, cause: str) -> None:
-        self.uptime_s = 0
+        self._booted_at = time.monotonic()
         self.restart_cause = cause
 
-    def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+    def _headers(self) -> dict[str, str]:
+        # HTTPClient's default User-Agent on each core, for the requests the sketch makes itself.
+        headers = {"User-Agent": "ESP8266HTTPClient" if self.chip == "esp8266" else "ESP32HTTPClient"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+    def _count_error(self, exc: BaseException, *, connection: bool = False) -> None:
+        self.stats.errors += 1
+        if connection:
+            self.stats.connection_errors += 1
+        self.stats.last_error = f"{self.mac}: {type(exc).__name__}: {exc}"
+        log.debug("%s", self.stats.last_error)

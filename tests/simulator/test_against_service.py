@@ -1,4 +1,4 @@
-"""Simulated stations behave as firmware would against the real service: token, config, update, resume."""
+"""Simulated stations against the real service: accepted, configured, updated, and resuming a broken download."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ async def listener(admin: AdminClient) -> AsyncIterator[asyncio.Queue[dict[str, 
     await asyncio.wait_for(connected.wait(), 5)
     yield queue
     task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 async def collect(
@@ -51,9 +52,8 @@ async def collect(
 async def test_a_fleet_is_accepted_configured_and_updated(
     service: StationmasterService, admin: AdminClient, listener: asyncio.Queue[dict[str, Any]]
 ) -> None:
-    fleet = SimulatedFleet(url=service.station_url, count=6, interval_s=FAST, seed=3)
-    await fleet.start()
-    try:
+    fleet = SimulatedFleet(url=service.station_url, count=6, interval_s=FAST, seed=3, crash_rate=0)
+    async with fleet:
         discovered = await collect(listener, lambda m: m["kind"] == "station_discovered", 6)
         for message in discovered:
             await admin.accept(message["mac"])
@@ -70,11 +70,10 @@ async def test_a_fleet_is_accepted_configured_and_updated(
                     await admin.assign(image["sha256"], station=station["mac"])
         changed = await collect(listener, lambda m: m["kind"] == "version_changed", 6)
         assert {m["data"]["version"] for m in changed} == {"1.1.0"}
-    finally:
-        await fleet.stop()
     assert all(s.token and s.config is not None for s in fleet.stations), "each got a token and its config"
     assert {s["version"] for s in await admin.stations()} == {"1.1.0"}
-    assert fleet.stats.errors == 0, fleet.stats.last_error
+    assert {s["restart_cause"] for s in await admin.stations()} == {"ota"}
+    assert fleet.stats.clean, fleet.stats.last_error
 
 
 async def test_a_download_cut_midway_resumes_with_range(
@@ -85,23 +84,23 @@ async def test_a_download_cut_midway_resumes_with_range(
         count=1,
         interval_s=FAST,
         seed=4,
-        behaviours={0: Behaviour(fail_download_at=0.4)},
+        crash_rate=0,
+        resume_downloads=True,
+        chips=["esp32"],
+        behaviours=[Behaviour(fail_download_at=0.4)],
     )
     station = fleet.stations[0]
-    station.chip = "esp32"
-    await fleet.start()
-    try:
+    async with fleet:
         await collect(listener, lambda m: m["kind"] == "station_discovered", 1)
         await admin.accept(station.mac)
-        image = await admin.import_image(
-            build_image("esp32", project="sim-sensor", version="2.0.0", payload_size=1_500_000), "big.bin"
-        )
+        data = build_image("esp32", project="sim-sensor", version="2.0.0", payload_size=1_000_000)
+        image = await admin.import_image(data, "big.bin")
         await admin.assign(image["sha256"], station=station.mac)
-        (interrupted,) = await collect(listener, lambda m: m["kind"] == "download_interrupted", 1)
-        (finished,) = await collect(listener, lambda m: m["kind"] == "download_finished", 1)
+        # Only the resumed request starts past byte 0. (Whether the service saw the first one as interrupted
+        # depends on how much the loopback socket buffers had already taken when the station hung up.)
+        (resumed,) = await collect(listener, lambda m: m["kind"] == "download_finished" and m["data"]["first"] > 0, 1)
         await collect(listener, lambda m: m["kind"] == "version_changed", 1)
-    finally:
-        await fleet.stop()
-    assert finished["data"]["first"] > 0, "the second request asked only for the rest"
-    assert finished["data"]["first"] <= interrupted["data"]["bytes"]
+    assert 0.4 * len(data) <= resumed["data"]["first"] < len(data), "the second request asked only for the rest"
     assert station.version == "2.0.0"
+    assert station.stats.interrupted_downloads == 1
+    assert station.stats.clean
