@@ -22,6 +22,7 @@ class ImageInfo:
     version: str | None = None
     idf_version: str | None = None
     build_date: str | None = None
+    app_sha256: str | None = None  # what the running app reports (x-ESP32-sketch-sha256), ESP32 family only
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ class FirmwareImage:
     imported_at: float
     idf_version: str | None = None
     build_date: str | None = None
+    app_sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,7 @@ def inspect_image(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> ImageInfo:
         version=desc.get("version"),
         idf_version=desc.get("idf_version"),
         build_date=desc.get("build_date"),
+        app_sha256=desc.get("app_sha256"),
     )
 
 
@@ -186,6 +187,8 @@ def _check_esp32(chip: str, data: bytes) -> dict[str, str | None]:
     if image.append_digest:
         _check_digest(data, end)
     flash = [segment for segment in image.segments if image.is_flash_addr(segment.addr)]
+    # What a running ESP32 reports as its sketch SHA-256: the digest of the image up to its appended hash.
+    app_sha256 = hashlib.sha256(data[:end]).hexdigest()
     if not flash:
         after = len(data) - end - (_DIGEST_LEN if image.append_digest else 0)
         merged = f"; {after} more bytes follow it: a merged flash image? Import the app's own .bin" if after else ""
@@ -193,7 +196,7 @@ def _check_esp32(chip: str, data: bytes) -> dict[str, str | None]:
             f"this is a bootloader, not an app: all its {len(image.segments)} segments load into RAM{merged}"
         )
     # ESP-IDF (so Arduino-ESP32 too) links esp_app_desc_t first in the first flash segment: file offset 0x20.
-    return _app_description(chip, flash[0].data)
+    return {**_app_description(chip, flash[0].data), "app_sha256": app_sha256}
 
 
 def _app_description(chip: str, segment: bytes) -> dict[str, str | None]:

@@ -55,6 +55,7 @@ class FirmwareLibrary:
             imported_at=self._journal.clock(),
             idf_version=info.idf_version,
             build_date=info.build_date,
+            app_sha256=info.app_sha256,
         )
 
         async def op(log: EventLog) -> bool:

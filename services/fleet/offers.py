@@ -105,7 +105,7 @@ class FirmwareOffers:
 def _already_runs(station: Station, request: OtaRequest, image: FirmwareImage) -> bool:
     if request.sketch_md5 is not None and request.sketch_md5.lower() == image.md5:
         return True
-    if request.sketch_sha256 is not None and request.sketch_sha256.lower() == image.sha256:
+    if request.sketch_sha256 is not None and request.sketch_sha256.lower() == image.app_sha256:
         return True
     version = request.version or station.version
     if version is None or image.version is None or version != image.version:

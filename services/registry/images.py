@@ -66,7 +66,8 @@ async def insert_image(conn: aiosqlite.Connection, image: FirmwareImage) -> bool
     """Record an image; return False if that digest was already recorded."""
     cursor = await conn.execute(
         "INSERT INTO images (sha256, md5, size, chip, project, version, filename, imported_at,"
-        " idf_version, build_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+        " idf_version, build_date, app_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (sha256) DO NOTHING",
         (
             image.sha256,
             image.md5,
@@ -78,6 +79,7 @@ async def insert_image(conn: aiosqlite.Connection, image: FirmwareImage) -> bool
             image.imported_at,
             image.idf_version,
             image.build_date,
+            image.app_sha256,
         ),
     )
     return cursor.rowcount == 1

@@ -242,11 +242,19 @@ async def test_a_mangled_header_is_a_clear_400(http: aiohttp.ClientSession) -> N
     assert b"x-ESP8266-free-space" in body
 
 
-async def test_a_station_reporting_the_images_sha256_gets_304(http: aiohttp.ClientSession, admin: AdminClient) -> None:
+async def test_a_station_reporting_the_images_app_digest_gets_304(
+    http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    """x-ESP32-sketch-sha256 is the image's appended digest (esp-idf), not the SHA-256 of the whole file."""
     await enrol(http, admin, ESP32_MAC, "esp32")
-    _, sha = await publish(admin, "esp32", version="1.1.0")
+    data, sha = await publish(admin, "esp32", version="1.1.0")
     await admin.assign(sha, station=ESP32_MAC)
-    assert (await poll(http, esp32(version="unknown", sketch_sha256=sha.upper())))[0] == 304
+    appended = data[-32:].hex()
+    assert appended == hashlib.sha256(data[:-32]).hexdigest()
+    assert (await poll(http, esp32(version="unknown", sketch_sha256=sha.upper())))[0] == 200, (
+        "the file's SHA-256 is not it"
+    )
+    assert (await poll(http, esp32(version="unknown", sketch_sha256=appended.upper())))[0] == 304
 
 
 async def test_an_http10_arduino_client_gets_exact_bytes_on_the_wire(
