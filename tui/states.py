@@ -7,6 +7,10 @@ from typing import Any
 
 from rich.text import Text
 
+from appliance.contract.ages import age, ago
+
+__all__ = ["age", "ago", "rssi_label", "state_label", "station_state"]
+
 # A station is late after missing one check-in, offline after missing three.
 LATE_AFTER_INTERVALS = 1.5
 OFFLINE_AFTER_INTERVALS = 3.0
@@ -49,19 +53,3 @@ def rssi_label(rssi: int | None, previous: int | None) -> Text:
     trend = "" if previous is None or previous == rssi else ("↑" if rssi > previous else "↓")
     style = "red" if rssi < -80 else ("yellow" if rssi < -70 else "")
     return Text(f"{rssi}{trend}", style=style)
-
-
-def ago(at: float | None, now: float | None = None) -> str:
-    """'12 s ago', '5 min ago', '3 h ago', '2 d ago', or 'never'."""
-    return "never" if at is None else f"{age(at, now)} ago"
-
-
-def age(at: float | None, now: float | None = None) -> str:
-    """'12 s', '5 min', '3 h', '2 d', or '-' (short, for table cells)."""
-    if at is None:
-        return "-"
-    seconds = max(0.0, (time.time() if now is None else now) - at)
-    for limit, unit, size in ((60, "s", 1), (3600, "min", 60), (86400, "h", 3600)):
-        if seconds < limit:
-            return f"{int(seconds // size)} {unit}"
-    return f"{int(seconds // 86400)} d"

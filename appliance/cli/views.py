@@ -8,6 +8,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from appliance.contract.ages import ago
+
 JSON = dict[str, Any]
 
 
@@ -129,13 +131,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 def relative(at: float | None, now: float | None = None) -> str:
     """A time as '12 s ago', '5 min ago', '3 h ago', '2 d ago', or 'never'."""
-    if at is None:
-        return "never"
-    age = max(0.0, (time.time() if now is None else now) - at)
-    for limit, unit, size in ((60, "s", 1), (3600, "min", 60), (86400, "h", 3600)):
-        if age < limit:
-            return f"{int(age // size)} {unit} ago"
-    return f"{int(age // 86400)} d ago"
+    return ago(at, now)
 
 
 def duration(seconds: float) -> str:
