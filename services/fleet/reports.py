@@ -103,9 +103,7 @@ class StationReports:
         """Return (ETag, config) for the station that owns `bearer`."""
         if bearer is None:
             raise Unauthorized("the config is only for a station's own bearer token")
-        mac = await self._mac_for_bearer(bearer)
-        await self.identify(mac, bearer)
-        return await self.config_for(mac)
+        return await self.config_for(await self._mac_for_bearer(bearer))
 
     async def config_for(self, mac: str) -> tuple[str, dict[str, Any]]:
         """Build a station's config (its secrets included) and its ETag."""
