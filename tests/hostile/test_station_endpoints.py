@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
-import sqlite3
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.service import REGISTRY_FILE, StationmasterService
-from tests.conftest import make_settings
+from tests.hostile.background import BackgroundService, request
 
 ENDPOINTS = [
     ("POST", "/api/v1/checkin"),
@@ -47,56 +41,12 @@ station_like = st.fixed_dictionaries(
 header_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=60)
 
 
-class BackgroundService:
-    """The real service on its own event loop in a thread, so hypothesis can drive it synchronously."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.service = StationmasterService(make_settings(tmp_path))
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.service.start(), self.loop).result(30)
-        self.port = self.service.station_port
-        self.db_path = self.service.settings.data_dir / REGISTRY_FILE
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.service.stop(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
-    def send(self, raw: bytes) -> int:
-        """Send raw bytes as one request; return the answer's status code."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
-            sock.sendall(raw)
-            answer = b""
-            while chunk := sock.recv(65536):
-                answer += chunk
-        status_line = answer.split(b"\r\n", 1)[0].split()
-        assert len(status_line) >= 2, f"no HTTP answer to {raw[:200]!r}: {answer[:200]!r}"
-        return int(status_line[1])
-
-    def snapshot(self) -> list[tuple[object, ...]]:
-        """Every station row: what a refused request must leave untouched."""
-        conn = sqlite3.connect(self.db_path, timeout=10)
-        try:
-            return conn.execute("SELECT * FROM stations ORDER BY mac").fetchall()
-        finally:
-            conn.close()
-
-
 @pytest.fixture(scope="module")
 def background(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundService]:
     """One service for every example of the module (hypothesis runs hundreds)."""
     service = BackgroundService(tmp_path_factory.mktemp("hostile"))
     yield service
     service.stop()
-
-
-def request(method: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
-    """A raw HTTP/1.1 request."""
-    lines = [f"{method} {path} HTTP/1.1", "Host: stationmaster", "Connection: close", f"Content-Length: {len(body)}"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
