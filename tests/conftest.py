@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -67,7 +68,15 @@ def stationmaster_command(*args: str) -> list[str]:
 class ServeProcess:
     """`stationmaster serve` in a child process, as systemd runs it."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        *,
+        env: dict[str, str] | None = None,
+        open_files: tuple[int, int] | None = None,
+    ) -> None:
+        self.extra_env = env or {}
+        self.open_files = open_files  # (soft, hard) RLIMIT_NOFILE for the child, as a unit's LimitNOFILE= sets
         self.port = free_port()
         self.data_dir = tmp_path / "data"
         self.socket = tmp_path / "admin.sock"
@@ -93,7 +102,8 @@ class ServeProcess:
             ),
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env},
+            preexec_fn=None if self.open_files is None else self._limit_open_files,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -103,6 +113,16 @@ class ServeProcess:
                 return
             time.sleep(0.05)  # polling the process's readiness: there is no event to await across processes
         raise TimeoutError(f"serve did not come up: {self.log_path.read_text()}")
+
+    @property
+    def pid(self) -> int:
+        """The running service's process id."""
+        assert self.proc is not None
+        return self.proc.pid
+
+    def _limit_open_files(self) -> None:
+        assert self.open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, self.open_files)
 
     def stop(self) -> int:
         """SIGTERM the service and return its exit code."""

@@ -108,6 +108,7 @@ def _clean_filename(filename: str) -> str:
     name = PurePath(filename.replace("\\", "/")).name.strip()
     if not name:
         return "image.bin"
-    if len(name) > 128 or any(ord(ch) < 32 for ch in name):
+    # isprintable() refuses control characters and the lone surrogates a non-UTF-8 header decodes to.
+    if len(name) > 128 or not name.isprintable():
         raise InvalidInput("the file name must be at most 128 printable characters")
     return name
