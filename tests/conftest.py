@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -74,8 +74,10 @@ class ServeProcess:
         *,
         env: dict[str, str] | None = None,
         open_files: tuple[int, int] | None = None,
+        prefix: Sequence[str] = (),
     ) -> None:
         self.extra_env = env or {}
+        self.prefix = list(prefix)  # a command that runs serve, e.g. inside a mount namespace
         self.open_files = open_files  # (soft, hard) RLIMIT_NOFILE for the child, as a unit's LimitNOFILE= sets
         self.port = free_port()
         self.data_dir = tmp_path / "data"
@@ -88,7 +90,8 @@ class ServeProcess:
         """Start the service and wait until its admin socket answers."""
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            stationmaster_command(
+            self.prefix
+            + stationmaster_command(
                 "serve",
                 "--data-dir",
                 str(self.data_dir),
