@@ -113,7 +113,7 @@ ensure_venv() {
         python3 -m venv "$VENV"
         say "made the virtual environment $VENV"
     fi
-    local source="$FROM" pip_args=(--quiet --disable-pip-version-check --no-input)
+    local source="$FROM" pip_args=(--quiet --disable-pip-version-check --no-input --no-cache-dir)
     [ -n "$INDEX_URL" ] && pip_args+=(--index-url "$INDEX_URL")
     if [ -d "$source" ] || [ -f "$source" ]; then
         source="$(realpath "$source")"
@@ -167,6 +167,11 @@ ensure_config() {
 UNITS_CHANGED=0
 ensure_units() {
     put_file "$HERE/stationmaster.service" "$UNIT_DIR/$UNIT" 0644 && UNITS_CHANGED=1
+    # Without udev (a container, an image being built) the folder may be missing: note who made it.
+    if [ ! -d "$(dirname "$UDEV_RULE")" ]; then
+        [ -d /etc/udev ] || state_set made_udev_dir /etc/udev
+        [ -d /etc/udev ] && state_set made_udev_dir "$(dirname "$UDEV_RULE")"
+    fi
     if put_file "$HERE/60-stationmaster-serial.rules" "$UDEV_RULE" 0644; then
         if command -v udevadm >/dev/null && [ -S /run/udev/control ]; then
             udevadm control --reload-rules && udevadm trigger --subsystem-match=tty --action=change || true

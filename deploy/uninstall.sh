@@ -58,6 +58,12 @@ if [ -f "$UDEV_RULE" ]; then
     fi
 fi
 
+made_udev_dir="$(state_get made_udev_dir)"
+if [ -n "$made_udev_dir" ] && [ -d "$made_udev_dir" ]; then
+    # Only folders the install made, and only if nothing else has been put in them since.
+    find "$made_udev_dir" -depth -type d -empty -delete 2>/dev/null || true
+fi
+
 if [ "$(state_get avahi_changed)" = 1 ] && [ -f "$AVAHI_CONF.stationmaster-orig" ]; then
     mv "$AVAHI_CONF.stationmaster-orig" "$AVAHI_CONF"
     say "restored $AVAHI_CONF as it was before the install"
