@@ -14,9 +14,11 @@ from pathlib import Path
 from aiohttp import web
 
 from appliance import __version__
-from appliance.config import Settings
+from appliance.config import ConfigError, Settings, find_config_file
 from services.admin_api.app import create_admin_app
+from services.admin_api.backup_routes import BACKUP
 from services.admin_api.status import ServiceInfo
+from services.backup import SiteBackup
 from services.eventbus import EventBus
 from services.firmware.store import FirmwareStore
 from services.fleet import (
@@ -188,6 +190,7 @@ class StationmasterService:
             settings.max_image_bytes,
             self._mdns_status,
         )
+        admin_app[BACKUP] = SiteBackup(journal, store, settings.data_dir, _config_file(settings), __version__)
         admin_runner = web.AppRunner(admin_app, access_log=None, handle_signals=False, shutdown_timeout=5)
         await admin_runner.setup()
         self._runners.append(admin_runner)
@@ -213,6 +216,17 @@ async def _claim_socket_path(path: Path) -> None:
 def _is_socket_or_absent(path: Path) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True)
     return path.is_socket() or not (path.exists() or path.is_symlink())
+
+
+def _config_file(settings: Settings) -> Path | None:
+    """The config file in force (a backup carries it), if there is one."""
+    for source in settings.sources.values():
+        if source.endswith(".toml"):
+            return Path(source)
+    try:
+        return find_config_file(None, os.environ)
+    except ConfigError:
+        return None
 
 
 def site_id(data_dir: Path) -> str:

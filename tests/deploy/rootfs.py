@@ -154,7 +154,7 @@ class LocalIndex:
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class names it)
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

@@ -72,7 +72,9 @@ def test_install_from_the_checkout_sets_up_a_service_addie_can_reach(site: Site)
     assert chroot.run("id -nG stationmaster").stdout.split() == ["stationmaster", "dialout"]
     assert "stationmaster" in chroot.run("id -nG addie").stdout.split()
     assert "stationmaster" not in chroot.run("id -nG eve").stdout.split()
-    assert chroot.run("getent passwd stationmaster").stdout.strip().endswith(":/var/lib/stationmaster:/usr/sbin/nologin")
+    assert (
+        chroot.run("getent passwd stationmaster").stdout.strip().endswith(":/var/lib/stationmaster:/usr/sbin/nologin")
+    )
     assert chroot.run("stationmaster --version").stdout.strip() == f"stationmaster {site.index.version}"
     enabled = chroot.path("/etc/systemd/system/multi-user.target.wants/stationmaster.service")
     assert enabled.is_symlink()
@@ -80,12 +82,14 @@ def test_install_from_the_checkout_sets_up_a_service_addie_can_reach(site: Site)
     assert (config / "stationmaster.toml").read_text() == (config / "stationmaster.toml.example").read_text()
     assert 'GROUP="stationmaster"' in chroot.path("/etc/udev/rules.d/60-stationmaster-serial.rules").read_text()
 
-    # The service as the unit runs it (setpriv execs it, so the exit code is the service's own): the system user, systemd's directories, the installed venv.
+    # The service as the unit runs it: the system user, systemd's directories, the installed venv
+    # (setpriv execs it, so the exit code is the service's own).
     port = free_port()
     result = chroot.run(
         f"""
         install -d -o stationmaster -g stationmaster -m 0750 /run/stationmaster /var/lib/stationmaster
-        setpriv --reuid stationmaster --regid stationmaster --init-groups env STATE_DIRECTORY=/var/lib/stationmaster RUNTIME_DIRECTORY=/run/stationmaster \
+        setpriv --reuid stationmaster --regid stationmaster --init-groups \
+            env STATE_DIRECTORY=/var/lib/stationmaster RUNTIME_DIRECTORY=/run/stationmaster \
             /opt/stationmaster/venv/bin/stationmaster serve --http-host 127.0.0.1 --http-port {port} --no-mdns \
             > /tmp/serve.log 2>&1 &
         serve=$!
@@ -99,7 +103,9 @@ def test_install_from_the_checkout_sets_up_a_service_addie_can_reach(site: Site)
         """
     )
     lines = result.stdout.split()
-    assert lines[:2] == ["660", "stationmaster:stationmaster"], result.stdout + chroot.path("/tmp/serve.log").read_text()
+    assert lines[:2] == ["660", "stationmaster:stationmaster"], (
+        result.stdout + chroot.path("/tmp/serve.log").read_text()
+    )
     assert "addie=0" in lines
     assert '"counts"' in chroot.path("/tmp/addie.json").read_text()
     assert "eve=3" in lines
@@ -124,16 +130,25 @@ def test_systemd_analyze_verify_accepts_the_units(site: Site) -> None:
 def test_running_the_install_again_changes_nothing(site: Site) -> None:
     before = _settled(snapshot(site.chroot.root))
     printed = site.install("--from", site.source, "--admin", "addie")
-    assert "created" not in printed and "wrote" not in printed
+    assert "created" not in printed
+    assert "wrote" not in printed
     assert _settled(snapshot(site.chroot.root)) == before
 
 
 def test_the_tunnel_is_set_up_when_asked(site: Site) -> None:
     known = site.chroot.path("/tmp/relay_known_hosts")
-    known.write_text("relay.example.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOr0Xm4qGmDhrlYVpgDMpWmi5z4DrnVjcnzSdI6iyM3V\n")
+    known.write_text(
+        "relay.example.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOr0Xm4qGmDhrlYVpgDMpWmi5z4DrnVjcnzSdI6iyM3V\n"
+    )
     printed = site.install(
-        "--from", site.source, "--tunnel", "sm-tunnel@relay.example.net:2022", "--tunnel-remote-port", "2201",
-        "--tunnel-known-hosts", "/tmp/relay_known_hosts",
+        "--from",
+        site.source,
+        "--tunnel",
+        "sm-tunnel@relay.example.net:2022",
+        "--tunnel-remote-port",
+        "2201",
+        "--tunnel-known-hosts",
+        "/tmp/relay_known_hosts",
     )
     tunnel = site.chroot.path("/etc/stationmaster/tunnel")
     assert (tunnel / "id_ed25519").stat().st_mode & 0o777 == 0o600
@@ -141,8 +156,12 @@ def test_the_tunnel_is_set_up_when_asked(site: Site) -> None:
     # The line to paste on the relay limits the key to opening its own port there.
     assert f'restrict,port-forwarding,permitlisten="127.0.0.1:2201" {public}' in printed
     env = (tunnel / "tunnel.env").read_text()
-    for line in ("TUNNEL_RELAY_USER=sm-tunnel", "TUNNEL_RELAY_HOST=relay.example.net", "TUNNEL_RELAY_PORT=2022",
-                 "TUNNEL_REMOTE_PORT=2201"):
+    for line in (
+        "TUNNEL_RELAY_USER=sm-tunnel",
+        "TUNNEL_RELAY_HOST=relay.example.net",
+        "TUNNEL_RELAY_PORT=2022",
+        "TUNNEL_REMOTE_PORT=2201",
+    ):
         assert line in env.splitlines()
     assert site.chroot.path("/etc/systemd/system/multi-user.target.wants/stationmaster-tunnel.service").is_symlink()
     verify = _verify(site.chroot.root, "/etc/systemd/system/stationmaster-tunnel.service")
