@@ -17,6 +17,7 @@ from appliance import __version__
 from appliance.config import ConfigError, Settings, find_config_file
 from services.admin_api.app import create_admin_app
 from services.admin_api.backup_routes import BACKUP
+from services.admin_api.feed_routes import FEED
 from services.admin_api.status import ServiceInfo
 from services.backup import SiteBackup
 from services.eventbus import EventBus
@@ -33,6 +34,7 @@ from services.fleet.retention import RetentionPolicy, run_retention
 from services.lan.mdns import MdnsService, MdnsSettings, MdnsStatus
 from services.registry import Registry
 from services.station_api.app import create_station_app
+from services.uplink import FeedFollower
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ class StationmasterService:
         self.station_port = settings.http_port
         self.mdns: MdnsService | None = None
         self._mdns_status: list[MdnsStatus] = []  # filled once mDNS is up; the admin app reads it
+        self.feed: FeedFollower | None = None
 
     async def __aenter__(self) -> StationmasterService:
         await self.start()
@@ -98,6 +101,8 @@ class StationmasterService:
                 name="retention",
             )
         )
+        if self.feed is not None:
+            self._tasks.append(asyncio.create_task(self.feed.run(), name="release-feed"))
         if settings.mdns:
             self.mdns = MdnsService(
                 MdnsSettings(
@@ -190,6 +195,8 @@ class StationmasterService:
             settings.max_image_bytes,
             self._mdns_status,
         )
+        self.feed = FeedFollower(journal, library, settings.data_dir, settings.max_image_bytes)
+        admin_app[FEED] = self.feed
         admin_app[BACKUP] = SiteBackup(journal, store, settings.data_dir, _config_file(settings), __version__)
         admin_runner = web.AppRunner(admin_app, access_log=None, handle_signals=False, shutdown_timeout=5)
         await admin_runner.setup()

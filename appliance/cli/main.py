@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from appliance import __version__
-from appliance.cli import admin_commands, backup_commands
+from appliance.cli import admin_commands, backup_commands, feed_commands
 from appliance.config import LOG_LEVELS, ConfigError, Settings, describe, find_config_file, load_settings
 
 EXIT_OK = 0
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     admin_commands.add_parsers(commands)
     backup_commands.add_parsers(commands)
+    feed_commands.add_parsers(commands)
     return parser
 
 

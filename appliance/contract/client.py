@@ -226,9 +226,30 @@ class AdminClient:
     async def restore(self, archive: Path) -> JSON:
         """Send a backup archive; the service checks it whole and makes it the site's state, or changes nothing."""
         size = (await asyncio.to_thread(archive.stat)).st_size
-        with archive.open("rb") as body:  # noqa: ASYNC230 (aiohttp reads it in its own thread)
+        with archive.open("rb") as body:
             headers = {"Content-Type": "application/gzip", "Content-Length": str(size)}
             return await self._call("POST", "/v1/restore", data=body, headers=headers, timeout=_LONG)
+
+    # The upstream release feed (issue 7).
+
+    async def feed(self) -> JSON:
+        """The feed this site follows, its uplink byte counter and its refusals."""
+        return await self._call("GET", "/v1/feed")
+
+    async def follow_feed(self, url: str, key: str, interval_s: int | None = None) -> JSON:
+        """Follow the feed at `url` signed with `key` (ed25519:...)."""
+        body: JSON = {"url": url, "key": key}
+        if interval_s is not None:
+            body["interval_s"] = interval_s
+        return await self._call("PUT", "/v1/feed", json=body)
+
+    async def unfollow_feed(self) -> None:
+        """Stop following the feed."""
+        await self._call("DELETE", "/v1/feed")
+
+    async def sync_feed(self) -> JSON:
+        """Sync the feed now; returns what was imported, refused or cut short."""
+        return await self._call("POST", "/v1/feed/sync", timeout=_LONG)
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
