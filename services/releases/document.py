@@ -49,9 +49,7 @@ class Feed:
 
 def sign_feed(key: Ed25519PrivateKey, sequence: int, entries: list[FeedEntry]) -> bytes:
     """The envelope's bytes: the payload as exact text, and an ed25519 signature over those bytes."""
-    payload = json.dumps(
-        {"sequence": sequence, "images": [_entry_json(e) for e in entries]}, indent=1, sort_keys=True
-    )
+    payload = json.dumps({"sequence": sequence, "images": [_entry_json(e) for e in entries]}, indent=1, sort_keys=True)
     signature = key.sign(payload.encode("utf-8"))
     envelope = {
         "format": ENVELOPE_FORMAT,

@@ -86,14 +86,18 @@ async def test_a_signed_feed_imports_once_and_a_second_sync_downloads_nothing(
     publish(server.root, images, 1, key)
     await admin.follow_feed(url, str(public_key_of(key)))
     first = await admin.sync_feed()
-    assert len(first["imported"]) == 2 and first["refused"] == [] and first["interrupted"] == []
+    assert len(first["imported"]) == 2
+    assert first["refused"] == []
+    assert first["interrupted"] == []
     assert {i["filename"] for i in await admin.images()} == set(images)
     body_bytes = sum(len(d) for d in images.values()) + (server.root / "feed.json").stat().st_size
     assert body_bytes < first["uplink_bytes"] < body_bytes + 3000  # bodies plus headers, nothing twice
 
     server.requests.clear()
     second = await admin.sync_feed()
-    assert second["feed"] == "unchanged" and second["imported"] == [] and second["already_had"] == 2
+    assert second["feed"] == "unchanged"
+    assert second["imported"] == []
+    assert second["already_had"] == 2
     assert server.requests == [("feed.json", None)]  # one conditional GET, answered 304
     assert second["uplink_bytes"] < 1000
     status = await admin.feed()
@@ -111,7 +115,8 @@ async def test_an_interrupted_download_resumes_where_it_broke(
     server.cut_next.add("weather-1.6.0.bin")
     await admin.follow_feed(url, str(public_key_of(key)))
     cut = await admin.sync_feed()
-    assert cut["imported"] == [] and "resumes" in cut["interrupted"][0]["reason"]
+    assert cut["imported"] == []
+    assert "resumes" in cut["interrupted"][0]["reason"]
     (part,) = (service.settings.data_dir / "feed" / "partial").glob("*.part")
     kept = part.stat().st_size
     assert 0 < kept <= len(data) // 2
@@ -134,7 +139,8 @@ async def test_a_tampered_image_is_refused_and_not_fetched_again(
     outcome = await admin.sync_feed()
     assert outcome["imported"] == []
     reason = outcome["refused"][0]["reason"]
-    assert "weather-1.7.0.bin: its SHA-256 is" in reason and "changed or damaged" in reason
+    assert "weather-1.7.0.bin: its SHA-256 is" in reason
+    assert "changed or damaged" in reason
     assert await admin.images() == []
     server.requests.clear()
     again = await admin.sync_feed()
