@@ -178,3 +178,20 @@ async def _until(condition: object, timeout_s: float = 30.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("timed out")
         await asyncio.sleep(0.1)
+
+
+async def test_the_tui_palette_backs_up_the_site(
+    busy_site: tuple[ServeProcess, SimulatedFleet], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.app import StationmasterApp
+
+    serve, _ = busy_site
+    monkeypatch.setenv("HOME", str(tmp_path))
+    app = StationmasterApp(serve.socket)
+    async with app.run_test() as pilot:
+        app.action_backup()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    (saved,) = await asyncio.to_thread(lambda: list(tmp_path.glob("stationmaster-*.tar.gz")))
+    with tarfile.open(saved) as tar:
+        assert "stationmaster-backup/registry.sqlite3" in tar.getnames()
