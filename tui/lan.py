@@ -87,15 +87,16 @@ class LanTable(DataTable[Any]):
             )
             if password is None:
                 return
-        self.app.query_one("#lan-progress", PushProgress).start(f"pushing to {_device(service)}…")
+        progress = self.app.query_one("#lan-progress", PushProgress)
+        progress.start(f"pushing to {_device(service)}…")
         try:
             result = await self.client.lan_push(service["address"], image, port=service.get("port"), password=password)
         except AdminError as exc:
-            self.app.query_one("#lan-progress", PushProgress).finish(f"push failed: {exc.message}")
+            progress.finish(f"push failed: {exc.message}", service["address"], image)
             self.notify(exc.message, title="Push failed", severity="error", timeout=15)
             return
         done = f"pushed {result['size']:,} bytes to {_device(service)}; it verified the MD5 and restarts"
-        self.app.query_one("#lan-progress", PushProgress).finish(done)
+        progress.finish(done, service["address"], image)
         self.notify(done)
 
     async def _choose_image(self, service: dict[str, Any]) -> str | None:
@@ -136,25 +137,35 @@ class LanTable(DataTable[Any]):
 class PushProgress(Vertical):
     """How the current LAN push is going: a bar fed by the service's live progress messages, then the outcome."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # The push whose outcome is shown: its last progress message may arrive after its answer (the stream
+        # is batched), and must not cover the outcome up.
+        self._ended: tuple[str, str] | None = None
+
     def compose(self) -> ComposeResult:
         yield Static(id="lan-push-line")
         yield ProgressBar(total=100, show_eta=False, id="lan-push-bar")
 
     def start(self, text: str) -> None:
         """Show a push beginning."""
+        self._ended = None
         self.add_class("shown")
         self.query_one("#lan-push-line", Static).update(text)
         self.query_one("#lan-push-bar", ProgressBar).update(progress=0)
 
     def advance(self, payload: dict[str, Any]) -> None:
         """Fold one `lan_push_progress` message in."""
+        if (payload.get("address"), payload.get("sha256")) == self._ended:
+            return
         self.add_class("shown")
         total = max(int(payload.get("total") or 1), 1)
         self.query_one("#lan-push-line", Static).update(str(payload.get("message") or ""))
         self.query_one("#lan-push-bar", ProgressBar).update(progress=100 * int(payload.get("done") or 0) / total)
 
-    def finish(self, text: str) -> None:
-        """Show how the push ended."""
+    def finish(self, text: str, address: str, sha256: str) -> None:
+        """Show how the push of `sha256` to `address` ended."""
+        self._ended = (address, sha256)
         self.query_one("#lan-push-line", Static).update(text)
 
 
