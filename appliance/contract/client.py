@@ -206,7 +206,9 @@ class AdminClient:
                 "/v1/backup", json={"include_secrets": include_secrets}, timeout=_LONG
             ) as answer:
                 await _raise_for_error(answer)
-                with partial.open("wb") as out:
+                # 0600: a backup is the site's whole history (and with --include-secrets its passwords).
+                fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "wb") as out:
                     async for chunk in answer.content.iter_chunked(256 * 1024):
                         size += len(chunk)
                         await asyncio.to_thread(out.write, chunk)

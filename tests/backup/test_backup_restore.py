@@ -53,6 +53,7 @@ async def test_a_restore_while_stations_check_in_brings_back_every_station_and_i
         await _until(lambda: _tokens(serve) == 4)
         saved = await admin.backup(archive)
         assert saved["bytes"] == archive.stat().st_size
+        assert archive.stat().st_mode & 0o777 == 0o600
         before = {s["mac"]: s["status"] for s in await admin.stations()}
         images = sorted(i["sha256"] for i in await admin.images())
 
