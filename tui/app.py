@@ -186,6 +186,37 @@ class StationmasterApp(App[None]):
         self.action_show_tab("firmware")
         self.query_one("#firmware-table", FirmwareTable).action_import_image()
 
+    def action_backup(self) -> None:
+        """Save a backup of the site (secrets left out) in the home folder of whoever runs the TUI."""
+        self.run_worker(self._backup(), group="site", exit_on_error=False)
+
+    def action_sync_feed(self) -> None:
+        """Look at the release feed now and fetch what is new."""
+        self.run_worker(self._sync_feed(), group="site", exit_on_error=False)
+
+    async def _backup(self) -> None:
+        host = str(self.status.get("hostname") or "site")
+        target = Path.home() / f"stationmaster-{host}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.tar.gz"
+        self.notify(f"backing up to {target}…")
+        try:
+            saved = await self.link.client.backup(target)
+        except AdminError as exc:
+            self.notify(exc.message, title="Backup failed", severity="error")
+            return
+        self.notify(f"{saved['path']} ({saved['bytes']:,} bytes, secrets left out)", title="Backup saved")
+
+    async def _sync_feed(self) -> None:
+        try:
+            outcome = await self.link.client.sync_feed()
+        except AdminError as exc:
+            self.notify(exc.message, title="Release feed", severity="error")
+            return
+        summary = (
+            f"{len(outcome['imported'])} imported, {len(outcome['refused'])} refused,"
+            f" {len(outcome['interrupted'])} cut short; {outcome['uplink_bytes']:,} bytes over the uplink"
+        )
+        self.notify(summary, title=f"Release feed {outcome['feed']}")
+
     def action_reload(self) -> None:
         """Fetch everything again."""
         self.reload_all()
