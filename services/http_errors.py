@@ -19,6 +19,7 @@ from services.errors import (
     StationmasterError,
     StorageFull,
     Unauthorized,
+    UpstreamFailed,
 )
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ _STATUS: list[tuple[type[StationmasterError], int]] = [
     (Conflict, 409),
     (StorageFull, 507),
     (DeviceFailed, 502),
+    (UpstreamFailed, 502),
     (InvalidInput, 400),
 ]
 BODY_LIMIT = web.AppKey("body_limit", int)
