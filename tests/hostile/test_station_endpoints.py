@@ -22,6 +22,8 @@ from tests.hostile.strategies import (
     encode,
     fill,
     header_bytes,
+    json_text,
+    json_values,
     parameters,
     path_segment,
     query_strings,
@@ -160,9 +162,34 @@ def hostile_station_requests(draw: st.DrawFn, scene: Scene) -> bytes:
     ]
     names = draw(st.lists(st.sampled_from(OTA_HEADERS + OTHER_HEADERS), max_size=6))
     headers = [(name.encode(), draw(st.sampled_from(known_values) | header_bytes)) for name in names]
-    body = draw(bodies(CHECKIN_FIELDS) | st.just(b""))
-    extra, body, chunked = encode(body, draw(st.sampled_from(ENCODINGS)))
+    if draw(st.booleans()):
+        # Half the requests come from the station that holds a token, in a well-formed body with one or two
+        # hostile fields: so that they get past the first check to the config, the events and the answers.
+        headers.append((b"Authorization", b"Bearer " + scene.token.encode()))
+        body = json_text({**BASE_CHECKIN, **draw(_hostile_fields())})
+    else:
+        body = draw(bodies(CHECKIN_FIELDS) | st.just(b""))
+    encoding = draw(st.sampled_from(["plain"] * len(ENCODINGS) + list(ENCODINGS)))  # plain half the time
+    extra, body, chunked = encode(body, encoding)
     return raw_request(method.encode("utf-8"), target.encode("latin-1"), headers + extra, body, chunked)
+
+
+# A check-in that is also a valid events body (each endpoint ignores the fields it does not know).
+BASE_CHECKIN = {
+    "mac": KNOWN_MAC,
+    "chip": "esp32",
+    "version": "1.0.0",
+    "rssi": -60,
+    "uptime_s": 100,
+    "events": [{"kind": "message", "message": "hello"}],
+}
+
+
+@st.composite
+def _hostile_fields(draw: st.DrawFn) -> dict[str, object]:
+    """One or two check-in (or events) fields with hostile values."""
+    keys = draw(st.lists(st.sampled_from(sorted(CHECKIN_FIELDS)), min_size=1, max_size=2, unique=True))
+    return {key: draw(CHECKIN_FIELDS[key] | json_values) for key in keys}
 
 
 @FUZZ
