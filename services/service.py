@@ -177,6 +177,7 @@ class StationmasterService:
             station_url=self.station_url,
             hostname=settings.hostname,
             poll_interval_s=settings.poll_interval_s,
+            http_host=settings.http_host,
         )
         admin_app = create_admin_app(
             self.registry,
