@@ -178,6 +178,7 @@ class StationmasterService:
             hostname=settings.hostname,
             poll_interval_s=settings.poll_interval_s,
             http_host=settings.http_host,
+            mdns_enabled=settings.mdns,
         )
         admin_app = create_admin_app(
             self.registry,

@@ -116,7 +116,8 @@ def bundle_json(bundle: Bundle) -> dict[str, Any]:
 def _reach(request: web.Request, address: object) -> ApplianceReach:
     info, mdns = request.app[INFO], request.app[MDNS]
     status = mdns[0] if mdns else None
-    host = (status.hostname or "") if status else ""
+    # mDNS starts after the admin socket: a bundle made in that moment still gets the name it will answer to.
+    host = (status.hostname or "") if status else (f"{info.hostname}.local" if info.mdns_enabled else "")
     if address is not None and address != "":
         chosen = _ipv4(address)
     elif status and status.addresses:

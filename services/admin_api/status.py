@@ -16,3 +16,4 @@ class ServiceInfo:
     hostname: str
     poll_interval_s: int
     http_host: str = "0.0.0.0"  # what the station API is bound to (a wildcard says nothing of where to reach it)
+    mdns_enabled: bool = False  # announcing by mDNS (perhaps not yet up: it starts after the listeners)
