@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +10,7 @@ from appliance.cli import views
 from appliance.cli.admin_commands import UsageError, leaf
 from appliance.contract import bundles
 from appliance.contract.ages import ago
-from appliance.contract.client import AdminClient, AdminError
+from appliance.contract.client import AdminClient
 
 
 def add_parsers(commands: Any) -> None:
@@ -44,21 +42,13 @@ def add_parsers(commands: Any) -> None:
 
 
 async def _bundle(client: AdminClient, args: argparse.Namespace) -> Any:
+    asked = {"nvs_offset": args.nvs_offset, "nvs_size": args.nvs_size, "app_offset": args.app_offset}
+    layout = {key: value for key, value in asked.items() if value is not None}
     try:
-        directory, staging = await asyncio.to_thread(bundles.stage, args.out or bundles.default_directory(args.name))
-    except bundles.BundleWriteError as exc:
-        raise UsageError(str(exc)) from None
-    layout = {
-        key: value
-        for key, value in (
-            ("nvs_offset", args.nvs_offset),
-            ("nvs_size", args.nvs_size),
-            ("app_offset", args.app_offset),
-        )
-        if value is not None
-    }
-    try:
-        answer = await client.make_bundle(
+        # What the CLI shows (and --json prints) has no file contents, so no secret.
+        return await bundles.make_and_write(
+            client,
+            args.out or bundles.default_directory(args.name),
             args.name,
             args.chip,
             mac=args.mac,
@@ -67,28 +57,8 @@ async def _bundle(client: AdminClient, args: argparse.Namespace) -> Any:
             replace=args.replace,
             layout=layout,
         )
-    except BaseException:
-        bundles.discard(staging)
-        raise
-    try:
-        paths = await asyncio.to_thread(bundles.commit, staging, answer, directory)
     except bundles.BundleWriteError as exc:
-        # Its only copy of the token is lost: the provision must not wait for a station nobody can flash.
-        with contextlib.suppress(AdminError):
-            await client.cancel_bundle(answer["provision"]["name"])
-        raise UsageError(f"{exc}; the bundle was cancelled") from None
-    # What the CLI shows (and --json prints): no file contents, so no secret.
-    return {
-        "provision": answer["provision"],
-        "directory": str(directory),
-        "files": [
-            {k: f[k] for k in ("name", "offset", "size", "sha256")} | {"path": str(p)}
-            for f, p in zip(answer["files"], paths, strict=True)
-        ],
-        "flashed": answer["flashed"],
-        "command": answer["command"],
-        "command_line": answer["command_line"],
-    }
+        raise UsageError(str(exc)) from None
 
 
 async def _overview(client: AdminClient, _: argparse.Namespace) -> Any:

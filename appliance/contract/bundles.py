@@ -6,14 +6,18 @@ against the size and SHA-256 the service announced, and the staging directory is
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from appliance.contract.client import AdminClient, AdminError
 
 JSON = dict[str, Any]
 
@@ -82,3 +86,34 @@ def _write(staging: Path, item: JSON) -> str:
         out.flush()
         os.fsync(out.fileno())
     return name
+
+
+async def make_and_write(client: AdminClient, directory: Path, name: str, chip: str, **options: Any) -> JSON:
+    """Ask the service for a bundle and write it to `directory`; return what was written (no file contents).
+
+    `options` are `AdminClient.make_bundle`'s. If the files cannot be written, the bundle is cancelled: its
+    token's only copy is gone, and a station nobody can flash must not stay awaited.
+    """
+    target, staging = await asyncio.to_thread(stage, directory)
+    try:
+        answer = await client.make_bundle(name, chip, **options)
+    except BaseException:
+        await asyncio.to_thread(discard, staging)
+        raise
+    try:
+        paths = await asyncio.to_thread(commit, staging, answer, target)
+    except BundleWriteError as exc:
+        with contextlib.suppress(AdminError):
+            await client.cancel_bundle(answer["provision"]["name"])
+        raise BundleWriteError(f"{exc}; the bundle was cancelled") from None
+    return {
+        "provision": answer["provision"],
+        "directory": str(target),
+        "files": [
+            {key: item[key] for key in ("name", "offset", "size", "sha256")} | {"path": str(path)}
+            for item, path in zip(answer["files"], paths, strict=True)
+        ],
+        "flashed": answer["flashed"],
+        "command": answer["command"],
+        "command_line": answer["command_line"],
+    }
