@@ -80,7 +80,7 @@ path_segment = st.binary(max_size=40).map(lambda b: urllib.parse.quote(b, safe="
     ["%ED%A0%80", "%FF", "..", "%2e%2e", "%2F", "a" * 300, "%00", "%C2%B2", "9" * 40, "-1", " "]
 )
 query_strings = st.dictionaries(
-    st.sampled_from(["limit", "before", "mac", "kind", "station", "x", ""]), text_values, max_size=3
+    st.sampled_from(["limit", "before", "mac", "kind", "station", "ssid", "override", "x", ""]), text_values, max_size=3
 ).map(lambda query: urllib.parse.urlencode({k: v.encode("utf-8", "surrogatepass") for k, v in query.items()}))
 ENCODINGS = ("plain", "gzip", "deflate", "broken-gzip", "broken-deflate", "br", "unknown", "chunked", "utf-16")
 

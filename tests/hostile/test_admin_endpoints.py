@@ -56,6 +56,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
     sha256 = json.loads(uploaded.body)["sha256"]
     assert service.admin_json("POST", f"/v1/stations/{KNOWN_MAC}/accept").status == 200
     assert service.admin_json("POST", "/v1/assignments", {"image": sha256, "station": KNOWN_MAC}).status == 201
+    assert service.admin_json("POST", "/v1/wifi", {"ssid": "AP1", "psk": "hostile-site-secret"}).status == 201
     yield Scene(service, image, sha256, service.routes(1))
     service.stop()
 
@@ -96,7 +97,12 @@ def hostile_admin_requests(draw: st.DrawFn, scene: Scene) -> bytes:
     method, template = draw(st.sampled_from(scene.routes))
     if draw(st.integers(0, 9)) == 0:
         method = draw(st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT"]))
-    known = {"mac": [KNOWN_MAC, "24-0a-c4-00-10-01"], "prefix": [scene.sha256[:12], scene.sha256], "id": ["1"]}
+    known = {
+        "mac": [KNOWN_MAC, "24-0a-c4-00-10-01"],
+        "prefix": [scene.sha256[:12], scene.sha256],
+        "id": ["1"],
+        "name": ["STA2", KNOWN_MAC],
+    }
     values = {name: draw(st.sampled_from(known.get(name, ["1"])) | path_segment) for name in parameters(template)}
     target = fill(template, values)
     if draw(st.booleans()):
@@ -104,8 +110,9 @@ def hostile_admin_requests(draw: st.DrawFn, scene: Scene) -> bytes:
     if template == "/v1/firmware" and method == "POST":
         body = draw(_mutated(scene.image))
     else:
-        targets = st.sampled_from([KNOWN_MAC, "fleet", scene.sha256[:8], "a" * 64, ""])
-        fields = {key: targets for key in ("image", "station", "tag", "name", "add", "remove")}
+        targets = st.sampled_from([KNOWN_MAC, "fleet", scene.sha256[:8], "a" * 64, "", "esp32", "AP1"])
+        keys = ("image", "station", "tag", "name", "add", "remove", "chip", "mac", "ssid", "psk", "nvs_size")
+        fields = {key: targets for key in keys}
         body = draw(bodies({**fields, "address": text_values, "port": json_values, "password": text_values}))
     names = draw(st.lists(st.sampled_from(UPLOAD_HEADERS), max_size=4))
     headers = [(name.encode(), draw(header_bytes)) for name in names]
@@ -162,6 +169,14 @@ def test_every_admin_route_was_attacked(scene: Scene) -> None:
     templates = {template for _, template in scene.routes}
     assert {"/v1/status", "/v1/stations/{mac}/rename", "/v1/firmware", "/v1/assignments/{id}"} <= templates
     assert {"/v1/events", "/v1/events/stream", "/v1/lan/push", "/v1/stations/{mac}/settings"} <= templates
+    assert {
+        "/v1/backup",
+        "/v1/restore",
+        "/v1/feed",
+        "/v1/onboarding/bundles",
+        "/v1/wifi",
+        "/v1/wifi/reveal",
+    } <= templates
 
 
 def test_after_the_attack_the_admin_api_answers_and_the_registry_is_whole(scene: Scene) -> None:
