@@ -85,6 +85,19 @@ class Station:
 
 
 @dataclass(frozen=True, slots=True)
+class SiteNetwork:
+    """One of the site's Wi-Fi networks; `psk` is a secret ("" for an open network)."""
+
+    id: int
+    ssid: str
+    psk: str = field(repr=False)
+    priority: int = 0
+    hidden: bool = False
+    fallback: bool = False  # joined only when no other network of the site can be
+    added_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """Something that happened, for the admin's log and the live stream."""
 
