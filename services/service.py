@@ -28,9 +28,12 @@ from services.fleet import (
     StationReports,
 )
 from services.fleet.retention import RetentionPolicy, run_retention
+from services.lan.interfaces import ipv4_addresses
 from services.lan.mdns import MdnsService, MdnsSettings, MdnsStatus
 from services.registry import Registry
 from services.station_api.app import create_station_app
+from services.usb import UsbOnboarding, UsbSettings
+from services.usb.provisioning import ApplianceAddress, UsbProvisioning
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,7 @@ class StationmasterService:
         self.station_port = settings.http_port
         self.mdns: MdnsService | None = None
         self._mdns_status: list[MdnsStatus] = []  # filled once mDNS is up; the admin app reads it
+        self.usb: UsbOnboarding | None = None
 
     async def __aenter__(self) -> StationmasterService:
         await self.start()
@@ -114,6 +118,12 @@ class StationmasterService:
                 await self.stop()
                 raise
             self._mdns_status.append(self.mdns.status)
+        if self.usb is not None:
+            try:
+                await self.usb.start()
+            except BaseException:
+                await self.stop()
+                raise
         log.info(
             "Stationmaster %s serving stations on %s and the admin API on %s (data in %s)",
             __version__,
@@ -124,6 +134,9 @@ class StationmasterService:
 
     async def stop(self) -> None:
         """Stop listening, let in-flight requests finish, then close the registry."""
+        if self.usb is not None:
+            await self.usb.stop()  # first: its jobs write to the registry as they end
+            self.usb = None
         if self.mdns is not None:
             await self.mdns.stop()
             self.mdns = None
@@ -178,6 +191,19 @@ class StationmasterService:
             hostname=settings.hostname,
             poll_interval_s=settings.poll_interval_s,
         )
+        self.usb = UsbOnboarding(
+            journal,
+            library,
+            UsbProvisioning(self.registry, self._appliance_address),
+            UsbSettings(
+                patterns=settings.usb_ports,
+                poll_s=settings.usb_poll_ms / 1000,
+                identify=settings.usb_identify,
+                improv_probe_s=settings.usb_improv_probe_ms / 1000,
+                improv_timeout_s=settings.usb_improv_timeout_s,
+                checkin_wait_s=settings.usb_checkin_wait_s,
+            ),
+        )
         admin_app = create_admin_app(
             self.registry,
             Administration(journal),
@@ -187,6 +213,7 @@ class StationmasterService:
             info,
             settings.max_image_bytes,
             self._mdns_status,
+            self.usb,
         )
         admin_runner = web.AppRunner(admin_app, access_log=None, handle_signals=False, shutdown_timeout=5)
         await admin_runner.setup()
@@ -195,6 +222,14 @@ class StationmasterService:
         await web.UnixSite(admin_runner, str(settings.admin_socket)).start()
         # 0660: whoever is in the socket's group is an admin; SSH is the authentication.
         os.chmod(settings.admin_socket, 0o660)
+
+    def _appliance_address(self) -> ApplianceAddress:
+        """How a station flashed here finds the appliance: the mDNS name, and an address for when that fails."""
+        mdns = self._mdns_status[0] if self._mdns_status else None
+        host = mdns.hostname if mdns and mdns.hostname else ""  # already "<name>.local"
+        addresses = (mdns.addresses if mdns else []) or ipv4_addresses(self.settings.mdns_interfaces)
+        address = self.settings.http_host if self.settings.http_host not in ("0.0.0.0", "", "::") else ""
+        return ApplianceAddress(host, address or (addresses[0] if addresses else "127.0.0.1"), self.station_port)
 
 
 async def _claim_socket_path(path: Path) -> None:

@@ -26,6 +26,7 @@ def make_settings(tmp_path: Path, **changes: object) -> Settings:
         "http_host": "127.0.0.1",
         "http_port": 0,
         "mdns": False,
+        "usb_ports": (),  # no test service touches the machine's serial ports unless it names them
     }
     values.update(changes)
     return Settings(**values)  # type: ignore[arg-type]

@@ -70,6 +70,13 @@ def describe(path: str) -> SerialPort:
 
 def open_quietly(path: str, baudrate: int = 115200, timeout: float = 0.1) -> serial.Serial:
     """Open a port without asserting DTR or RTS, which on most ESP boards would reset the chip."""
+    port = quiet_port(path, baudrate, timeout)
+    port.open()
+    return port
+
+
+def quiet_port(path: str, baudrate: int = 115200, timeout: float = 0.1) -> serial.Serial:
+    """A port set up as `open_quietly` opens it, not opened yet (so that another thread may close it)."""
     port = serial.Serial()
     port.port = path
     port.baudrate = baudrate
@@ -77,7 +84,6 @@ def open_quietly(path: str, baudrate: int = 115200, timeout: float = 0.1) -> ser
     port.dtr = False
     port.rts = False
     port.exclusive = True  # esptool, Improv and a stray terminal must not share one port
-    port.open()
     return port
 
 
