@@ -44,9 +44,9 @@ class FlashOrder:
         return " ".join(v for v in (image.project, image.version) if v) or image.sha256[:12]
 
     def regions(self) -> list[Region]:
-        """What is written, in flash order."""
+        """What is written, in order: the firmware first, so that a write cut short never leaves a token behind."""
         app = Region(self.prepared.app_offset, self.app, "firmware")
-        return sorted([*self.prepared.config, app], key=lambda r: r.offset)
+        return [app, *sorted(self.prepared.config, key=lambda r: r.offset)]
 
 
 def flash_job(board: PortBoard, path: str, order: FlashOrder, provisioning: Provisioning) -> Job:
