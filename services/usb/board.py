@@ -148,9 +148,11 @@ class PortBoard:
                 if path in self._ports:
                     self.update(path, phase="failed", message=f"failed unexpectedly: {exc}")
             finally:
-                self._tasks.pop(path, None)
-                self._held.pop(path, None)
-            await self._after_job(path)  # not when cancelled: the service is stopping
+                if self._tasks.get(path) is asyncio.current_task():  # not a job started since on this port
+                    del self._tasks[path]
+                    self._held.pop(path, None)
+            if not self.has_job(path):
+                await self._after_job(path)  # not when cancelled: the service is stopping
 
         self._tasks[path] = asyncio.create_task(guarded(), name=f"usb-job {path}")
 

@@ -92,9 +92,18 @@ def devices(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def usb_service(tmp_path: Path, devices: Path) -> AsyncIterator[StationmasterService]:
+def usb_overrides() -> dict[str, Any]:
+    """Settings a test module changes for its service (override this fixture in the module)."""
+    return {}
+
+
+@pytest.fixture
+async def usb_service(
+    tmp_path: Path, devices: Path, usb_overrides: dict[str, Any]
+) -> AsyncIterator[StationmasterService]:
     """A service watching `devices` for ttyUSB* ports, briskly (a 0.1 s listing, a 0.5 s Improv question)."""
-    settings = make_settings(tmp_path, usb_ports=(str(devices / "ttyUSB*"),), usb_poll_ms=100, usb_improv_probe_ms=500)
+    brisk: dict[str, Any] = {"usb_poll_ms": 100, "usb_improv_probe_ms": 500, **usb_overrides}
+    settings = make_settings(tmp_path, usb_ports=(str(devices / "ttyUSB*"),), **brisk)
     async with StationmasterService(settings) as running:
         yield running
 

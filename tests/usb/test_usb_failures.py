@@ -35,7 +35,9 @@ async def test_a_port_pulled_mid_flash_fails_clearly_and_registers_nothing(
 
     await admin.usb_flash("ttyUSB0", "STA2", firmware)
     await stream.wait_for(
-        lambda m: about("usb_flash_progress", "ttyUSB0")(m) and m["stage"] == "writing the firmware" and m["percent"] > 20
+        lambda m: (
+            about("usb_flash_progress", "ttyUSB0")(m) and m["stage"] == "writing the firmware" and m["percent"] > 20
+        )
     )
     mock.unplug()
 
@@ -65,7 +67,9 @@ async def test_two_boards_flash_side_by_side_and_the_service_keeps_answering(
     await admin.usb_flash("ttyUSB0", "STA2", classic)
     await admin.usb_flash("ttyUSB1", "STA3", c3)
     for name in ("ttyUSB0", "ttyUSB1"):
-        await stream.wait_for(lambda m, n=name: about("usb_flash_progress", n)(m) and m["stage"] == "writing the firmware")
+        await stream.wait_for(
+            lambda m, n=name: about("usb_flash_progress", n)(m) and m["stage"] == "writing the firmware"
+        )
     # esptool runs in worker threads: the admin API answers while both boards are being written.
     assert {p["name"]: p["phase"] for p in await admin.usb_ports()} == {"ttyUSB0": "flashing", "ttyUSB1": "flashing"}
     for name in ("ttyUSB0", "ttyUSB1"):
