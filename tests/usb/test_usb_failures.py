@@ -8,6 +8,7 @@ import os
 import tty
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,12 @@ from tests.usb.conftest import Stream, about, add_site_wifi, port_phase
 from tests.usb.mockchip import MockChip
 
 Plug = Callable[[str, str], MockChip]
+
+
+def writing(port: str) -> Callable[[dict[str, Any]], bool]:
+    """A predicate: progress writing the firmware on `port`."""
+    progress = about("usb_flash_progress", port)
+    return lambda m: progress(m) and m["stage"] == "writing the firmware"
 
 
 async def import_for(admin: AdminClient, chip: str, size: int, version: str = "2.0.0") -> str:
