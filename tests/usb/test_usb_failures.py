@@ -74,9 +74,7 @@ async def test_two_boards_flash_side_by_side_and_the_service_keeps_answering(
     await admin.usb_flash("ttyUSB0", "STA2", classic)
     await admin.usb_flash("ttyUSB1", "STA3", c3)
     for name in ("ttyUSB0", "ttyUSB1"):
-        await stream.wait_for(
-            lambda m, n=name: about("usb_flash_progress", n)(m) and m["stage"] == "writing the firmware"
-        )
+        await stream.wait_for(writing(name))
     # esptool runs in worker threads: the admin API answers while both boards are being written.
     assert {p["name"]: p["phase"] for p in await admin.usb_ports()} == {"ttyUSB0": "flashing", "ttyUSB1": "flashing"}
     for name in ("ttyUSB0", "ttyUSB1"):
