@@ -28,12 +28,11 @@ from services.fleet import (
     StationReports,
 )
 from services.fleet.retention import RetentionPolicy, run_retention
-from services.lan.interfaces import ipv4_addresses
 from services.lan.mdns import MdnsService, MdnsSettings, MdnsStatus
 from services.registry import Registry
 from services.station_api.app import create_station_app
 from services.usb import UsbOnboarding, UsbSettings
-from services.usb.provisioning import ApplianceAddress, UsbProvisioning
+from services.usb.provisioning import UsbProvisioning
 
 log = logging.getLogger(__name__)
 
@@ -190,11 +189,13 @@ class StationmasterService:
             station_url=self.station_url,
             hostname=settings.hostname,
             poll_interval_s=settings.poll_interval_s,
+            http_host=settings.http_host,
+            mdns_enabled=settings.mdns,
         )
         self.usb = UsbOnboarding(
             journal,
             library,
-            UsbProvisioning(self.registry, self._appliance_address),
+            UsbProvisioning(journal),
             UsbSettings(
                 patterns=settings.usb_ports,
                 poll_s=settings.usb_poll_ms / 1000,
@@ -222,14 +223,6 @@ class StationmasterService:
         await web.UnixSite(admin_runner, str(settings.admin_socket)).start()
         # 0660: whoever is in the socket's group is an admin; SSH is the authentication.
         os.chmod(settings.admin_socket, 0o660)
-
-    def _appliance_address(self) -> ApplianceAddress:
-        """How a station flashed here finds the appliance: the mDNS name, and an address for when that fails."""
-        mdns = self._mdns_status[0] if self._mdns_status else None
-        host = mdns.hostname if mdns and mdns.hostname else ""  # already "<name>.local"
-        addresses = (mdns.addresses if mdns else []) or ipv4_addresses(self.settings.mdns_interfaces)
-        address = self.settings.http_host if self.settings.http_host not in ("0.0.0.0", "", "::") else ""
-        return ApplianceAddress(host, address or (addresses[0] if addresses else "127.0.0.1"), self.station_port)
 
 
 async def _claim_socket_path(path: Path) -> None:

@@ -39,7 +39,7 @@ def test_tokens_and_psks_never_reach_the_log(serve_process: ServeProcess) -> Non
     asyncio.run(_first_check_in(serve_process.url))
     assert admin_command(serve_process, "stations", "accept", MAC).returncode == 0
     token, config = asyncio.run(_after_accept(serve_process.url))
-    assert config["wifi"] == [{"ssid": "AP1", "psk": PSK, "priority": 0, "hidden": False}]
+    assert config["wifi"] == [{"ssid": "AP1", "psk": PSK, "priority": 0, "hidden": False, "fallback": False}]
     listed = admin_command(serve_process, "stations", "show", MAC, "--json")
     events = admin_command(serve_process, "events", "--json", "--limit", "500")
     assert serve_process.stop() == 0

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from services.admin_api.keys import REGISTRY
+from services.admin_api.onboarding_routes import appliance_reach
 from services.errors import Conflict, InvalidInput
 from services.http_errors import json_body
 from services.improv import state_words
@@ -44,7 +45,13 @@ async def identify(request: web.Request) -> web.Response:
 async def flash(request: web.Request) -> web.Response:
     """Flash firmware and a new station's config onto the chip on a port; progress follows on the stream."""
     body = _object(await json_body(request))
-    port = await _usb(request).flash(body.get("port"), body.get("name"), body.get("firmware"))
+    replace = body.get("replace", False)
+    if not isinstance(replace, bool):
+        raise InvalidInput("'replace' must be true or false")
+    reach = appliance_reach(request)
+    port = await _usb(request).flash(
+        body.get("port"), body.get("name"), body.get("firmware"), reach=reach, replace=replace
+    )
     return web.json_response(await _port_json(request, port), status=202)
 
 

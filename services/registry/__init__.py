@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.registry.configs import ConfigTable
 from services.registry.database import Database, MigrationError
 from services.registry.history import HistoryTable
 from services.registry.images import ImageTable
 from services.registry.lan import LanTable
+from services.registry.provisions import ProvisionTable
 from services.registry.stations import StationTable
 from services.registry.wifi import WifiTable
 
@@ -24,6 +26,8 @@ class Registry:
         self.history = HistoryTable(db)
         self.wifi = WifiTable(db)
         self.lan = LanTable(db)
+        self.provisions = ProvisionTable(db)
+        self.configs = ConfigTable(db)
 
     @classmethod
     async def open(cls, path: Path) -> Registry:

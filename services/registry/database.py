@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import re
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
@@ -43,9 +45,11 @@ class Database:
     async def open(cls, path: Path) -> Database:
         """Open (creating if needed) and migrate the registry at `path`, then start the writer."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        _keep_private(path)
         writer = await aiosqlite.connect(path, isolation_level=None)
         try:
             await _configure(writer)
+            _keep_private(path)  # the -wal and -shm files SQLite just made hold the same secrets
             await migrate(writer)
             reader = await aiosqlite.connect(path, isolation_level=None)
         except BaseException:
@@ -133,6 +137,15 @@ class Database:
                 future.set_result(value)
             else:
                 future.set_exception(value)
+
+
+def _keep_private(path: Path) -> None:
+    """Make the registry (and its WAL files) readable by the service's user alone: it holds Wi-Fi passphrases."""
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # created private, never briefly world-readable
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(f"{path}{suffix}", 0o600)
 
 
 async def _configure(conn: aiosqlite.Connection) -> None:

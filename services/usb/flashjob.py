@@ -19,10 +19,7 @@ _CONNECTED, _WRITTEN, _VERIFIED, _REGISTERED = 4, 92, 96, 98
 
 
 class Provisioning(Protocol):
-    """The onboarding domain's side: make a station's config without recording it, then record it."""
-
-    async def prepare(self, name: object, chip: str, mac: str | None) -> PreparedStation:
-        """Check the name, mint a token and build the config regions; record nothing."""
+    """The onboarding domain's side: record a prepared station once it is on the chip."""
 
     async def commit(self, prepared: PreparedStation, mac: str, entry: EventLog) -> None:
         """Record the station (accepted, its token) inside the caller's transaction."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from services.onboarding.provisioning import Prepared
 from services.usb.bootloader import Region
 
 Phase = Literal[
@@ -84,3 +85,4 @@ class PreparedStation:
     config: tuple[Region, ...]  # the NVS partition (and what else the layout needs) with its token inside
     app_offset: int
     secrets: tuple[str, ...] = field(default=(), repr=False)  # never shown: kept out of every message
+    provision: Prepared | None = field(default=None, repr=False)  # the onboarding domain's (None: no config)

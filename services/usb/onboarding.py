@@ -5,12 +5,14 @@ from __future__ import annotations
 from services.errors import Conflict, InvalidInput, NotFound
 from services.fleet.journal import Journal
 from services.fleet.library import FirmwareLibrary
+from services.onboarding.provisioning import ApplianceReach
 from services.usb.board import PortBoard, UsbSettings
-from services.usb.flashjob import FlashOrder, Provisioning, flash_job
+from services.usb.flashjob import FlashOrder, flash_job
 from services.usb.identify import identify_job
 from services.usb.improvjob import improv_job
 from services.usb.model import PortJob, UsbPort
 from services.usb.ports import SerialPort
+from services.usb.provisioning import UsbProvisioning
 from services.usb.watcher import PortWatcher
 
 
@@ -18,7 +20,7 @@ class UsbOnboarding:
     """The USB road in: every admin action on a port starts here and returns at once; jobs run on."""
 
     def __init__(
-        self, journal: Journal, library: FirmwareLibrary, provisioning: Provisioning, settings: UsbSettings
+        self, journal: Journal, library: FirmwareLibrary, provisioning: UsbProvisioning, settings: UsbSettings
     ) -> None:
         self.board = PortBoard(journal, settings)
         self._registry = journal.registry
@@ -50,8 +52,14 @@ class UsbOnboarding:
         self.board.run(port.path, identify_job(self.board, port.path))
         return port
 
-    async def flash(self, ref: object, name: object, firmware: object) -> UsbPort:
-        """Start flashing `firmware` and a new station's config onto the chip on a port."""
+    async def flash(
+        self, ref: object, name: object, firmware: object, *, reach: ApplianceReach, replace: bool = False
+    ) -> UsbPort:
+        """Start flashing `firmware` and a new station's config onto the chip on a port.
+
+        `replace` lets it take the place of a station already known by that name or MAC (its token stops
+        working once the new one is on the chip and recorded).
+        """
         port = self._idle(ref)
         if not isinstance(firmware, str) or not firmware.strip():
             raise InvalidInput("'firmware' is required: a unique SHA-256 prefix from `stationmaster firmware list`")
@@ -62,7 +70,10 @@ class UsbOnboarding:
             known = await self._registry.stations.get(port.mac)
             if known is not None and known.status == "rejected":
                 raise Conflict(f"the chip on {port.name} is station {known.name}, which is rejected: accept it first")
-        prepared = await self._provisioning.prepare(name, image.chip, port.mac)
+        what = " ".join(v for v in (image.project, image.version) if v) or image.sha256[:12]
+        prepared = await self._provisioning.prepare(
+            name, image.chip, port.mac, reach=reach, firmware=what, replace=replace
+        )
         order = FlashOrder(prepared, image, await self._library.store_bytes(image.sha256), port.mac)
         port = self._idle(port.path)  # again: the checks above awaited, another request may have started a job
         job = PortJob("flash", prepared.name, order.firmware, "starting", 0, self.board.journal.clock())
@@ -78,7 +89,7 @@ class UsbOnboarding:
                 f"{port.name} did not answer Improv (it is in its bootloader or runs other firmware);"
                 " identify it again once its firmware runs"
             )
-        networks = await self._registry.wifi.networks()
+        networks = await self._registry.wifi.all()  # by priority, fallbacks last
         if not networks:
             raise Conflict("the site has no Wi-Fi networks yet: add one with `stationmaster wifi add SSID`")
         if ssid is None:
@@ -86,15 +97,17 @@ class UsbOnboarding:
         else:
             if not isinstance(ssid, str):
                 raise InvalidInput("'ssid' must be a string")
-            matching = [n for n in networks if n["ssid"] == ssid]
+            matching = [n for n in networks if n.ssid == ssid]
             if not matching:
-                names = ", ".join(str(n["ssid"]) for n in networks)
+                names = ", ".join(n.ssid for n in networks)
                 raise NotFound(f"the site has no network {ssid[:40]!r}; it has {names}")
             network = matching[0]
         port = self._idle(port.path)
-        job = PortJob("improv", port.improv_device or port.name, str(network["ssid"]), "starting", 0, 0.0)
-        port = self.board.update(port.path, phase="joining", message=f"sending {network['ssid']}", job=job)
-        self.board.run(port.path, improv_job(self.board, port.path, str(network["ssid"]), str(network["psk"])))
+        job = PortJob(
+            "improv", port.improv_device or port.name, network.ssid, "starting", 0, self.board.journal.clock()
+        )
+        port = self.board.update(port.path, phase="joining", message=f"sending {network.ssid}", job=job)
+        self.board.run(port.path, improv_job(self.board, port.path, network.ssid, network.psk))
         return port
 
     def _idle(self, ref: object) -> UsbPort:

@@ -1,105 +1,61 @@
-"""A station's config for the USB road, made with the onboarding domain's NVS image, recorded only once flashed."""
+"""A station's config for the USB road: the onboarding domain's provision, prepared first, recorded once flashed."""
 
 from __future__ import annotations
 
-import asyncio
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
-
-from services.errors import Conflict, InvalidInput
-from services.fleet.journal import EventLog
-from services.fleet.tokens import hash_token, mint_token
-from services.models import SiteNetwork
-from services.onboarding import FlashLayout, StationSettings, build_nvs_image
-from services.registry import Registry
+from services.errors import Conflict
+from services.fleet.administration import parse_name
+from services.fleet.journal import EventLog, Journal
+from services.onboarding.provisioning import ApplianceReach, Provisioning
+from services.registry import provisions as provision_rows
 from services.registry import stations as station_rows
 from services.usb.bootloader import Region
 from services.usb.model import PreparedStation
 
-_NAME = re.compile(r"[\w][\w .\-]{0,47}")  # the rule Administration.rename applies
-# Arduino ESP8266 images start with eboot and are written at the very start of flash; the core has no NVS,
+# Arduino ESP8266 images start with eboot and are written at the very start of flash. The core has no NVS,
 # so such a station gets no config: it is accepted by its MAC and handed its token at its first check-in.
 _ESP8266_APP_OFFSET = 0x0
-_NO_WIFI = {"esp32h2": "the ESP32-H2 has no Wi-Fi radio to reach the appliance with"}
-
-
-@dataclass(frozen=True, slots=True)
-class ApplianceAddress:
-    """How a new station finds the appliance: its mDNS name, an address for when mDNS fails, the port."""
-
-    host: str
-    address: str
-    port: int
 
 
 class UsbProvisioning:
-    """Prepare a station (check the name, mint a token, build its NVS image) and, after the flash, record it."""
+    """Prepare a station for a chip on a USB port, and record it only once the chip holds it."""
 
-    def __init__(
-        self, registry: Registry, where: Callable[[], ApplianceAddress], layout: FlashLayout | None = None
-    ) -> None:
-        self._registry = registry
-        self._where = where
-        self._layout = layout or FlashLayout()
+    def __init__(self, journal: Journal) -> None:
+        self._provisioning = Provisioning(journal)
+        self._registry = journal.registry
 
-    async def prepare(self, name: object, chip: str, mac: str | None) -> PreparedStation:
-        """A station ready to be flashed; nothing is recorded and nothing said about it leaks its secrets."""
-        if not isinstance(name, str) or not _NAME.fullmatch(name.strip()):
-            raise InvalidInput("'name' is 1-48 letters, digits, spaces, '.', '-' or '_'")
-        name = name.strip()
-        if chip in _NO_WIFI:
-            raise InvalidInput(f"no USB onboarding for an {chip}: {_NO_WIFI[chip]}")
-        for station in await self._registry.stations.all():
-            if station.name.lower() == name.lower() and station.mac != mac:
-                raise Conflict(f"the name {name!r} is already used by station {station.mac}")
+    async def prepare(
+        self, name: object, chip: str, mac: str | None, *, reach: ApplianceReach, firmware: str, replace: bool
+    ) -> PreparedStation:
+        """A station ready to be flashed: its name checked, its token and NVS image made; nothing recorded."""
         if chip == "esp8266":
-            return PreparedStation(name, chip, (), _ESP8266_APP_OFFSET)
-        networks = await self._networks()
-        if not networks:
-            raise Conflict(
-                "the site has no Wi-Fi networks yet, so the station could not reach the appliance:"
-                " add one with `stationmaster wifi add SSID`"
-            )
-        token = mint_token()
-        where = self._where()
-        settings = StationSettings(name, token, where.host, where.address, where.port, tuple(networks))
-        nvs = await asyncio.to_thread(build_nvs_image, settings, self._layout.nvs_size)
-        layout = self._layout
-        config = [Region(layout.nvs_offset, nvs, "config")]
-        gap = layout.app_offset - (layout.nvs_offset + layout.nvs_size)
-        if gap > 0:
+            station_name = parse_name(name)
+            return PreparedStation(station_name, chip, (), _ESP8266_APP_OFFSET)
+        prepared = await self._provisioning.prepare(
+            name, chip, reach=reach, mac=mac, road="usb", firmware=firmware, replace=replace
+        )
+        layout = prepared.layout
+        config = [Region(layout.nvs_offset, prepared.nvs, "config")]
+        nvs_end = layout.nvs_offset + layout.nvs_size
+        if layout.app_offset > nvs_end:
             # In the default partition tables otadata sits between NVS and the first app: erasing it makes the
             # bootloader start the app just written, not an older one a past OTA update left in the other slot.
-            config.append(Region(layout.nvs_offset + layout.nvs_size, b"\xff" * gap, "OTA boot selection"))
-        secrets = (token, *(n.psk for n in networks if n.psk))
-        return PreparedStation(name, chip, tuple(config), layout.app_offset, secrets)
+            config.append(Region(nvs_end, b"\xff" * (layout.app_offset - nvs_end), "OTA boot selection"))
+        secrets = (prepared.token, *(n.psk for n in prepared.networks if n.psk))
+        return PreparedStation(prepared.name, chip, tuple(config), layout.app_offset, secrets, prepared)
 
     async def commit(self, prepared: PreparedStation, mac: str, entry: EventLog) -> None:
-        """Record the flashed station as accepted, with the token its NVS holds (none for an ESP8266)."""
-        conn, now = entry.conn, entry.now
-        if not await station_rows.insert_pending(conn, mac, now, prepared.name):
-            await station_rows.rename(conn, mac, prepared.name)
-        await station_rows.set_status(conn, mac, "accepted")
-        await conn.execute("UPDATE stations SET chip = ? WHERE mac = ?", (prepared.chip, mac))
-        token = prepared.secrets[0] if prepared.secrets else None
-        if token is not None:
-            # Unconfirmed until the station first uses it: if that check-in's answer is lost it may ask again.
-            await station_rows.set_token(conn, mac, hash_token(token), confirmed=False)
-        else:
-            # The new firmware knows no token: forget any old one, so its first check-in is answered with one.
-            await conn.execute("UPDATE stations SET token_hash = NULL, token_unconfirmed = 0 WHERE mac = ?", (mac,))
-
-    async def _networks(self) -> list[SiteNetwork]:
-        rows = await self._registry.wifi.networks()
-        return [
-            SiteNetwork(
-                id=index,
-                ssid=str(row["ssid"]),
-                psk=str(row["psk"]),
-                priority=int(row["priority"]),  # type: ignore[call-overload]
-                hidden=bool(row["hidden"]),
-                fallback=bool(row.get("fallback", False)),
-            )
-            for index, row in enumerate(rows)
-        ]
+        """Record the flashed station (accepted, with the token its NVS holds), in the caller's transaction."""
+        if prepared.provision is not None:
+            await self._provisioning.record(entry, prepared.provision, mac)
+            return
+        # An ESP8266: accepted by its MAC, its history kept if it was known; no token until it checks in.
+        conn = entry.conn
+        clash = await provision_rows.station_name_taken(conn, prepared.name, mac)
+        if clash is not None:
+            raise Conflict(f"the name {prepared.name!r} is already used by station {clash}")
+        await station_rows.insert_pending(conn, mac, entry.now, prepared.name)
+        await conn.execute(
+            "UPDATE stations SET name = ?, status = 'accepted', chip = ?, token_hash = NULL, token_unconfirmed = 0,"
+            " last_seen_at = NULL WHERE mac = ?",
+            (prepared.name, prepared.chip, mac),
+        )

@@ -141,13 +141,3 @@ def chips(devices: Path) -> Iterator[Callable[[str, str], MockChip]]:
     yield plug
     for mock in plugged:
         mock.unplug()
-
-
-async def add_site_wifi(service: StationmasterService, ssid: str, psk: str, priority: int = 0) -> None:
-    """Give the site a network."""
-    assert service.registry is not None
-
-    async def op(conn: Any) -> None:
-        await conn.execute("INSERT INTO site_wifi (ssid, psk, priority) VALUES (?, ?, ?)", (ssid, psk, priority))
-
-    await service.registry.db.write(op)

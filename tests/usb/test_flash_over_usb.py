@@ -16,7 +16,7 @@ from appliance.contract.client import AdminClient
 from services.service import StationmasterService
 from tests.imagefactory import build_image
 from tests.nvsformat import read_partition
-from tests.usb.conftest import Stream, about, add_site_wifi, port_phase
+from tests.usb.conftest import Stream, about, port_phase
 from tests.usb.mockchip import MockChip, md5
 
 Plug = Callable[[str, str], MockChip]
@@ -43,7 +43,7 @@ async def check_in(service: StationmasterService, mac: str, chip: str, token: st
 async def test_a_plugged_in_chip_is_flashed_registered_and_checks_in(
     chip: str, usb_service: StationmasterService, admin: AdminClient, stream: Stream, chips: Plug
 ) -> None:
-    await add_site_wifi(usb_service, "AP1", PSK)
+    await admin.add_wifi("AP1", PSK)
     app = build_image(chip, project="weather", version="2.0.0", payload_size=200_000)
     image = await admin.import_image(app, "weather.bin", project="weather", version="2.0.0")
     mock = chips(chip, "ttyUSB0")
@@ -57,6 +57,7 @@ async def test_a_plugged_in_chip_is_flashed_registered_and_checks_in(
     assert started["phase"] == "flashing"
     finished = await stream.wait_for(about("usb_flash_finished", "ttyUSB0"))
     assert finished["mac"] == mock.mac
+    await port_phase(admin, stream, "ttyUSB0", "waiting")  # reset and let go of the port: readable now
 
     progress = stream.of("usb_flash_progress", "ttyUSB0")
     percents = [m["percent"] for m in progress]

@@ -14,7 +14,7 @@ import pytest
 from appliance.contract.client import AdminClient, AdminError
 from services.service import StationmasterService
 from tests.improv.station import ImprovStation, improv_station
-from tests.usb.conftest import Stream, about, add_site_wifi, port_phase
+from tests.usb.conftest import Stream, about, port_phase
 
 PSK = "correct horse battery"
 
@@ -27,8 +27,8 @@ def usb_overrides() -> dict[str, Any]:
 async def test_an_improv_station_is_detected_joins_the_site_wifi_and_gives_its_url(
     usb_service: StationmasterService, admin: AdminClient, stream: Stream, devices: Path
 ) -> None:
-    await add_site_wifi(usb_service, "AP1", PSK, priority=10)
-    await add_site_wifi(usb_service, "AP0-old", "older password", priority=1)
+    await admin.add_wifi("AP1", PSK, priority=10)
+    await admin.add_wifi("AP0-old", "older password", priority=1)
     station = ImprovStation(networks={"AP1": PSK})
     with improv_station(station, devices / "ttyUSB0"):
         detected = await stream.wait_for(about("improv_detected", "ttyUSB0"))
@@ -50,7 +50,7 @@ async def test_an_improv_station_is_detected_joins_the_site_wifi_and_gives_its_u
 async def test_a_wrong_password_is_reported_by_its_improv_code_in_words_and_can_be_retried(
     usb_service: StationmasterService, admin: AdminClient, stream: Stream, devices: Path
 ) -> None:
-    await add_site_wifi(usb_service, "AP1", "what the appliance was told")
+    await admin.add_wifi("AP1", "what the appliance was told")
     station = ImprovStation(networks={"AP1": PSK})
     with improv_station(station, devices / "ttyUSB0"):
         await stream.wait_for(about("improv_detected", "ttyUSB0"))
@@ -74,7 +74,7 @@ async def test_a_wrong_password_is_reported_by_its_improv_code_in_words_and_can_
 async def test_a_station_that_never_answers_the_credentials_fails_on_time(
     usb_service: StationmasterService, admin: AdminClient, stream: Stream, devices: Path
 ) -> None:
-    await add_site_wifi(usb_service, "AP1", PSK)
+    await admin.add_wifi("AP1", PSK)
     with improv_station(ImprovStation(networks={"AP1": PSK}, mute_after_settings=True), devices / "ttyUSB0"):
         await stream.wait_for(about("improv_detected", "ttyUSB0"))
         await admin.usb_wifi("ttyUSB0")
@@ -86,7 +86,7 @@ async def test_a_station_that_never_answers_the_credentials_fails_on_time(
 async def test_wifi_goes_only_to_a_port_that_answered_improv(
     usb_service: StationmasterService, admin: AdminClient, stream: Stream, devices: Path
 ) -> None:
-    await add_site_wifi(usb_service, "AP1", PSK)
+    await admin.add_wifi("AP1", PSK)
     with improv_station(ImprovStation(silent=True), devices / "ttyUSB0"):
         await stream.wait_for(about("usb_port_unidentified", "ttyUSB0"), within=15)
         with pytest.raises(AdminError, match="did not answer Improv") as refused:

@@ -13,7 +13,7 @@ from services.service import StationmasterService
 from tests.conftest import stationmaster_command
 from tests.imagefactory import build_image
 from tests.nvsformat import read_partition
-from tests.usb.conftest import Stream, about, add_site_wifi
+from tests.usb.conftest import Stream, about
 from tests.usb.mockchip import MockChip
 from tests.usb.test_flash_over_usb import check_in
 
@@ -31,7 +31,7 @@ async def cli(service: StationmasterService, *args: str) -> asyncio.subprocess.P
 async def test_flash_from_the_command_line_follows_the_job_to_the_station_s_arrival(
     usb_service: StationmasterService, admin: AdminClient, stream: Stream, chips: Plug
 ) -> None:
-    await add_site_wifi(usb_service, "AP1", "correct horse battery")
+    await admin.add_wifi("AP1", "correct horse battery")
     image = await admin.import_image(build_image("esp32c3", project="pump", version="3.1.0"), "pump.bin")
     mock = chips("esp32c3", "ttyUSB0")
     await stream.wait_for(about("usb_port_identified", "ttyUSB0"))
@@ -62,7 +62,7 @@ async def test_flash_from_the_command_line_follows_the_job_to_the_station_s_arri
 async def test_a_refused_flash_exits_1_saying_why_and_json_lists_the_ports(
     usb_service: StationmasterService, admin: AdminClient, stream: Stream, chips: Plug
 ) -> None:
-    await add_site_wifi(usb_service, "AP1", "correct horse battery")
+    await admin.add_wifi("AP1", "correct horse battery")
     image = await admin.import_image(build_image("esp8266"), "old.bin", project="old", version="0.9")
     chips("esp32", "ttyUSB0")
     await stream.wait_for(about("usb_port_identified", "ttyUSB0"))

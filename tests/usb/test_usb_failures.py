@@ -15,7 +15,7 @@ import pytest
 from appliance.contract.client import AdminClient, AdminError
 from services.service import StationmasterService
 from tests.imagefactory import build_image
-from tests.usb.conftest import Stream, about, add_site_wifi, port_phase
+from tests.usb.conftest import Stream, about, port_phase
 from tests.usb.mockchip import MockChip
 
 Plug = Callable[[str, str], MockChip]
@@ -35,7 +35,7 @@ async def import_for(admin: AdminClient, chip: str, size: int, version: str = "2
 async def test_a_port_pulled_mid_flash_fails_clearly_and_registers_nothing(
     usb_service: StationmasterService, admin: AdminClient, stream: Stream, chips: Plug
 ) -> None:
-    await add_site_wifi(usb_service, "AP1", "correct horse battery")
+    await admin.add_wifi("AP1", "correct horse battery")
     firmware = await import_for(admin, "esp32", 1_500_000)
     mock = chips("esp32", "ttyUSB0")
     await stream.wait_for(about("usb_port_identified", "ttyUSB0"))
@@ -64,7 +64,7 @@ async def test_a_port_pulled_mid_flash_fails_clearly_and_registers_nothing(
 async def test_two_boards_flash_side_by_side_and_the_service_keeps_answering(
     usb_service: StationmasterService, admin: AdminClient, stream: Stream, chips: Plug
 ) -> None:
-    await add_site_wifi(usb_service, "AP1", "correct horse battery")
+    await admin.add_wifi("AP1", "correct horse battery")
     classic, c3 = await import_for(admin, "esp32", 600_000), await import_for(admin, "esp32c3", 600_000)
     chips("esp32", "ttyUSB0")
     chips("esp32c3", "ttyUSB1")
@@ -100,9 +100,9 @@ async def test_refused_orders_say_why_and_change_nothing(
         return refused.value.status, refused.value.message
 
     status, message = await refusal("ttyUSB0", "STA2", firmware)
-    assert status == 409
-    assert "no Wi-Fi networks yet" in message
-    await add_site_wifi(usb_service, "AP1", "correct horse battery")
+    assert status == 400
+    assert "the site has no Wi-Fi network yet" in message
+    await admin.add_wifi("AP1", "correct horse battery")
     assert (await refusal("ttyUSB9", "STA2", firmware))[0] == 404
     status, message = await refusal("ttyUSB0", "STA2", c3_firmware)
     assert (status, "that firmware is for esp32c3") == (409, message.split("; ")[-1])
