@@ -94,7 +94,8 @@ class ServeProcess:
             ),
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # No serve process a test starts watches the machine's own serial ports.
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "STATIONMASTER_USB_PORTS": ""},
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

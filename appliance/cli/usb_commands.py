@@ -37,6 +37,9 @@ def add_parsers(commands: Any) -> None:
     flash.add_argument("port", help="its name (ttyUSB0) or path")
     flash.add_argument("--name", required=True, help="the new station's name, e.g. STA2")
     flash.add_argument("--firmware", required=True, metavar="PREFIX", help="the image: a unique SHA-256 prefix")
+    flash.add_argument(
+        "--replace", action="store_true", help="take the place of a station known by that name or MAC (new token)"
+    )
     _waiting(flash)
     _leaf(flash, _flash, show_port)
 
@@ -81,7 +84,9 @@ async def _identify(client: AdminClient, args: argparse.Namespace) -> Any:
 
 
 async def _flash(client: AdminClient, args: argparse.Namespace) -> Any:
-    return await _follow(client, args, lambda: client.usb_flash(args.port, args.name, args.firmware))
+    return await _follow(
+        client, args, lambda: client.usb_flash(args.port, args.name, args.firmware, replace=args.replace)
+    )
 
 
 async def _wifi(client: AdminClient, args: argparse.Namespace) -> Any:

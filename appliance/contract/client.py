@@ -91,9 +91,10 @@ class AdminClient:
         """Ask again what is on a port; the outcome follows on the event stream."""
         return await self._call("POST", "/v1/usb/identify", json={"port": port})
 
-    async def usb_flash(self, port: str, name: str, firmware: str) -> JSON:
+    async def usb_flash(self, port: str, name: str, firmware: str, *, replace: bool = False) -> JSON:
         """Flash `firmware` (a SHA-256 prefix) and a new station `name`'s config onto the chip on `port`."""
-        return await self._call("POST", "/v1/usb/flash", json={"port": port, "name": name, "firmware": firmware})
+        body = {"port": port, "name": name, "firmware": firmware, "replace": replace}
+        return await self._call("POST", "/v1/usb/flash", json=body)
 
     async def usb_wifi(self, port: str, ssid: str | None = None) -> JSON:
         """Hand a site network (the first by priority, or `ssid`) to the Improv station on `port`."""
