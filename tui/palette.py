@@ -14,6 +14,7 @@ ACTIONS = (
     ("Stations", "show_tab('stations')", "the station list"),
     ("Firmware", "show_tab('firmware')", "the firmware library"),
     ("Events", "show_tab('events')", "the live event log"),
+    ("LAN", "show_tab('lan')", "every ESP on the site's network, enrolled or not; push to ArduinoOTA ones"),
     ("Onboarding", "show_tab('onboarding')", "bring new stations in: bench bundles, claims"),
     ("Wi-Fi", "show_tab('wifi')", "the site's networks and their rotation"),
     ("New bench bundle", "new_bundle", "make a station's NVS image and esptool command"),
@@ -21,6 +22,8 @@ ACTIONS = (
     ("Filter stations", "filter", "filter the station list by text or tag"),
     ("Import firmware", "import_firmware", "import an image file from the Pi"),
     ("Reload", "reload", "fetch everything again"),
+    ("Back up the site", "backup", "save a backup (secrets left out) in your home folder"),
+    ("Sync the release feed", "sync_feed", "look at the release feed now and fetch what is new"),
     ("Quit", "quit", "leave the TUI (the service keeps running)"),
 )
 

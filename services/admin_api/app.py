@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.admin_api import onboarding_routes, wifi_routes
+from services.admin_api import backup_routes, feed_routes, onboarding_routes, wifi_routes
 from services.admin_api.keys import ADMINISTRATION, BUS, INFO, LIBRARY, MDNS, PUSHER, REGISTRY, REPORTS
 from services.admin_api.routes import routes
 from services.admin_api.status import ServiceInfo
@@ -44,6 +44,8 @@ def create_admin_app(
     app[PUSHER] = LanPusher(Journal(registry, bus), library)
     app.router.add_get("/v1/events/stream", event_stream)
     app.router.add_routes(routes)
+    app.router.add_routes(backup_routes.routes)
+    app.router.add_routes(feed_routes.routes)
     onboarding_routes.install(app)
     wifi_routes.install(app)
     install_usb(app, usb)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from services.registry.configs import ConfigTable
 from services.registry.database import Database, MigrationError
+from services.registry.feed import FeedTable
 from services.registry.history import HistoryTable
 from services.registry.images import ImageTable
 from services.registry.lan import LanTable
@@ -26,6 +27,7 @@ class Registry:
         self.history = HistoryTable(db)
         self.wifi = WifiTable(db)
         self.lan = LanTable(db)
+        self.feed = FeedTable(db)
         self.provisions = ProvisionTable(db)
         self.configs = ConfigTable(db)
 
