@@ -6,6 +6,7 @@ API and its event stream, the NVS image and the station API are all real.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ import aiohttp
 import pytest
 
 from appliance.contract.client import AdminClient
+from appliance.runtime import quiet_libraries
 from services.service import StationmasterService
 from tests.imagefactory import build_image
 from tests.nvsformat import read_partition
@@ -41,8 +43,15 @@ async def check_in(service: StationmasterService, mac: str, chip: str, token: st
 
 @pytest.mark.parametrize("chip", ["esp32", "esp32c3", "esp8266"])
 async def test_a_plugged_in_chip_is_flashed_registered_and_checks_in(
-    chip: str, usb_service: StationmasterService, admin: AdminClient, stream: Stream, chips: Plug
+    chip: str,
+    usb_service: StationmasterService,
+    admin: AdminClient,
+    stream: Stream,
+    chips: Plug,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # esptool's own narration included, as under --log-level debug
+    quiet_libraries()
     await admin.add_wifi("AP1", PSK)
     app = build_image(chip, project="weather", version="2.0.0", payload_size=200_000)
     image = await admin.import_image(app, "weather.bin", project="weather", version="2.0.0")
@@ -89,3 +98,5 @@ async def test_a_plugged_in_chip_is_flashed_registered_and_checks_in(
     assert any(m.get("kind") == "station_arrived" and m.get("mac") == mock.mac for m in stream.messages)
     assert token not in str(stream.messages)  # the token went into the chip, never onto the stream
     assert PSK not in str(stream.messages)
+    assert token not in caplog.text  # nor into the log
+    assert PSK not in caplog.text
