@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import base64
-import ipaddress
 from typing import Any
 
 from aiohttp import web
 
-from services.admin_api.keys import BENCH, BUS, INFO, LIBRARY, MDNS, PROVISIONING, REGISTRY
+from services.admin_api.keys import BENCH, BUS, LIBRARY, PROVISIONING, REGISTRY
+from services.admin_api.reach import appliance_reach
 from services.errors import InvalidInput
 from services.fleet.journal import Journal
 from services.http_errors import json_body
-from services.lan.interfaces import ipv4_addresses
 from services.models import Provision, SiteNetwork
 from services.onboarding.bench import BenchBundles
 from services.onboarding.bundle import Bundle
 from services.onboarding.flashmap import DEFAULT_APP_OFFSET, DEFAULT_NVS_OFFSET, DEFAULT_NVS_SIZE, FlashLayout
-from services.onboarding.provisioning import ApplianceReach, Provisioning
+from services.onboarding.provisioning import Provisioning
 
 routes = web.RouteTableDef()
-_WILDCARDS = ("", "0.0.0.0", "::")
 
 
 def install(app: web.Application) -> None:
@@ -43,7 +41,7 @@ async def make_bundle(request: web.Request) -> web.Response:
     made = await request.app[BENCH].make(
         body.get("name"),
         body.get("chip"),
-        reach=appliance_reach(request, body.get("address")),
+        reach=appliance_reach(request.app, body.get("address")),
         mac=body.get("mac"),
         firmware=body.get("firmware"),
         layout=layout,
@@ -111,33 +109,6 @@ def bundle_json(bundle: Bundle) -> dict[str, Any]:
         "command": list(bundle.command),
         "command_line": bundle.command_line,
     }
-
-
-def appliance_reach(request: web.Request, address: object = None) -> ApplianceReach:
-    """Where a station flashed now finds the appliance (`address` overrides the one to fall back on)."""
-    info, mdns = request.app[INFO], request.app[MDNS]
-    status = mdns[0] if mdns else None
-    # mDNS starts after the admin socket: a bundle made in that moment still gets the name it will answer to.
-    host = (status.hostname or "") if status else (f"{info.hostname}.local" if info.mdns_enabled else "")
-    if address is not None and address != "":
-        chosen = _ipv4(address)
-    elif status and status.addresses:
-        chosen = status.addresses[0]
-    elif info.http_host not in _WILDCARDS:
-        chosen = info.http_host
-    else:
-        found = ipv4_addresses()
-        chosen = found[0] if found else ""
-    if not host and not chosen:
-        raise InvalidInput("the appliance has no mDNS name and no address to give: pass the address stations reach")
-    return ApplianceReach(host, chosen, info.station_port)
-
-
-def _ipv4(value: object) -> str:
-    try:
-        return str(ipaddress.IPv4Address(str(value).strip()))
-    except ValueError:
-        raise InvalidInput(f"{str(value)[:40]!r} is not an IPv4 address") from None
 
 
 def _offset(body: dict[str, Any], key: str, default: int) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from services.admin_api.keys import REGISTRY
-from services.admin_api.onboarding_routes import appliance_reach
+from services.admin_api.reach import appliance_reach
 from services.errors import Conflict, InvalidInput
 from services.http_errors import json_body
 from services.improv import state_words
@@ -48,7 +48,7 @@ async def flash(request: web.Request) -> web.Response:
     replace = body.get("replace", False)
     if not isinstance(replace, bool):
         raise InvalidInput("'replace' must be true or false")
-    reach = appliance_reach(request)
+    reach = appliance_reach(request.app)
     port = await _usb(request).flash(
         body.get("port"), body.get("name"), body.get("firmware"), reach=reach, replace=replace
     )

@@ -170,12 +170,13 @@ class Provisioning:
             await config_rows.acknowledge(log.conn, station_mac, record.wifi, log.now)
         token_only = None if station_mac is not None else hash_token(token)
         record_id = await provision_rows.insert(log.conn, record, token_only, created)
-        label = _LABEL.get(road, road)
+        label = _LABEL.get(road, f"the {road} road")
+        made = f"{label} made for {station_name}" if road == "bundle" else f"{station_name} provisioned by {label}"
         where = f", MAC {station_mac}" if station_mac else ""
         await log(
             "bundle_made" if road == "bundle" else "onboarding_provisioned",
             station_mac,
-            f"{label} made for {station_name} ({chip_name}{where}): awaiting its arrival",
+            f"{made} ({chip_name}{where}): awaiting its arrival",
             name=station_name,
             road=road,
             networks=[n.ssid for n in networks],

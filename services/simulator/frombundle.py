@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import signal
 import sys
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,7 @@ class BootedSettings:
     address: str
     port: int
     networks: tuple[dict[str, Any], ...] = field(repr=False)
+    mac: str | None = None  # the board's own MAC, when the bundle was made for a known one
 
     def network_to_join(self) -> dict[str, Any]:
         """The network firmware joins first: the highest priority that is not a fallback (else a fallback)."""
@@ -65,6 +68,7 @@ def boot_from_bundle(directory: Path) -> BootedSettings:
         data = (directory / Path(flashed).name).read_bytes()
         nvs_offset, nvs_size = int(manifest["nvs"]["offset"]), int(manifest["nvs"]["size"])
         chip = str(manifest["chip"])
+        known_mac = manifest.get("mac")
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise BundleError(f"{directory} is not a bench bundle: {exc}") from None
     start = nvs_offset - offset
@@ -93,6 +97,7 @@ def boot_from_bundle(directory: Path) -> BootedSettings:
             address=str(keys["addr"]),
             port=int(keys["port"]),
             networks=networks,
+            mac=str(known_mac) if known_mac else None,
         )
     except KeyError as exc:
         raise BundleError(f"the NVS partition lacks the key {exc}") from None
@@ -133,7 +138,12 @@ def run_from_bundle(
 
 async def _live(settings: BootedSettings, seed: int, interval_s: float, duration_s: float | None) -> int:
     joined = settings.network_to_join()
-    station = SimulatedStation(0, seed=seed, interval_s=interval_s, chip=settings.chip, crash_rate=0.0)
+    # Each board has its own MAC: the one its bundle was made for, else one of its own (two bundles, two boards).
+    index = zlib.crc32(settings.name.encode()) % 64_000  # keeps its made-up IP address a valid one
+    station = SimulatedStation(index, seed=seed, interval_s=interval_s, chip=settings.chip, crash_rate=0.0)
+    if settings.mac is not None:
+        station.identity = dataclasses.replace(station.identity, mac=settings.mac)
+        station.sketch = dataclasses.replace(station.sketch, sta_mac=settings.mac)
     station.token = settings.token
     _say(f"{settings.name} ({station.mac}, {settings.chip}) booted from its bundle; joined {joined['ssid']}")
     try:
