@@ -117,7 +117,7 @@ class PortBoard:
         if stage != last_stage or percent >= last_percent + _PROGRESS_STEP or percent == 100:
             self._reported[path] = (stage, percent)
             self.journal.publish_live(
-                f"usb_{port.job.kind}_progress",
+                "usb_flash_progress" if port.job.kind == "flash" else "improv_progress",
                 {
                     "port": path,
                     "port_name": port.name,

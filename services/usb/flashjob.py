@@ -97,7 +97,17 @@ class _FlashRun:
             raise _Refused(f"the chip on the port is {info.description}, the firmware is for {self.order.image.chip}")
         if self.order.expected_mac and info.mac != self.order.expected_mac:
             raise _Refused(f"another chip is on the port now ({info.mac}, not {self.order.expected_mac}): identify it")
-        self.board.update(self.path, mac=info.mac, chip=info.chip, chip_description=info.description)
+        # What answered Improv before is being replaced: the port now holds this chip and, soon, this firmware.
+        self.board.update(
+            self.path,
+            mac=info.mac,
+            chip=info.chip,
+            chip_description=info.description,
+            improv_state=None,
+            improv_firmware=None,
+            improv_device=None,
+            urls=(),
+        )
         self._step("connected", _CONNECTED)
         for region in self.order.regions():
             self.region = region

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from services.errors import Conflict
 from services.fleet.administration import parse_name
 from services.fleet.journal import EventLog, Journal
-from services.onboarding.provisioning import ApplianceReach, Provisioning
+from services.onboarding.provisioning import ApplianceReach, Prepared, Provisioning
 from services.registry import provisions as provision_rows
 from services.registry import stations as station_rows
 from services.usb.bootloader import Region
@@ -21,6 +23,7 @@ class UsbProvisioning:
 
     def __init__(self, journal: Journal) -> None:
         self._provisioning = Provisioning(journal)
+        self._journal = journal
         self._registry = journal.registry
 
     async def prepare(
@@ -28,11 +31,15 @@ class UsbProvisioning:
     ) -> PreparedStation:
         """A station ready to be flashed: its name checked, its token and NVS image made; nothing recorded."""
         if chip == "esp8266":
-            station_name = parse_name(name)
-            return PreparedStation(station_name, chip, (), _ESP8266_APP_OFFSET)
+            station = PreparedStation(parse_name(name), chip, (), _ESP8266_APP_OFFSET)
+            for known in await self._registry.stations.all():
+                if known.name.lower() == station.name.lower() and known.mac != mac:
+                    raise Conflict(f"the name {station.name!r} is already used by station {known.mac}")
+            return station
         prepared = await self._provisioning.prepare(
             name, chip, reach=reach, mac=mac, road="usb", firmware=firmware, replace=replace
         )
+        await self._would_record(prepared)
         layout = prepared.layout
         config = [Region(layout.nvs_offset, prepared.nvs, "config")]
         nvs_end = layout.nvs_offset + layout.nvs_size
@@ -42,6 +49,20 @@ class UsbProvisioning:
             config.append(Region(nvs_end, b"\xff" * (layout.app_offset - nvs_end), "OTA boot selection"))
         secrets = (prepared.token, *(n.psk for n in prepared.networks if n.psk))
         return PreparedStation(prepared.name, chip, tuple(config), layout.app_offset, secrets, prepared)
+
+    async def _would_record(self, prepared: Prepared) -> None:
+        """Refuse now what recording would refuse after the flash (a taken name, a station not to be replaced).
+
+        Recording is tried and rolled back: after the flash would be too late, since the chip's old settings,
+        token and all, would already be overwritten.
+        """
+
+        async def op(entry: EventLog) -> None:
+            await self._provisioning.record(entry, prepared)
+            raise _RolledBack
+
+        with contextlib.suppress(_RolledBack):
+            await self._journal.write(op)
 
     async def commit(self, prepared: PreparedStation, mac: str, entry: EventLog) -> None:
         """Record the flashed station (accepted, with the token its NVS holds), in the caller's transaction."""
@@ -59,3 +80,7 @@ class UsbProvisioning:
             " last_seen_at = NULL WHERE mac = ?",
             (prepared.name, prepared.chip, mac),
         )
+
+
+class _RolledBack(Exception):
+    """Raised inside a trial write so that the registry rolls it back."""

@@ -42,6 +42,8 @@ async def test_an_improv_station_is_detected_joins_the_site_wifi_and_gives_its_u
         assert joined["message"] == "ttyUSB0: kitchen-light joined AP1: http://10.0.0.42"
         port = await port_phase(admin, stream, "ttyUSB0", "joined")
         assert port["urls"] == ["http://10.0.0.42"]
+        stages = [m["stage"] for m in stream.of("improv_progress", "ttyUSB0")]
+        assert stages == ["joining the network", "on the network"]
         assert station.state == 0x04
     assert PSK not in str(stream.messages)
     assert not stream.of("usb_port_identified")  # an Improv station is never reset into its bootloader

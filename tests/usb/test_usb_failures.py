@@ -15,8 +15,10 @@ import pytest
 from appliance.contract.client import AdminClient, AdminError
 from services.service import StationmasterService
 from tests.imagefactory import build_image
+from tests.nvsformat import read_partition
 from tests.usb.conftest import Stream, about, port_phase
 from tests.usb.mockchip import MockChip
+from tests.usb.test_flash_over_usb import check_in
 
 Plug = Callable[[str, str], MockChip]
 
@@ -132,3 +134,35 @@ async def test_a_port_where_nothing_answers_is_shown_as_silent(
     finally:
         os.close(master)
         os.close(slave)
+
+
+async def test_reflashing_a_known_station_is_refused_before_writing_unless_it_replaces_it(
+    usb_service: StationmasterService, admin: AdminClient, stream: Stream, chips: Plug
+) -> None:
+    await admin.add_wifi("AP1", "correct horse battery")
+    firmware = await import_for(admin, "esp32", 4096)
+    mock = chips("esp32", "ttyUSB0")
+    await stream.wait_for(about("usb_port_identified", "ttyUSB0"))
+    await admin.usb_flash("ttyUSB0", "STA2", firmware)
+    await port_phase(admin, stream, "ttyUSB0", "waiting")
+    old_token = str(read_partition(mock.read_flash(0x9000, 0x5000))["stationmaster"]["token"].value)
+    await check_in(usb_service, mock.mac, "esp32", old_token)
+    await port_phase(admin, stream, "ttyUSB0", "arrived")
+
+    # STA2 checks in with the token on its chip: flashing it again unasked would strand it, so it is refused
+    # before a byte is written (the check runs the registry's own rules in a write that is rolled back).
+    with pytest.raises(AdminError, match="replace it to provision it again") as refused:
+        await admin.usb_flash("ttyUSB0", "STA2", firmware)
+    assert refused.value.status == 409
+    assert len(stream.of("usb_flash_started")) == 1
+    assert str(read_partition(mock.read_flash(0x9000, 0x5000))["stationmaster"]["token"].value) == old_token
+
+    await admin.usb_flash("ttyUSB0", "STA2", firmware, replace=True)
+    await port_phase(admin, stream, "ttyUSB0", "waiting")
+    new_token = str(read_partition(mock.read_flash(0x9000, 0x5000))["stationmaster"]["token"].value)
+    assert new_token != old_token
+    await check_in(usb_service, mock.mac, "esp32", new_token)
+    await port_phase(admin, stream, "ttyUSB0", "arrived")
+    with pytest.raises(AssertionError, match="401"):
+        await check_in(usb_service, mock.mac, "esp32", old_token)
+    assert [s["name"] for s in await admin.stations()] == ["STA2"]
