@@ -36,6 +36,12 @@ _FILE_LAYOUT: dict[str, tuple[str, str]] = {
     "event_retention_rows": ("retention", "event_rows"),
     "max_image_bytes": ("firmware", "max_image_bytes"),
     "log_level": ("log", "level"),
+    "usb_ports": ("usb", "ports"),
+    "usb_poll_ms": ("usb", "poll_ms"),
+    "usb_identify": ("usb", "identify"),
+    "usb_improv_probe_ms": ("usb", "improv_probe_ms"),
+    "usb_improv_timeout_s": ("usb", "improv_timeout_s"),
+    "usb_checkin_wait_s": ("usb", "checkin_wait_s"),
 }
 
 
@@ -63,6 +69,12 @@ class Settings:
     event_retention_rows: int = 50_000
     max_image_bytes: int = 16 * 1024 * 1024
     log_level: str = "info"
+    usb_ports: tuple[str, ...] = ("/dev/ttyUSB*", "/dev/ttyACM*")
+    usb_poll_ms: int = 1000
+    usb_identify: bool = True
+    usb_improv_probe_ms: int = 3000
+    usb_improv_timeout_s: int = 60
+    usb_checkin_wait_s: int = 300
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
 
@@ -272,6 +284,10 @@ _POSITIVE = (
     "event_retention_days",
     "event_retention_rows",
     "max_image_bytes",
+    "usb_poll_ms",
+    "usb_improv_probe_ms",
+    "usb_improv_timeout_s",
+    "usb_checkin_wait_s",
 )
 
 

@@ -62,6 +62,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except StationmasterError as exc:
         return error_response(status_for(exc), exc.code, exc.message)
+    except web.RequestPayloadError as exc:
+        # A body cut short, badly chunked or not decodable by its Content-Encoding, however it was read.
+        return error_response(400, "bad_request", _unreadable(exc))
     except web.HTTPRequestEntityTooLarge:
         limit = request.app.get(BODY_LIMIT, 0)
         return error_response(413, "too_large", f"the body is larger than the {limit:,} bytes allowed")
@@ -88,9 +91,7 @@ async def read_body(request: web.Request) -> bytes:
     except TimeoutError:
         raise web.HTTPRequestTimeout(reason="the body did not arrive in time") from None
     except web.RequestPayloadError as exc:
-        # A body cut short, badly chunked or not decodable by its Content-Encoding.
-        cause = getattr(exc.__cause__, "message", None) or str(exc).split("message:", 1)[-1]
-        raise InvalidInput(f"the body could not be read: {' '.join(str(cause).split())}") from None
+        raise InvalidInput(_unreadable(exc)) from None
 
 
 async def json_body(request: web.Request) -> object:
@@ -114,6 +115,11 @@ def parse_json(raw: bytes) -> object:
         raise InvalidInput(f"the body holds a number too long to read: {str(exc)[:60]}") from None
     _refuse_lone_surrogates(value)
     return value
+
+
+def _unreadable(exc: web.RequestPayloadError) -> str:
+    cause = getattr(exc.__cause__, "message", None) or str(exc).split("message:", 1)[-1]
+    return f"the body could not be read: {' '.join(str(cause).split())}"
 
 
 def _refuse_constant(name: str) -> object:

@@ -27,6 +27,7 @@ def make_settings(tmp_path: Path, **changes: object) -> Settings:
         "http_host": "127.0.0.1",
         "http_port": 0,
         "mdns": False,
+        "usb_ports": (),  # no test service touches the machine's serial ports unless it names them
     }
     values.update(changes)
     return Settings(**values)  # type: ignore[arg-type]
@@ -105,7 +106,8 @@ class ServeProcess:
             ),
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env},
+            # No serve process a test starts watches the machine's own serial ports.
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "STATIONMASTER_USB_PORTS": "", **self.extra_env},
             preexec_fn=None if self.open_files is None else self._limit_open_files,
         )
         deadline = time.monotonic() + 30

@@ -9,7 +9,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from appliance import __version__
-from appliance.cli import admin_commands, backup_commands, doctor, feed_commands, onboard_commands, wifi_commands
+from appliance.cli import (
+    admin_commands,
+    backup_commands,
+    doctor,
+    feed_commands,
+    onboard_commands,
+    usb_commands,
+    wifi_commands,
+)
 from appliance.config import LOG_LEVELS, ConfigError, Settings, describe, find_config_file, load_settings
 
 EXIT_OK = 0
@@ -77,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_parser(commands)
     onboard_commands.add_parsers(commands)
     wifi_commands.add_parsers(commands)
+    usb_commands.add_parsers(commands)
     return parser
 
 

@@ -9,6 +9,7 @@ from services.admin_api.keys import ADMINISTRATION, BUS, INFO, LIBRARY, MDNS, PU
 from services.admin_api.routes import routes
 from services.admin_api.status import ServiceInfo
 from services.admin_api.stream import event_stream
+from services.admin_api.usb_routes import install as install_usb
 from services.eventbus import EventBus
 from services.fleet import Administration, FirmwareLibrary, StationReports
 from services.fleet.journal import Journal
@@ -16,6 +17,7 @@ from services.http_errors import BODY_LIMIT, answer_bad_expectations, error_midd
 from services.lan.mdns import MdnsStatus
 from services.lan.push import LanPusher
 from services.registry import Registry
+from services.usb import UsbOnboarding
 
 
 def create_admin_app(
@@ -27,6 +29,7 @@ def create_admin_app(
     info: ServiceInfo,
     max_image_bytes: int,
     mdns_status: list[MdnsStatus],
+    usb: UsbOnboarding | None = None,
 ) -> web.Application:
     """Build the admin app; uploads may be as large as the largest image allowed."""
     answer_bad_expectations()
@@ -46,4 +49,5 @@ def create_admin_app(
     app.router.add_routes(feed_routes.routes)
     onboarding_routes.install(app)
     wifi_routes.install(app)
+    install_usb(app, usb)
     return app

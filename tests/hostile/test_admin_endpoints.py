@@ -111,7 +111,8 @@ def hostile_admin_requests(draw: st.DrawFn, scene: Scene) -> bytes:
         body = draw(_mutated(scene.image))
     else:
         targets = st.sampled_from([KNOWN_MAC, "fleet", scene.sha256[:8], "a" * 64, "", "esp32", "AP1"])
-        keys = ("image", "station", "tag", "name", "add", "remove", "chip", "mac", "ssid", "psk", "nvs_size")
+        keys = ["image", "station", "tag", "name", "add", "remove", "chip", "mac", "ssid", "psk", "nvs_size"]
+        keys += ["firmware", "replace"]
         fields = {key: targets for key in keys}
         body = draw(bodies({**fields, "address": text_values, "port": json_values, "password": text_values}))
     names = draw(st.lists(st.sampled_from(UPLOAD_HEADERS), max_size=4))
@@ -177,6 +178,7 @@ def test_every_admin_route_was_attacked(scene: Scene) -> None:
         "/v1/wifi",
         "/v1/wifi/reveal",
     } <= templates
+    assert {"/v1/usb/ports", "/v1/usb/ports/{name}", "/v1/usb/identify", "/v1/usb/flash", "/v1/usb/wifi"} <= templates
 
 
 def test_after_the_attack_the_admin_api_answers_and_the_registry_is_whole(scene: Scene) -> None:

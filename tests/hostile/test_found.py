@@ -137,3 +137,9 @@ def test_an_image_named_with_bytes_that_are_not_utf8_is_refused_and_not_stored(s
     raw = raw_request(b"POST", b"/v1/firmware", [(b"X-Filename", b"\xed\xa0\x80.bin")], fresh, chunked=False)
     assert "file name" in _message(_refused(scene, raw, 400, admin=True))
     assert sorted(store.rglob("*")) == files
+
+
+def test_a_restore_whose_gzip_body_is_broken_is_a_400(scene: Scene) -> None:
+    # The restore route streams its body to a file itself: the refusal must not depend on each handler.
+    raw = raw_request(b"POST", b"/v1/restore", [(b"Content-Encoding", b"gzip")], b"\x1f\x8b\x08x", chunked=False)
+    assert "could not be read" in _message(_refused(scene, raw, 400, admin=True))
