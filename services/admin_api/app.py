@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from services.admin_api import rollout_routes
 from services.admin_api.keys import ADMINISTRATION, BUS, INFO, LIBRARY, MDNS, PUSHER, REGISTRY, REPORTS
 from services.admin_api.routes import routes
 from services.admin_api.status import ServiceInfo
@@ -15,6 +16,7 @@ from services.http_errors import BODY_LIMIT, error_middleware
 from services.lan.mdns import MdnsStatus
 from services.lan.push import LanPusher
 from services.registry import Registry
+from services.rollouts.actions import RolloutActions
 
 
 def create_admin_app(
@@ -26,6 +28,8 @@ def create_admin_app(
     info: ServiceInfo,
     max_image_bytes: int,
     mdns_status: list[MdnsStatus],
+    *,
+    rollouts: RolloutActions,
 ) -> web.Application:
     """Build the admin app; uploads may be as large as the largest image allowed."""
     app = web.Application(middlewares=[error_middleware], client_max_size=max_image_bytes + 1024)
@@ -40,4 +44,5 @@ def create_admin_app(
     app[PUSHER] = LanPusher(Journal(registry, bus), library)
     app.router.add_get("/v1/events/stream", event_stream)
     app.router.add_routes(routes)
+    rollout_routes.register(app, rollouts)
     return app

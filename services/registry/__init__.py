@@ -8,6 +8,7 @@ from services.registry.database import Database, MigrationError
 from services.registry.history import HistoryTable
 from services.registry.images import ImageTable
 from services.registry.lan import LanTable
+from services.registry.rollouts import RolloutTable
 from services.registry.stations import StationTable
 from services.registry.wifi import WifiTable
 
@@ -24,6 +25,7 @@ class Registry:
         self.history = HistoryTable(db)
         self.wifi = WifiTable(db)
         self.lan = LanTable(db)
+        self.rollouts = RolloutTable(db)
 
     @classmethod
     async def open(cls, path: Path) -> Registry:

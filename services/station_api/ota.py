@@ -107,9 +107,13 @@ async def _send(request: web.Request, mac: str | None, image: FirmwareImage, dat
 
     async def begin(entry: EventLog) -> int:
         assert mac is not None
-        return await start_transfer(
+        transfer_id = await start_transfer(
             entry.conn, mac=mac, sha256=image.sha256, now=entry.now, range_start=first, range_end=last
         )
+        rollouts = request.app[OFFERS].rollouts
+        if rollouts is not None:
+            await rollouts.transfer_started(entry, mac, image.sha256)
+        return transfer_id
 
     if request.method == "HEAD":
         # esp_https_ota's partial download asks HEAD first, for the size only.
@@ -153,6 +157,9 @@ async def _log_transfer(
     async def finish(entry: EventLog) -> None:
         await finish_transfer(entry.conn, transfer_id, bytes_sent=sent, complete=complete, now=entry.now)
         await entry(kind, mac, message, sha256=image.sha256, first=first, bytes=sent, size=image.size)
+        rollouts = request.app[OFFERS].rollouts
+        if rollouts is not None:
+            await rollouts.transfer_finished(entry, mac, image.sha256, reached / max(image.size, 1))
 
     await request.app[JOURNAL].write(finish)
 
