@@ -29,8 +29,9 @@ async def test_fifty_stations_are_updated_wave_by_wave(
     order = tap.messages
     for wave in (2, 3):
         passed = order.index(tap.of("rollout_wave_passed", rollout=started["id"], wave=wave - 1)[0])
-        offered = [order.index(m) for m in tap.of("rollout_station", rollout=started["id"], wave=wave, state="initiated")]
-        assert offered and min(offered) > passed, f"wave {wave} began before wave {wave - 1} passed"
+        offers = tap.of("rollout_station", rollout=started["id"], wave=wave, state="initiated")
+        assert offers
+        assert min(order.index(m) for m in offers) > passed, f"wave {wave} began before wave {wave - 1} passed"
     assert order.index(done) > order.index(tap.of("rollout_wave_passed", wave=3)[0])
     # Each station stays on 1.1.0 once the rollout is over: it is now assigned to each of them.
     pinned = {a["mac"]: a["sha256"] for a in await admin.assignments()}
@@ -41,7 +42,8 @@ async def test_a_canary_that_reboot_loops_halts_the_first_wave_and_nobody_else_i
     service: StationmasterService, admin: AdminClient, tap: EventTap
 ) -> None:
     looping = Behaviour(signal_dbm=-55, crash_after_update=True)
-    async with accepted_fleet(service.station_url, admin, tap, 12, behaviours={0: looping}, tags={0: ["canary"]}) as fleet:
+    canary = {0: ["canary"]}
+    async with accepted_fleet(service.station_url, admin, tap, 12, behaviours={0: looping}, tags=canary) as fleet:
         _, new = await images(admin)
         started = await admin.start_rollout(new[:12], waves=[1, "50%", "rest"], soak_s=2.0, timeout_s=20.0)
         halted = await tap.first("rollout_halted", rollout=started["id"])
