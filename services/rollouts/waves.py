@@ -145,6 +145,8 @@ async def _run_waves(log: EventLog, rollout: Rollout) -> bool:
             reason = f"waiting for {len(held)} held station(s): " + "; ".join(f"{r.hold}" for r in held[:3])
             if reason != rollout.reason:
                 await update_rollout(log.conn, rollout.id, reason=reason)
+                message = f"rollout {rollout.id} is {reason}"
+                await log("rollout_waiting", None, message, rollout=rollout.id, wave=wave + 1)
             return False
         await _pass_wave(log, rollout, in_wave, held)
         if wave == rollout.wave_count - 1:

@@ -57,9 +57,9 @@ class EventTap:
         return self.of(kind, **data)[0]
 
 
-@pytest.fixture
-async def tap(admin: AdminClient) -> AsyncIterator[EventTap]:
-    """The admin event stream from now on."""
+@contextlib.asynccontextmanager
+async def open_tap(admin: AdminClient) -> AsyncIterator[EventTap]:
+    """Listen to the admin event stream until the block ends (or the service goes away)."""
     found = EventTap()
     connected = asyncio.Event()
 
@@ -68,11 +68,20 @@ async def tap(admin: AdminClient) -> AsyncIterator[EventTap]:
             await found.add(message)
 
     task = asyncio.create_task(listen())
-    await asyncio.wait_for(connected.wait(), 5)
-    yield found
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
+    try:
+        await asyncio.wait_for(connected.wait(), 5)
+        yield found
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+@pytest.fixture
+async def tap(admin: AdminClient) -> AsyncIterator[EventTap]:
+    """The admin event stream from now on."""
+    async with open_tap(admin) as found:
+        yield found
 
 
 @contextlib.asynccontextmanager
