@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,12 +90,12 @@ async def accepted_fleet(
     admin: AdminClient,
     tap: EventTap,
     count: int,
-    behaviours: dict[int, Behaviour] | None = None,
-    tags: dict[int, Sequence[str]] | None = None,
+    behaviours: Mapping[int, Behaviour] | None = None,
+    tags: Mapping[int, Sequence[str]] | None = None,
     seed: int = 11,
 ) -> AsyncIterator[SimulatedFleet]:
     """`count` ESP32 stations on version 1.0.0, checking in every FAST s, accepted (and tagged) by the admin."""
-    every = {index: STEADY for index in range(count)} | (behaviours or {})
+    every = {index: STEADY for index in range(count)} | dict(behaviours or {})
     fleet = SimulatedFleet(
         url=url, count=count, interval_s=FAST, seed=seed, crash_rate=0, chips=["esp32"], behaviours=every
     )

@@ -42,8 +42,8 @@ async def test_a_canary_that_reboot_loops_halts_the_first_wave_and_nobody_else_i
     service: StationmasterService, admin: AdminClient, tap: EventTap
 ) -> None:
     looping = Behaviour(signal_dbm=-55, crash_after_update=True)
-    canary = {0: ["canary"]}
-    async with accepted_fleet(service.station_url, admin, tap, 12, behaviours={0: looping}, tags=canary) as fleet:
+    roles = {0: ["canary"]}
+    async with accepted_fleet(service.station_url, admin, tap, 12, behaviours={0: looping}, tags=roles) as fleet:
         _, new = await images(admin)
         started = await admin.start_rollout(new[:12], waves=[1, "50%", "rest"], soak_s=2.0, timeout_s=20.0)
         halted = await tap.first("rollout_halted", rollout=started["id"])
