@@ -131,7 +131,8 @@ def at_deadline(
     now: float,
 ) -> Step:
     """The verdict on a station whose time ran out: failed if it is still alive, timed out if it went silent."""
-    since = row.came_back_at or row.downloaded_at or row.initiated_at or now
+    # Alive means heard from since the last thing it was waited for: the end of its soak, its download, the offer.
+    since = (row.soak_until if row.state == "updating" else None) or row.downloaded_at or row.initiated_at or now
     alive = last_seen_at is not None and last_seen_at > since
     silent = "" if alive else f"; not seen since {_clock(last_seen_at)}"
     running = f"; still checks in on {version or 'an unknown version'}" if alive else ""
