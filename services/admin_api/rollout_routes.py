@@ -154,7 +154,7 @@ def _station(row: RolloutStation, station: Any) -> dict[str, Any]:
 
 def _id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise InvalidInput("a rollout id is a whole number")
     return int(raw)
 

@@ -112,7 +112,7 @@ class RolloutActions:
             return rollout_id
 
         rollout_id = await self._journal.write(op)
-        await self._engine.refresh()
+        await self._engine.settle()
         return await self._registry.rollouts.require(rollout_id)
 
     async def pause(self, rollout_id: int) -> Rollout:
@@ -242,7 +242,7 @@ class RolloutActions:
             await change(log, await rollout_in(log.conn, rollout_id))
 
         await self._journal.write(op)
-        await self._engine.refresh()
+        await self._engine.settle()
         return await self._registry.rollouts.require(rollout_id)
 
     async def _choose(self, image: FirmwareImage, target: Mapping[str, Any]) -> list[Station]:

@@ -87,6 +87,11 @@ class RolloutEngine:
         self._watched = await self._registry.rollouts.active_macs()
         self.wake()
 
+    async def settle(self) -> None:
+        """After an admin's action: re-read what the rollouts hold and move them on before answering."""
+        await self.refresh()
+        await self.tick()
+
     async def tick(self) -> float | None:
         """Judge time-outs and waves of every unfinished rollout now; return when it should look again."""
 

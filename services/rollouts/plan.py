@@ -42,7 +42,7 @@ def parse_waves(value: object) -> tuple[WaveSpec, ...]:
         raise InvalidInput(f"at most {MAX_WAVES} waves, got {len(items)}")
     waves: list[WaveSpec] = []
     for index, item in enumerate(items):
-        if isinstance(item, str) and item.isdigit():
+        if isinstance(item, str) and item.isascii() and item.isdigit():
             item = int(item)
         if isinstance(item, int) and not isinstance(item, bool) and item >= 1:
             waves.append(item)
