@@ -18,6 +18,7 @@ from tui.events import EventsTable
 from tui.firmware import FirmwareTable
 from tui.link import LinkDown, LinkUp, ServiceLink, ServiceMessages
 from tui.palette import StationmasterCommands
+from tui.rollouts import RolloutsView
 from tui.stations import StationsTable
 
 AGE_REFRESH_S = 5.0
@@ -36,6 +37,7 @@ class StationmasterApp(App[None]):
         Binding("s", "show_tab('stations')", "Stations", tooltip="The station list"),
         Binding("f", "show_tab('firmware')", "Firmware", tooltip="The firmware library"),
         Binding("e", "show_tab('events')", "Events", tooltip="The live event log"),
+        Binding("u", "show_tab('rollouts')", "Rollouts", tooltip="Staged rollouts, wave by wave"),
         Binding("slash", "filter", "Filter", tooltip="Filter the current list"),
         Binding("question_mark", "show_help_panel", "Help", tooltip="Every key binding"),
         Binding("q", "quit", "Quit", tooltip="Leave (the service keeps running)"),
@@ -55,6 +57,8 @@ class StationmasterApp(App[None]):
                 yield StationsTable(id="stations-table")
             with TabPane("Firmware", id="firmware"):
                 yield FirmwareTable(self.link.client, id="firmware-table")
+            with TabPane("Rollouts", id="rollouts"):
+                yield RolloutsView(self.link.client, id="rollouts-view")
             with TabPane("Events", id="events"):
                 yield Input(placeholder="filter events…", id="events-filter")
                 yield EventsTable(id="events-table")
@@ -99,6 +103,7 @@ class StationmasterApp(App[None]):
         self.stations_table.load(stations)
         self.query_one("#firmware-table", FirmwareTable).load(images)
         self.query_one("#events-table", EventsTable).load(events)
+        self.query_one(RolloutsView).reload()
         self._show_status()
 
     def on_link_up(self, _: LinkUp) -> None:
@@ -134,6 +139,8 @@ class StationmasterApp(App[None]):
             self.refresh_station(str(mac))
         if kind.startswith("image_"):
             self.query_one("#firmware-table", FirmwareTable).reload()
+        if kind.startswith("rollout_"):
+            self.query_one(RolloutsView).apply_event(payload)
 
     @work(group="station-refresh", exit_on_error=False)
     async def refresh_station(self, mac: str) -> None:

@@ -14,6 +14,7 @@ ACTIONS = (
     ("Stations", "show_tab('stations')", "the station list"),
     ("Firmware", "show_tab('firmware')", "the firmware library"),
     ("Events", "show_tab('events')", "the live event log"),
+    ("Rollouts", "show_tab('rollouts')", "staged rollouts, wave by wave"),
     ("Filter stations", "filter", "filter the station list by text or tag"),
     ("Import firmware", "import_firmware", "import an image file from the Pi"),
     ("Reload", "reload", "fetch everything again"),

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import re
 from typing import Any
 
 from appliance.cli.admin_commands import _leaf
 from appliance.cli.rollout_views import rollout, rollouts
 from appliance.contract.client import AdminClient
+from appliance.contract.durations import parse_duration
 
-_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?")
 _ACTIONS = (
     ("pause", "offer the image to no one new (downloads under way finish; time-outs wait)"),
     ("resume", "carry on after a pause, or after a halt (accepting the failed wave's failures)"),
@@ -57,11 +56,10 @@ def add_parsers(commands: Any) -> None:
 
 def duration(text: str) -> float:
     """An argparse type: seconds, or a span such as 90s, 10m, 1h30m."""
-    match = _DURATION.fullmatch(text.strip().lower())
-    if not text.strip() or match is None or not any(match.groups()):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 90, 90s, 10m or 1h30m")
-    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 async def _start(client: AdminClient, args: argparse.Namespace) -> Any:

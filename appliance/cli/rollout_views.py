@@ -32,6 +32,7 @@ def rollouts(answer: JSON, _: argparse.Namespace) -> None:
         [
             str(r["id"]),
             r["name"],
+            r["image"].get("chip") or "?",
             r["state"].replace("_", " "),
             f"{r['current_wave']}/{r['wave_count']}",
             counts(r["counts"]),
@@ -39,7 +40,7 @@ def rollouts(answer: JSON, _: argparse.Namespace) -> None:
         ]
         for r in found
     ]
-    table(["ID", "NAME", "STATE", "WAVE", "STATIONS", "STARTED"], rows)
+    table(["ID", "NAME", "CHIP", "STATE", "WAVE", "STATIONS", "STARTED"], rows)
 
 
 def rollout(found: JSON, _: argparse.Namespace) -> None:

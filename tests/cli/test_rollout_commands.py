@@ -48,8 +48,8 @@ async def test_start_watch_steer_and_approve(
 
     listed = await stationmaster(socket, "rollout")
     assert listed.code == 0, listed.stderr
-    assert listed.stdout.splitlines()[0].split() == ["ID", "NAME", "STATE", "WAVE", "STATIONS", "STARTED"]
-    assert "weather 1.1.0  running  1/2" in listed.stdout
+    assert listed.stdout.splitlines()[0].split() == ["ID", "NAME", "CHIP", "STATE", "WAVE", "STATIONS", "STARTED"]
+    assert "weather 1.1.0  esp32  running  1/2" in listed.stdout
     assert "1 initiated, 2 queued" in listed.stdout
 
     shown = await stationmaster(socket, "rollout", "status", "1")
