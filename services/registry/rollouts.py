@@ -13,7 +13,13 @@ from services.errors import Conflict, NotFound
 from services.registry.database import Database
 from services.rollouts.model import ACTIVE_ROLLOUT_STATES, Rollout, RolloutSettings, RolloutStation
 
-_ACTIVE = "(" + ", ".join(f"'{state}'" for state in ACTIVE_ROLLOUT_STATES) + ")"
+
+def sql_list(words: Iterable[str]) -> str:
+    """A constant list of words (states, never anyone's input) as an SQL list: ('a', 'b')."""
+    return "(" + ", ".join(f"'{word}'" for word in words) + ")"
+
+
+_ACTIVE = sql_list(ACTIVE_ROLLOUT_STATES)
 _SETTINGS = tuple(f.name for f in dataclasses.fields(RolloutSettings))
 _STATION_COLUMNS = tuple(f.name for f in dataclasses.fields(RolloutStation))
 _ROLLOUT_COLUMNS = ("name", "state", "current_wave", "tolerated_wave", "paused_at", "finished_at", "reason", *_SETTINGS)
@@ -28,6 +34,11 @@ class RolloutTable:
     async def all(self, limit: int = 100) -> list[Rollout]:
         """Every rollout, newest first."""
         rows = await self._db.fetch_all("SELECT * FROM rollouts ORDER BY id DESC LIMIT ?", (limit,))
+        return [rollout_of(dict(r)) for r in rows]
+
+    async def active(self) -> list[Rollout]:
+        """Every unfinished rollout, oldest first."""
+        rows = await self._db.fetch_all(f"SELECT * FROM rollouts WHERE state IN {_ACTIVE} ORDER BY id")
         return [rollout_of(dict(r)) for r in rows]
 
     async def require(self, rollout_id: int) -> Rollout:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from services.fleet.journal import EventLog, Journal
@@ -17,6 +18,8 @@ from services.registry.rollouts import (
     active_row_in,
     fetch,
     open_downloads_in,
+    rollout_in,
+    sql_list,
     update_station,
 )
 from services.rollouts.evidence import Seen, Step, after_checkin, has_restarted
@@ -35,6 +38,7 @@ _STALE_DOWNLOAD_S = 600.0
 # After a restart of the service, a station gets at least this long before it is judged: it could not
 # reach the appliance while the service was down.
 _RESTART_GRACE_S = 300.0
+_IN_FLIGHT = sql_list(IN_FLIGHT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,17 +99,16 @@ class RolloutEngine:
     async def tick(self) -> float | None:
         """Judge time-outs and waves of every unfinished rollout now; return when it should look again."""
 
-        async def op(entry: EventLog) -> tuple[bool, float | None]:
-            finished = False
-            rollouts = await active_rollouts_in(entry.conn)
-            for rollout in rollouts:
-                finished |= await advance(entry, rollout)
-            return finished, await _next_due(entry, rollouts)
-
-        finished, due = await self._journal.write(op)
+        finished = False
+        for rollout in await self._registry.rollouts.active():
+            # One transaction a rollout: one that cannot move on (a bug, a broken row) holds up no other.
+            try:
+                finished |= await self._journal.write(partial(_advance, rollout.id))
+            except Exception:
+                log.exception("rollout %d could not move on; it is tried again shortly", rollout.id)
         if finished:
             await self.refresh()
-        return due
+        return await self._journal.write(_next_due)
 
     async def checked_in(self, entry: EventLog, report: CheckIn, before: Mapping[str, Any]) -> None:
         """Judge a check-in (in its own transaction): back on the new version, on the old one, restarted?"""
@@ -212,10 +215,11 @@ class RolloutEngine:
             return answer(None, None)
         back = row.direction == "back"
         hold = hold_reason(facts, rollout.settings, approved=row.approved or back, now=entry.now)
+        self._reserved = {m: held for m, held in self._reserved.items() if held[1] > entry.now}
         if hold is None and facts.bssid is not None:
             since = entry.now - _STALE_DOWNLOAD_S
             busy = await open_downloads_in(entry.conn, facts.bssid, other_than=row.mac, since=since)
-            busy |= {m for m, (b, until) in self._reserved.items() if b == facts.bssid and until > entry.now}
+            busy |= {m for m, (bssid, _) in self._reserved.items() if bssid == facts.bssid}
             busy.discard(row.mac)
             hold = ap_busy(len(busy), rollout.settings, facts.bssid)
         if hold is not None:
@@ -247,8 +251,7 @@ class RolloutEngine:
         for rollout in await active_rollouts_in(entry.conn):
             rows = await fetch(
                 entry.conn,
-                "SELECT mac FROM rollout_stations WHERE rollout_id = ? AND deadline_at < ? AND state IN "
-                + str(IN_FLIGHT),
+                f"SELECT mac FROM rollout_stations WHERE rollout_id = ? AND deadline_at < ? AND state IN {_IN_FLIGHT}",
                 (rollout.id, entry.now + _RESTART_GRACE_S),
             )
             grace = min(_RESTART_GRACE_S, rollout.settings.timeout_s)
@@ -276,15 +279,22 @@ class RolloutEngine:
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
 
-async def _next_due(entry: EventLog, rollouts: list[Rollout]) -> float | None:
+async def _advance(rollout_id: int, entry: EventLog) -> bool:
+    """Move one rollout on, read afresh inside the transaction; True if it finished."""
+    rollout = await rollout_in(entry.conn, rollout_id)
+    return rollout.active and await advance(entry, rollout)
+
+
+async def _next_due(entry: EventLog) -> float | None:
     """The soonest deadline of an in-flight station of a rollout that judges time (paused ones do not)."""
+    rollouts = await active_rollouts_in(entry.conn)
     ids = [r.id for r in rollouts if r.state in ("running", "halted", "rolling_back")]
     if not ids:
         return None
     rows = await fetch(
         entry.conn,
         f"SELECT min(deadline_at) AS due FROM rollout_stations WHERE rollout_id IN ({', '.join('?' for _ in ids)})"
-        f" AND state IN {IN_FLIGHT} AND active = 1",
+        f" AND state IN {_IN_FLIGHT} AND active = 1",
         ids,
     )
     due = rows[0]["due"] if rows else None
