@@ -59,3 +59,9 @@ class DeviceFailed(StationmasterError):
     """A device on the LAN did not do what was asked (no answer, refused, broke off); the message says which."""
 
     code = "device_failed"
+
+
+class UpstreamFailed(StationmasterError):
+    """A server out on the uplink (the release feed's) did not answer as it should; the message says how."""
+
+    code = "upstream_failed"

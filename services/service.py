@@ -14,9 +14,12 @@ from pathlib import Path
 from aiohttp import web
 
 from appliance import __version__
-from appliance.config import Settings
+from appliance.config import ConfigError, Settings, find_config_file
 from services.admin_api.app import create_admin_app
+from services.admin_api.backup_routes import BACKUP
+from services.admin_api.feed_routes import FEED
 from services.admin_api.status import ServiceInfo
+from services.backup import SiteBackup
 from services.eventbus import EventBus
 from services.firmware.store import FirmwareStore
 from services.fleet import (
@@ -34,6 +37,7 @@ from services.rollouts.actions import RolloutActions
 from services.rollouts.engine import RolloutEngine
 from services.rollouts.model import RolloutSettings
 from services.station_api.app import create_station_app
+from services.uplink import FeedFollower
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,7 @@ class StationmasterService:
         self.mdns: MdnsService | None = None
         self.rollouts: RolloutEngine | None = None
         self._mdns_status: list[MdnsStatus] = []  # filled once mDNS is up; the admin app reads it
+        self.feed: FeedFollower | None = None
 
     async def __aenter__(self) -> StationmasterService:
         await self.start()
@@ -100,6 +105,8 @@ class StationmasterService:
                 name="retention",
             )
         )
+        if self.feed is not None:
+            self._tasks.append(asyncio.create_task(self.feed.run(), name="release-feed"))
         if settings.mdns:
             self.mdns = MdnsService(
                 MdnsSettings(
@@ -200,6 +207,9 @@ class StationmasterService:
             self._mdns_status,
             rollouts=RolloutActions(journal, self.rollouts, rollout_defaults(settings)),
         )
+        self.feed = FeedFollower(journal, library, settings.data_dir, settings.max_image_bytes)
+        admin_app[FEED] = self.feed
+        admin_app[BACKUP] = SiteBackup(journal, store, settings.data_dir, _config_file(settings), __version__)
         admin_runner = web.AppRunner(admin_app, access_log=None, handle_signals=False, shutdown_timeout=5)
         await admin_runner.setup()
         self._runners.append(admin_runner)
@@ -235,6 +245,17 @@ async def _claim_socket_path(path: Path) -> None:
 def _is_socket_or_absent(path: Path) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True)
     return path.is_socket() or not (path.exists() or path.is_symlink())
+
+
+def _config_file(settings: Settings) -> Path | None:
+    """The config file in force (a backup carries it), if there is one."""
+    for source in settings.sources.values():
+        if source.endswith(".toml"):
+            return Path(source)
+    try:
+        return find_config_file(None, os.environ)
+    except ConfigError:
+        return None
 
 
 def site_id(data_dir: Path) -> str:

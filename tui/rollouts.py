@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from typing import Any
 
@@ -11,6 +10,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
 from appliance.contract.client import AdminClient, AdminError
@@ -48,7 +48,7 @@ class RolloutsView(Vertical):
         self.client = client
         self.rollouts: list[dict[str, Any]] = []
         self.shown: dict[str, Any] = {}  # the chosen rollout in full, as last fetched
-        self._dirty = asyncio.Event()
+        self._pending: Timer | None = None  # a fetch already asked for, not yet run
 
     def compose(self) -> ComposeResult:
         yield DataTable(id="rollouts-table", cursor_type="row", zebra_stripes=True)
@@ -56,14 +56,13 @@ class RolloutsView(Vertical):
         yield DataTable(id="rollout-stations", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        """Lay out the tables and start the refetcher."""
+        """Lay out the tables."""
         table = self.query_one("#rollouts-table", DataTable)
         for key, label in _LIST_COLUMNS:
             table.add_column(label, key=key)
         stations = self.query_one("#rollout-stations", DataTable)
         for key, label in (("wave", "Wave"), ("name", "Name"), ("state", "State"), ("why", "Why")):
             stations.add_column(label, key=key)
-        self._refetcher()
 
     @property
     def selected(self) -> int | None:
@@ -76,7 +75,16 @@ class RolloutsView(Vertical):
 
     def reload(self) -> None:
         """Fetch everything again (at start and after a reconnect)."""
-        self._dirty.set()
+        self.fetch()
+
+    def fetch_soon(self) -> None:
+        """Fetch again shortly: what changes together (a wave of stations) is fetched once."""
+        if self._pending is None:
+            self._pending = self.set_timer(REFETCH_S, self._fetch_now)
+
+    def _fetch_now(self) -> None:
+        self._pending = None
+        self.fetch()
 
     def apply_event(self, payload: dict[str, Any]) -> None:
         """A rollout event from the stream: a station's row changes at once, the rest is fetched again soon."""
@@ -87,17 +95,14 @@ class RolloutsView(Vertical):
                     station.update({k: data[k] for k in ("state", "reason", "hold", "outcome") if k in data})
                     station["wave"] = data.get("wave", station["wave"])
                     self._update_station(station)
-        self._dirty.set()
+        self.fetch_soon()
 
-    @work(exclusive=True, group="rollouts-refetch", exit_on_error=False)
-    async def _refetcher(self) -> None:
-        while True:
-            await self._dirty.wait()
-            self._dirty.clear()
-            # A lost link is the banner's to tell; the next event, or the reconnect, fetches again.
-            with contextlib.suppress(AdminError):
-                await self._fetch()
-            await asyncio.sleep(REFETCH_S)
+    @work(exclusive=True, group="rollouts-fetch", exit_on_error=False)
+    async def fetch(self) -> None:
+        """Fetch the list and the chosen rollout, and draw them."""
+        # A lost link is the banner's to tell; the next event, or the reconnect, fetches again.
+        with contextlib.suppress(AdminError):
+            await self._fetch()
 
     async def _fetch(self) -> None:
         self.rollouts = await self.client.rollouts()
@@ -168,7 +173,7 @@ class RolloutsView(Vertical):
     @on(DataTable.RowHighlighted, "#rollouts-table")
     def _chosen(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value is not None and str(event.row_key.value) != str(self.shown.get("id")):
-            self._dirty.set()
+            self.fetch_soon()
 
     async def _act(self, call: Any, done: str) -> None:
         try:
@@ -178,7 +183,7 @@ class RolloutsView(Vertical):
             return
         self.notify(done)
         self._show_rollout()
-        self._dirty.set()
+        self.fetch_soon()
 
     @work(group="rollout-action", exit_on_error=False)
     async def action_start(self) -> None:

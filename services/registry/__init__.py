@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.registry.database import Database, MigrationError
+from services.registry.feed import FeedTable
 from services.registry.history import HistoryTable
 from services.registry.images import ImageTable
 from services.registry.lan import LanTable
@@ -26,6 +27,7 @@ class Registry:
         self.wifi = WifiTable(db)
         self.lan = LanTable(db)
         self.rollouts = RolloutTable(db)
+        self.feed = FeedTable(db)
 
     @classmethod
     async def open(cls, path: Path) -> Registry:

@@ -61,6 +61,7 @@ class RolloutEngine:
         self._journal = journal
         self._registry = journal.registry
         self._watched: set[str] = set()
+        self._generation = -1  # the registry file's generation the watch set was read from
         self._reserved: dict[str, tuple[str, float]] = {}  # MAC -> (BSSID, until)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -88,6 +89,7 @@ class RolloutEngine:
 
     async def refresh(self) -> None:
         """Re-read which stations unfinished rollouts hold (after one starts, ends or rolls back)."""
+        self._generation = self._registry.db.generation
         self._watched = await self._registry.rollouts.active_macs()
         self.wake()
 
@@ -112,6 +114,7 @@ class RolloutEngine:
 
     async def checked_in(self, entry: EventLog, report: CheckIn, before: Mapping[str, Any]) -> None:
         """Judge a check-in (in its own transaction): back on the new version, on the old one, restarted?"""
+        await self._keep_up(entry)
         if report.mac not in self._watched:
             return
         found = await active_row_in(entry.conn, report.mac)
@@ -146,6 +149,8 @@ class RolloutEngine:
 
     async def offer(self, station: Station) -> RolloutOffer | None:
         """What the rollout holding this station offers it now; None if no rollout holds it."""
+        if self._generation != self._registry.db.generation:
+            await self.refresh()
         if station.mac not in self._watched:
             return None
 
@@ -237,7 +242,16 @@ class RolloutEngine:
             self._reserved[row.mac] = (facts.bssid, entry.now + _RESERVATION_S)
         return answer(row.previous_sha256 if back else rollout.sha256, None, judged=True)
 
+    async def _keep_up(self, entry: EventLog) -> None:
+        """After a restore swapped the registry file, read the watch set again (inside this transaction)."""
+        if self._generation != self._registry.db.generation:
+            self._generation = self._registry.db.generation
+            rows = await fetch(entry.conn, "SELECT mac FROM rollout_stations WHERE active = 1")
+            self._watched = {str(r["mac"]) for r in rows}
+            self.wake()
+
     async def _held(self, entry: EventLog, mac: str, sha256: str) -> tuple[Rollout, RolloutStation] | None:
+        await self._keep_up(entry)
         if mac not in self._watched:
             return None
         found = await active_row_in(entry.conn, mac)

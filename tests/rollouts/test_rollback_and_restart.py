@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from appliance.contract.client import AdminClient
 from services.service import StationmasterService
 from tests.conftest import ServeProcess
@@ -52,3 +54,25 @@ async def test_a_rollout_resumes_after_the_service_is_killed_mid_rollout(serve_p
     assert note["data"]["rollout"] == started["id"]
     assert "picked up after a restart of the service: running, wave 2 of 3" in note["message"]
     assert by_mac(rollout).keys() == {s.mac for s in fleet.stations}
+
+
+async def test_a_restored_backup_brings_its_unfinished_rollout_back_and_the_appliance_follows_it(
+    service: StationmasterService, admin: AdminClient, tap: EventTap, tmp_path: Path
+) -> None:
+    async with accepted_fleet(service.station_url, admin, tap, 2) as fleet:
+        _, new = await images(admin)
+        # A soak long enough that the rollout is still running when the backup is taken.
+        started = await admin.start_rollout(new[:12], waves=["100%"], soak_s=600, timeout_s=600)
+        await tap.wait_for(lambda _: len(tap.of("rollout_station", rollout=started["id"], state="updating")) == 2)
+        await admin.backup(tmp_path / "site.tar.gz")
+        await admin.rollout_action(started["id"], "rollback")
+        await tap.first("rollout_rolled_back", rollout=started["id"])
+        assert {s.version for s in fleet.stations} == {"1.0.0"}
+        await admin.restore(tmp_path / "site.tar.gz")
+        # The restored registry has the rollout still running, its stations soaking on 1.1.0 (which they no
+        # longer run): the appliance follows that rollout at once, and sees them come back on 1.0.0.
+        restored = await admin.rollout(started["id"])
+        assert restored["state"] == "running"
+        await tap.wait_for(lambda _: len(tap.of("alert_wrong_version", rollout=started["id"])) == 2)
+    rows = by_mac(await admin.rollout(started["id"]))
+    assert {(r["state"], r["outcome"]) for r in rows.values()} == {("failed", "old_version")}

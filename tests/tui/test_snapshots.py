@@ -32,10 +32,44 @@ FLEET = [
 ]
 
 
+IMAGES = [
+    ("9f" * 32, "esp32", "weather", "1.4.0", 1_048_576, "weather-1.4.0.bin"),
+    ("3c" * 32, "esp8266", "pump", "1.3.2", 412_160, "pump-1.3.2.bin"),
+]
+# Events at fixed moments (drawn in UTC): the log shows their wall-clock time. None is STA2's, whose detail
+# screen shows its events' ages, which a fixed moment would change from run to run.
+_DAY = 1_796_083_200.0  # 2026-12-01 00:00 UTC
+EVENTS = [
+    (_DAY + 8 * 3600, "station_discovered", "34:85:18:00:00:04", "new station 34:85:18:00:00:04 is waiting"),
+    (_DAY + 8 * 3600 + 60, "station_renamed", "24:0A:C4:00:00:01", "esp-000001 renamed to STA1"),
+    (_DAY + 9 * 3600, "version_changed", "5C:CF:7F:00:00:03", "pump-house now runs 1.3.2 (was 1.3.1)"),
+    (_DAY + 9 * 3600 + 5, "station_restarted", "5C:CF:7F:00:00:03", "pump-house restarted (ota)"),
+]
+# A halted rollout: its canary (STA1) boot-looped, STA2 waits for a better signal. Halted, with nothing in
+# flight, it is left as seeded: no clock of its moves it.
+ROLLOUT = (
+    "INSERT INTO rollouts (id, name, sha256, target, waves, wave_count, state, soak_s, timeout_s,"
+    " max_failures_percent, min_rssi, min_free_heap, downloads_per_ap, created_at, reason)"
+    " VALUES (1, 'weather 1.4.0', ?, '{\"all\": true}', '[1, \"rest\"]', 2, 'halted', 600, 1800, 10, -75, 16384, 2,"
+    " ?, 'wave 1 failed: 1 of 1 stations (100 %) failed, more than the 10 % allowed')"
+)
+ROLLOUT_STATIONS = [
+    ("24:0A:C4:00:00:01", 0, "failed", "boot_loop", None, "came back on 1.4.0, then was restarted by watchdog"),
+    ("24:0A:C4:00:00:02", 1, "queued", None, "weak signal: -83 dBm lately, below the -75 dBm an update needs", None),
+]
+LAN = [
+    ("esp-shed._arduino._tcp.local.", "_arduino._tcp.local.", "esp-shed.local.", "192.168.1.40", 3232, "esp32", None),
+    ("gate._esphomelib._tcp.local.", "_esphomelib._tcp.local.", "gate.local.", "192.168.1.41", 6053, "esp32c3", None),
+    ("STA1._http._tcp.local.", "_http._tcp.local.", "sta1.local.", "192.168.1.21", 80, None, "24:0A:C4:00:00:01"),
+]
+
+
 @pytest.fixture
 def seeded_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServeProcess]:
     """A service whose registry holds a fixed fleet, seen at fixed times before now."""
     monkeypatch.setenv("STATIONMASTER_POLL_INTERVAL_S", str(POLL_INTERVAL_S))
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
     serve = ServeProcess(tmp_path)
     serve.port = SNAPSHOT_PORT
     serve.url = f"http://127.0.0.1:{SNAPSHOT_PORT}"
@@ -54,6 +88,27 @@ def seeded_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
             db.execute(
                 "INSERT INTO checkins (mac, at, rssi, uptime_s, restart_cause, version) VALUES (?, ?, ?, ?, ?, ?)",
                 (FLEET[1][0], now - 86400 + step * 600, signal, 100 + step * 600, "watchdog", "1.4.0"),
+            )
+        for sha, chip, project, version, size, filename in IMAGES:
+            db.execute(
+                "INSERT INTO images (sha256, md5, size, chip, project, version, filename, imported_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (sha, "0" * 32, size, chip, project, version, filename, now - 86400),
+            )
+        for at, kind, mac, message in EVENTS:
+            db.execute("INSERT INTO events (at, kind, mac, message) VALUES (?, ?, ?, ?)", (at, kind, mac, message))
+        db.execute(ROLLOUT, (IMAGES[0][0], now - 3600))
+        for position, (mac, wave, state, outcome, hold, reason) in enumerate(ROLLOUT_STATIONS):
+            db.execute(
+                "INSERT INTO rollout_stations (rollout_id, mac, wave, position, state, outcome, hold, reason,"
+                " previous_version) VALUES (1, ?, ?, ?, ?, ?, ?, ?, '1.3.0')",
+                (mac, wave, position, state, outcome, hold, reason),
+            )
+        for service in LAN:
+            db.execute(
+                "INSERT INTO lan_services (name, type, host, address, port, txt, board, mac, first_seen_at,"
+                " last_seen_at) VALUES (?, ?, ?, ?, ?, '{}', ?, ?, ?, ?)",
+                (*service, now - 7200, now - 60),
             )
     db.close()
     yield serve
@@ -92,3 +147,16 @@ def test_station_detail_layout(snap_compare: Any, seeded_service: ServeProcess, 
         await asyncio.sleep(0.2)
 
     assert snap_compare(app, terminal_size=size, run_before=open_sta2)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("tab", ["firmware", "rollouts", "events", "lan"])
+def test_tab_layouts(snap_compare: Any, seeded_service: ServeProcess, size: tuple[int, int], tab: str) -> None:
+    app = StationmasterApp(seeded_service.socket)
+
+    async def open_tab(pilot: Pilot[Any]) -> None:
+        await waiting_for(lambda a: a.stations_table.row_count == 5)(pilot)
+        await pilot.press({"rollouts": "u"}.get(tab, tab[0]))
+        await waiting_for(lambda a: a.query_one(f"#{tab}-table").row_count > 0)(pilot)  # type: ignore[attr-defined]
+
+    assert snap_compare(app, terminal_size=size, run_before=open_tab)
