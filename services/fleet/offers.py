@@ -85,7 +85,8 @@ class FirmwareOffers:
         if self.rollouts is not None and station.status == "accepted":
             decision = await self.rollouts.offer(station)
         image, note = await self._choose(station, request, decision)
-        await self._note(station, note)
+        # A rollout tells its own holds (rollout_station events): the note is kept, not told twice.
+        await self._note(station, note, tell=decision is None)
         if decision is not None and self.rollouts is not None:
             await self.rollouts.polled(decision, image is not None, note)
         return image
@@ -147,14 +148,14 @@ class FirmwareOffers:
 
         await self._journal.write(op)
 
-    async def _note(self, station: Station, note: str | None) -> None:
+    async def _note(self, station: Station, note: str | None, *, tell: bool = True) -> None:
         # Polls repeat every few minutes: write only when the reason changes, to spare the SD card.
         if note == station.ota_note:
             return
 
         async def op(log: EventLog) -> None:
             await station_rows.set_ota_note(log.conn, station.mac, note)
-            if note is not None:
+            if note is not None and tell:
                 await log("ota_held", station.mac, f"{station.name}: {note}")
 
         await self._journal.write(op)
