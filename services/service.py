@@ -195,6 +195,8 @@ class StationmasterService:
             station_url=self.station_url,
             hostname=settings.hostname,
             poll_interval_s=settings.poll_interval_s,
+            http_host=settings.http_host,
+            mdns_enabled=settings.mdns,
         )
         admin_app = create_admin_app(
             self.registry,

@@ -15,3 +15,5 @@ class ServiceInfo:
     station_url: str
     hostname: str
     poll_interval_s: int
+    http_host: str = "0.0.0.0"  # what the station API is bound to (a wildcard says nothing of where to reach it)
+    mdns_enabled: bool = False  # announcing by mDNS (perhaps not yet up: it starts after the listeners)

@@ -25,6 +25,7 @@ _CHECKIN_FIELDS = frozenset(
         "ip",
         "bssid",
         "free_sketch_space",
+        "config_etag",
     )
 )
 
@@ -44,6 +45,7 @@ def parse_checkin(body: object) -> CheckIn:
         ip=_ip(obj),
         bssid=None if obj.get("bssid") is None else parse_mac(obj["bssid"]),
         free_sketch_space=_integer(obj, "free_sketch_space", 0, 2**32),
+        config_etag=_text(obj, "config_etag", 80),
     )
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.registry.configs import ConfigTable
 from services.registry.database import Database, MigrationError
 from services.registry.feed import FeedTable
 from services.registry.history import HistoryTable
 from services.registry.images import ImageTable
 from services.registry.lan import LanTable
+from services.registry.provisions import ProvisionTable
 from services.registry.rollouts import RolloutTable
 from services.registry.stations import StationTable
 from services.registry.wifi import WifiTable
@@ -28,6 +30,8 @@ class Registry:
         self.lan = LanTable(db)
         self.rollouts = RolloutTable(db)
         self.feed = FeedTable(db)
+        self.provisions = ProvisionTable(db)
+        self.configs = ConfigTable(db)
 
     @classmethod
     async def open(cls, path: Path) -> Registry:

@@ -45,6 +45,14 @@ ROUTES = [
     ("POST", "/v1/rollouts/{}/cancel"),
     ("POST", "/v1/rollouts/{}/rollback"),
     ("POST", "/v1/rollouts/{}/approve"),
+    ("POST", "/v1/onboarding/bundles"),
+    ("GET", "/v1/onboarding/bundles"),
+    ("DELETE", "/v1/onboarding/bundles/{}"),
+    ("GET", "/v1/wifi"),
+    ("POST", "/v1/wifi"),
+    ("DELETE", "/v1/wifi"),
+    ("POST", "/v1/wifi/reveal"),
+    ("GET", "/v1/wifi/rotation"),
 ]
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=60),
@@ -55,7 +63,7 @@ json_values = st.recursive(
 admin_like = st.fixed_dictionaries(
     {},
     optional={
-        key: json_values | st.sampled_from([KNOWN_MAC, "fleet", "a" * 64, ""])
+        key: json_values | st.sampled_from([KNOWN_MAC, "fleet", "a" * 64, "", "esp32", "AP1"])
         for key in (
             "name",
             "add",
@@ -71,19 +79,26 @@ admin_like = st.fixed_dictionaries(
             "maintenance_window",
             "stations",
             "all",
+            "chip",
+            "mac",
+            "ssid",
+            "psk",
+            "nvs_size",
         )
     },
 )
 bodies = (
     admin_like.map(json.dumps).map(str.encode) | json_values.map(json.dumps).map(str.encode) | st.binary(max_size=300)
 )
-queries = st.dictionaries(st.sampled_from(["limit", "before", "mac", "kind", "x"]), st.text(max_size=20), max_size=3)
+queries = st.dictionaries(
+    st.sampled_from(["limit", "before", "mac", "kind", "x", "ssid", "override"]), st.text(max_size=20), max_size=3
+)
 header_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=60)
 
 
 @pytest.fixture(scope="module")
 def background(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundService]:
-    """One service with a station, an image and a rollout of it for hostile requests to aim at."""
+    """One service with a station, an image, a rollout of it and the site Wi-Fi for hostile requests to aim at."""
     service = BackgroundService(tmp_path_factory.mktemp("hostile-admin"))
     checkin = json.dumps({"mac": KNOWN_MAC, "chip": "esp32", "version": "1.0.0"}).encode()
     assert service.send(request("POST", "/api/v1/checkin", checkin, {"Content-Type": "application/json"})) == 200
@@ -93,6 +108,8 @@ def background(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundS
     digest = hashlib.sha256(image).hexdigest()
     rollout = json.dumps({"image": digest, "target": {"all": True}}).encode()  # rollout 1, for its routes
     assert service.send_admin(request("POST", "/v1/rollouts", rollout, {"Content-Type": "application/json"})) == 201
+    wifi = json.dumps({"ssid": "AP1", "psk": "hostile-site-secret"}).encode()
+    assert service.send_admin(request("POST", "/v1/wifi", wifi, {"Content-Type": "application/json"})) == 201
     yield service
     service.stop()
 
