@@ -43,9 +43,6 @@ class RolloutDecision(Protocol):
 class RolloutGate(Protocol):
     """The staged rollouts (services.rollouts.engine): they, not the assignments, decide for the stations they hold."""
 
-    def watching(self, mac: str) -> bool:
-        """True while a rollout holds the station."""
-
     async def offer(self, station: Station) -> RolloutDecision | None:
         """The rollout's decision, or None if no rollout holds the station."""
 

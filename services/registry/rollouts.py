@@ -11,7 +11,7 @@ import aiosqlite
 
 from services.errors import Conflict, NotFound
 from services.registry.database import Database
-from services.rollouts.model import ACTIVE_ROLLOUT_STATES, Rollout, RolloutSettings, RolloutStation
+from services.rollouts.model import ACTIVE_ROLLOUT_STATES, IN_FLIGHT, Rollout, RolloutSettings, RolloutStation
 
 
 def sql_list(words: Iterable[str]) -> str:
@@ -69,6 +69,16 @@ class RolloutTable:
         for row in rows:
             counts[int(row["rollout_id"])][str(row["state"])] = int(row["n"])
         return counts
+
+    async def next_deadline(self, rollout_ids: list[int]) -> float | None:
+        """The soonest deadline of a station still in flight in these rollouts, or None."""
+        marks = ", ".join("?" for _ in rollout_ids)
+        row = await self._db.fetch_one(
+            f"SELECT min(deadline_at) AS due FROM rollout_stations WHERE rollout_id IN ({marks})"
+            f" AND state IN {sql_list(IN_FLIGHT)} AND active = 1",
+            rollout_ids,
+        )
+        return None if row is None or row["due"] is None else float(row["due"])
 
     async def active_macs(self) -> set[str]:
         """The stations some unfinished rollout holds."""

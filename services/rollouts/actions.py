@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from statistics import fmean
 from typing import Any
 
 import aiosqlite
@@ -11,7 +10,6 @@ import aiosqlite
 from services.errors import Conflict, InvalidInput
 from services.fleet.journal import EventLog, Journal
 from services.macaddr import parse_mac
-from services.models import FirmwareImage, Station
 from services.registry.rollouts import (
     insert_rollout,
     insert_station,
@@ -29,11 +27,11 @@ from services.rollouts.model import (
     Rollout,
     RolloutSettings,
     RolloutStation,
-    StationFacts,
 )
 from services.rollouts.plan import parse_name, parse_settings, parse_target, parse_waves, wave_order, wave_sizes
-from services.rollouts.progress import RECENT_S, name_in
+from services.rollouts.progress import name_in
 from services.rollouts.rollback import plan_rollback
+from services.rollouts.targets import choose, facts_of, previous_image
 
 # A finished rollout can still be rolled back (a fault that shows after a week); a cancelled one cannot.
 _ROLLBACK_FROM = ("running", "paused", "halted", "completed", "rolled_back")
@@ -63,11 +61,11 @@ class RolloutActions:
         waves = parse_waves(body.get("waves"))
         settings = parse_settings(body, self.defaults)
         name = parse_name(body.get("name"), f"{image.project or image.chip} {image.version}")
-        chosen = await self._choose(image, target)
-        facts = [await self._facts(station) for station in chosen]
+        chosen = await choose(self._registry, image, target)
+        facts = [await facts_of(self._registry, station, self._journal.clock()) for station in chosen]
         ordered = wave_order(facts)
         sizes = wave_sizes(waves, len(ordered))
-        previous = {s.mac: await self._previous_image(s) for s in chosen}
+        previous = {s.mac: await previous_image(self._registry, s) for s in chosen}
         versions = {s.mac: s.version for s in chosen}
 
         async def op(log: EventLog) -> int:
@@ -245,63 +243,6 @@ class RolloutActions:
         await self._engine.settle()
         return await self._registry.rollouts.require(rollout_id)
 
-    async def _choose(self, image: FirmwareImage, target: Mapping[str, Any]) -> list[Station]:
-        """The stations the target names that can take this image; an explicit list must all be able to."""
-        everyone = await self._registry.stations.all()
-        if "stations" in target:
-            by_mac = {s.mac: s for s in everyone}
-            unknown = [mac for mac in target["stations"] if mac not in by_mac]
-            if unknown:
-                raise InvalidInput(f"no station with MAC {', '.join(unknown)}")
-            named = [by_mac[mac] for mac in target["stations"]]
-            unfit = [f"{s.name} ({why})" for s in named if (why := _unfit(s, image))]
-            if unfit:
-                raise InvalidInput(f"cannot take {image.version} for {image.chip}: {'; '.join(unfit)}")
-            chosen = named
-        else:
-            tag = target.get("tag")
-            chosen = [s for s in everyone if (tag is None or tag in s.tags) and _unfit(s, image) is None]
-        busy = await self._registry.rollouts.active_macs()
-        taken = [s.name for s in chosen if s.mac in busy]
-        if taken:
-            raise Conflict(f"already in an unfinished rollout: {', '.join(taken)}; finish or cancel that one first")
-        chosen = [s for s in chosen if not _runs(s, image)]
-        if not chosen:
-            raise InvalidInput(
-                f"no accepted {image.chip} station of that target still needs {image.version}"
-                " (stations of other chips, other projects, or already on it are left out)"
-            )
-        return chosen
-
-    async def _facts(self, station: Station) -> StationFacts:
-        """The station as the wave order sees it: its role (tags) and its recent signal."""
-        since = self._journal.clock() - RECENT_S
-        history = await self._registry.history.checkins(station.mac, limit=12)
-        readings = [h["rssi"] for h in history if isinstance(h["rssi"], int) and _at(h) >= since]
-        if station.rssi is not None:
-            readings.append(station.rssi)
-        return StationFacts(
-            mac=station.mac,
-            name=station.name,
-            chip=station.chip,
-            project=station.project,
-            version=station.version,
-            tags=station.tags,
-            recent_rssi=fmean(readings) if readings else None,
-            free_heap=station.free_heap,
-            bssid=station.bssid,
-            last_seen_at=station.last_seen_at,
-        )
-
-    async def _previous_image(self, station: Station) -> str | None:
-        """The image the station runs before the rollout: its assignment if it matches, else one of its version."""
-        assigned = await self._registry.images.assigned_for(station.mac)
-        if assigned is not None and assigned.version == station.version:
-            return assigned.sha256
-        if station.chip is None or station.version is None:
-            return None
-        return await self._registry.rollouts.image_for_version(station.chip, station.project, station.version)
-
 
 async def _reclaim(log: EventLog, rollout_id: int, mac: str) -> None:
     """A finished rollout holds nothing; rolling it back holds the station again, if no other rollout does."""
@@ -311,26 +252,7 @@ async def _reclaim(log: EventLog, rollout_id: int, mac: str) -> None:
         raise Conflict(f"station {mac} is in another unfinished rollout; finish or cancel that one first") from exc
 
 
-def _at(checkin: Mapping[str, object]) -> float:
-    at = checkin["at"]
-    return float(at) if isinstance(at, int | float) else 0.0
-
-
 def _require_state(rollout: Rollout, allowed: tuple[str, ...], verb: str) -> None:
     if rollout.state not in allowed:
         state = rollout.state.replace("_", " ")
         raise Conflict(f"rollout {rollout.id} is {state}: cannot {verb} it")
-
-
-def _unfit(station: Station, image: FirmwareImage) -> str | None:
-    if station.status != "accepted":
-        return f"it is {station.status}"
-    if station.chip != image.chip:
-        return f"it is an {station.chip or 'unknown chip'}, the image is for {image.chip}"
-    if station.project and image.project and station.project != image.project:
-        return f"it runs {station.project}, the image is {image.project}"
-    return None
-
-
-def _runs(station: Station, image: FirmwareImage) -> bool:
-    return station.version == image.version and (station.project in (None, image.project) or image.project is None)

@@ -79,10 +79,6 @@ class RolloutEngine:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
-    def watching(self, mac: str) -> bool:
-        """True while an unfinished rollout holds this station (then it, not the assignments, decides)."""
-        return mac in self._watched
-
     def wake(self) -> None:
         """Ask the clock to look at the rollouts now (something changed)."""
         self._wake.set()
@@ -100,7 +96,6 @@ class RolloutEngine:
 
     async def tick(self) -> float | None:
         """Judge time-outs and waves of every unfinished rollout now; return when it should look again."""
-
         finished = False
         for rollout in await self._registry.rollouts.active():
             # One transaction a rollout: one that cannot move on (a bug, a broken row) holds up no other.
@@ -110,7 +105,7 @@ class RolloutEngine:
                 log.exception("rollout %d could not move on; it is tried again shortly", rollout.id)
         if finished:
             await self.refresh()
-        return await self._journal.write(_next_due)
+        return await self._next_due()
 
     async def checked_in(self, entry: EventLog, report: CheckIn, before: Mapping[str, Any]) -> None:
         """Judge a check-in (in its own transaction): back on the new version, on the old one, restarted?"""
@@ -280,6 +275,17 @@ class RolloutEngine:
                 state=rollout.state,
             )
 
+    async def _next_due(self) -> float | None:
+        """The soonest deadline of an in-flight station of a rollout that keeps time (a paused one does not)."""
+        rollouts = [r for r in await self._registry.rollouts.active() if r.state != "paused"]
+        if not rollouts:
+            return None
+        due = await self._registry.rollouts.next_deadline([r.id for r in rollouts])
+        if any(r.state == "running" for r in rollouts):
+            recheck = self._journal.clock() + RECHECK_S
+            due = recheck if due is None else min(due, recheck)
+        return due
+
     async def _run(self) -> None:
         while True:
             self._wake.clear()
@@ -299,20 +305,3 @@ async def _advance(rollout_id: int, entry: EventLog) -> bool:
     return rollout.active and await advance(entry, rollout)
 
 
-async def _next_due(entry: EventLog) -> float | None:
-    """The soonest deadline of an in-flight station of a rollout that judges time (paused ones do not)."""
-    rollouts = await active_rollouts_in(entry.conn)
-    ids = [r.id for r in rollouts if r.state in ("running", "halted", "rolling_back")]
-    if not ids:
-        return None
-    rows = await fetch(
-        entry.conn,
-        f"SELECT min(deadline_at) AS due FROM rollout_stations WHERE rollout_id IN ({', '.join('?' for _ in ids)})"
-        f" AND state IN {_IN_FLIGHT} AND active = 1",
-        ids,
-    )
-    due = rows[0]["due"] if rows else None
-    if any(r.state == "running" for r in rollouts):
-        recheck = entry.now + RECHECK_S
-        due = recheck if due is None else min(due, recheck)
-    return due

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.rollouts.model import RolloutStation, StationState
+from services.rollouts.model import Outcome, RolloutStation, StationState
 
 # Restart causes that mean the firmware fell over, in the words the ESP cores and their firmware use.
 _CRASH_WORDS = ("watchdog", "wdt", "panic", "exception", "exc", "brownout", "crash", "abort", "lockup")
@@ -34,7 +34,7 @@ class Step:
     """A new state for a station's row, why, and the other columns that change with it."""
 
     state: StationState
-    outcome: str | None = None
+    outcome: Outcome | None = None
     reason: str | None = None
     changes: dict[str, Any] = field(default_factory=dict)
     wrong_version: bool = False  # it downloaded the image in full and came back on another version
@@ -137,6 +137,7 @@ def at_deadline(
     silent = "" if alive else f"; not seen since {_clock(last_seen_at)}"
     running = f"; still checks in on {version or 'an unknown version'}" if alive else ""
     reached = max(((t.range_start + t.bytes_sent) / size for t in transfers if size), default=row.reached or 0.0)
+    outcome: Outcome
     if row.state == "updating":
         outcome, reason = "silent", f"came back on {target}, then stopped checking in during the soak{silent}"
     elif reached >= 1.0:

@@ -11,17 +11,6 @@ ACTIVE_ROLLOUT_STATES: tuple[RolloutState, ...] = ("running", "paused", "halted"
 StationState = Literal[
     "queued", "initiated", "downloading", "downloaded", "updating", "updated", "failed", "timed_out", "rolled_back"
 ]
-STATION_STATES: tuple[StationState, ...] = (
-    "queued",
-    "initiated",
-    "downloading",
-    "downloaded",
-    "updating",
-    "updated",
-    "failed",
-    "timed_out",
-    "rolled_back",
-)
 # Offered the image and not yet judged: what the timer and the check-ins watch.
 IN_FLIGHT: tuple[StationState, ...] = ("initiated", "downloading", "downloaded", "updating")
 FINAL: tuple[StationState, ...] = ("updated", "failed", "timed_out", "rolled_back")
