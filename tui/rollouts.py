@@ -133,9 +133,9 @@ class RolloutsView(Vertical):
     def _show_rollout(self) -> None:
         summary = self.query_one("#rollout-summary", Static)
         stations = self.query_one("#rollout-stations", DataTable)
-        stations.clear()
         r = self.shown
         if not r:
+            stations.clear()
             summary.update("No rollouts yet: N starts one (an image, its stations, the waves).")
             return
         image = r["image"]
@@ -150,7 +150,14 @@ class RolloutsView(Vertical):
             size = f"{wave['size']:>3} station(s)"
             text.append(f"\nwave {wave['wave']}: {wave['state']:<12} {size}  {counts(wave['counts'])}")
         summary.update(text)
-        for station in r.get("stations", []):
+        rows = r.get("stations", [])
+        if [str(key.value) for key in stations.rows] == [s["mac"] for s in rows]:
+            # The same stations (a wave moved on): their cells change, the cursor and the scroll stay.
+            for station in rows:
+                self._update_station(station)
+            return
+        stations.clear()
+        for station in rows:
             stations.add_row(*self._cells(station), key=station["mac"])
 
     def _update_station(self, station: dict[str, Any]) -> None:
@@ -158,7 +165,8 @@ class RolloutsView(Vertical):
         if station["mac"] not in table.rows:
             return
         for key, value in zip(("wave", "name", "state", "why"), self._cells(station), strict=True):
-            table.update_cell(station["mac"], key, value)
+            if _plain(table.get_cell(station["mac"], key)) != _plain(value):
+                table.update_cell(station["mac"], key, value)
 
     @staticmethod
     def _cells(station: dict[str, Any]) -> tuple[str, str, Text, str]:
@@ -252,6 +260,10 @@ def counts(by_state: dict[str, Any]) -> str:
     order = ("updated", "updating", "downloaded", "downloading", "initiated", "queued", "failed", "timed_out")
     known = [s for s in order if by_state.get(s)] + sorted(s for s in by_state if s not in order and by_state[s])
     return " · ".join(f"{by_state[s]} {_WORDS.get(s, s)}" for s in known) or "-"
+
+
+def _plain(cell: object) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
 
 
 def _state_text(state: str) -> Text:
