@@ -67,7 +67,9 @@ class Settings:
     event_retention_rows: int = 50_000
     max_image_bytes: int = 16 * 1024 * 1024
     log_level: str = "info"
-    usb_ports: tuple[str, ...] = ("/dev/ttyUSB*", "/dev/ttyACM*")
+    # Only the adapters deploy/install.sh's udev rule names: a site's 3G modem or Zigbee stick on ttyUSB*
+    # must never be reset into a "bootloader" by a probe.
+    usb_ports: tuple[str, ...] = ("/dev/stationmaster/*",)
     usb_poll_ms: int = 1000
     usb_identify: bool = True
     usb_improv_probe_ms: int = 3000
