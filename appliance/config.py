@@ -40,6 +40,12 @@ _FILE_LAYOUT: dict[str, tuple[str, str]] = {
     "rollout_downloads_per_ap": ("rollouts", "downloads_per_ap"),
     "maintenance_window": ("rollouts", "maintenance_window"),
     "log_level": ("log", "level"),
+    "usb_ports": ("usb", "ports"),
+    "usb_poll_ms": ("usb", "poll_ms"),
+    "usb_identify": ("usb", "identify"),
+    "usb_improv_probe_ms": ("usb", "improv_probe_ms"),
+    "usb_improv_timeout_s": ("usb", "improv_timeout_s"),
+    "usb_checkin_wait_s": ("usb", "checkin_wait_s"),
 }
 
 
@@ -70,6 +76,14 @@ class Settings:
     rollout_downloads_per_ap: int = 2
     maintenance_window: str = ""
     log_level: str = "info"
+    # Only the adapters deploy/install.sh's udev rule names: a site's 3G modem or Zigbee stick on ttyUSB*
+    # must never be reset into a "bootloader" by a probe.
+    usb_ports: tuple[str, ...] = ("/dev/stationmaster/*",)
+    usb_poll_ms: int = 1000
+    usb_identify: bool = True
+    usb_improv_probe_ms: int = 3000
+    usb_improv_timeout_s: int = 60
+    usb_checkin_wait_s: int = 300
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
 
@@ -285,6 +299,10 @@ _POSITIVE = (
     "event_retention_rows",
     "max_image_bytes",
     "rollout_downloads_per_ap",
+    "usb_poll_ms",
+    "usb_improv_probe_ms",
+    "usb_improv_timeout_s",
+    "usb_checkin_wait_s",
 )
 _WINDOW = re.compile(r"([01]?\d|2[0-3]):[0-5]\d\s*-\s*([01]?\d|2[0-3]):[0-5]\d")
 

@@ -38,6 +38,8 @@ from services.rollouts.engine import RolloutEngine
 from services.rollouts.model import RolloutSettings
 from services.station_api.app import create_station_app
 from services.uplink import FeedFollower
+from services.usb import UsbOnboarding, UsbSettings
+from services.usb.provisioning import UsbProvisioning
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ class StationmasterService:
         self.mdns: MdnsService | None = None
         self.rollouts: RolloutEngine | None = None
         self._mdns_status: list[MdnsStatus] = []  # filled once mDNS is up; the admin app reads it
+        self.usb: UsbOnboarding | None = None
         self.feed: FeedFollower | None = None
 
     async def __aenter__(self) -> StationmasterService:
@@ -125,6 +128,12 @@ class StationmasterService:
                 await self.stop()
                 raise
             self._mdns_status.append(self.mdns.status)
+        if self.usb is not None:
+            try:
+                await self.usb.start()
+            except BaseException:
+                await self.stop()
+                raise
         log.info(
             "Stationmaster %s serving stations on %s and the admin API on %s (data in %s)",
             __version__,
@@ -135,6 +144,9 @@ class StationmasterService:
 
     async def stop(self) -> None:
         """Stop listening, let in-flight requests finish, then close the registry."""
+        if self.usb is not None:
+            await self.usb.stop()  # first: its jobs write to the registry as they end
+            self.usb = None
         if self.mdns is not None:
             await self.mdns.stop()
             self.mdns = None
@@ -198,6 +210,19 @@ class StationmasterService:
             http_host=settings.http_host,
             mdns_enabled=settings.mdns,
         )
+        self.usb = UsbOnboarding(
+            journal,
+            library,
+            UsbProvisioning(journal),
+            UsbSettings(
+                patterns=settings.usb_ports,
+                poll_s=settings.usb_poll_ms / 1000,
+                identify=settings.usb_identify,
+                improv_probe_s=settings.usb_improv_probe_ms / 1000,
+                improv_timeout_s=settings.usb_improv_timeout_s,
+                checkin_wait_s=settings.usb_checkin_wait_s,
+            ),
+        )
         admin_app = create_admin_app(
             self.registry,
             Administration(journal),
@@ -207,6 +232,7 @@ class StationmasterService:
             info,
             settings.max_image_bytes,
             self._mdns_status,
+            self.usb,
             rollouts=RolloutActions(journal, self.rollouts, rollout_defaults(settings)),
         )
         self.feed = FeedFollower(journal, library, settings.data_dir, settings.max_image_bytes)

@@ -9,6 +9,7 @@ from services.admin_api.keys import ADMINISTRATION, BUS, INFO, LIBRARY, MDNS, PU
 from services.admin_api.routes import routes
 from services.admin_api.status import ServiceInfo
 from services.admin_api.stream import event_stream
+from services.admin_api.usb_routes import install as install_usb
 from services.eventbus import EventBus
 from services.fleet import Administration, FirmwareLibrary, StationReports
 from services.fleet.journal import Journal
@@ -17,6 +18,7 @@ from services.lan.mdns import MdnsStatus
 from services.lan.push import LanPusher
 from services.registry import Registry
 from services.rollouts.actions import RolloutActions
+from services.usb import UsbOnboarding
 
 
 def create_admin_app(
@@ -28,6 +30,7 @@ def create_admin_app(
     info: ServiceInfo,
     max_image_bytes: int,
     mdns_status: list[MdnsStatus],
+    usb: UsbOnboarding | None = None,
     *,
     rollouts: RolloutActions,
 ) -> web.Application:
@@ -49,4 +52,5 @@ def create_admin_app(
     app.router.add_routes(feed_routes.routes)
     onboarding_routes.install(app)
     wifi_routes.install(app)
+    install_usb(app, usb)
     return app
