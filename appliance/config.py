@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,10 @@ _FILE_LAYOUT: dict[str, tuple[str, str]] = {
     "event_retention_days": ("retention", "event_days"),
     "event_retention_rows": ("retention", "event_rows"),
     "max_image_bytes": ("firmware", "max_image_bytes"),
+    "rollout_min_rssi": ("rollouts", "min_rssi"),
+    "rollout_min_free_heap": ("rollouts", "min_free_heap"),
+    "rollout_downloads_per_ap": ("rollouts", "downloads_per_ap"),
+    "maintenance_window": ("rollouts", "maintenance_window"),
     "log_level": ("log", "level"),
     "usb_ports": ("usb", "ports"),
     "usb_poll_ms": ("usb", "poll_ms"),
@@ -68,8 +73,14 @@ class Settings:
     event_retention_days: int = 90
     event_retention_rows: int = 50_000
     max_image_bytes: int = 16 * 1024 * 1024
+    rollout_min_rssi: int = -75
+    rollout_min_free_heap: int = 16 * 1024
+    rollout_downloads_per_ap: int = 2
+    maintenance_window: str = ""
     log_level: str = "info"
-    usb_ports: tuple[str, ...] = ("/dev/ttyUSB*", "/dev/ttyACM*")
+    # Only the adapters deploy/install.sh's udev rule names: a site's 3G modem or Zigbee stick on ttyUSB*
+    # must never be reset into a "bootloader" by a probe.
+    usb_ports: tuple[str, ...] = ("/dev/stationmaster/*",)
     usb_poll_ms: int = 1000
     usb_identify: bool = True
     usb_improv_probe_ms: int = 3000
@@ -269,6 +280,12 @@ def _check_ranges(settings: Settings) -> None:
     for name in _POSITIVE:
         if getattr(settings, name) <= 0:
             raise fail(name, "must be positive")
+    if not -127 <= settings.rollout_min_rssi <= 0:
+        raise fail("rollout_min_rssi", "must be from -127 to 0 (dBm)")
+    if settings.rollout_min_free_heap < 0:
+        raise fail("rollout_min_free_heap", "must not be negative")
+    if settings.maintenance_window and not _WINDOW.fullmatch(settings.maintenance_window.strip()):
+        raise fail("maintenance_window", "must be 'HH:MM-HH:MM' in local time, e.g. '02:00-04:00', or empty")
     if settings.log_level not in LOG_LEVELS:
         raise fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}")
     label = settings.hostname
@@ -284,11 +301,13 @@ _POSITIVE = (
     "event_retention_days",
     "event_retention_rows",
     "max_image_bytes",
+    "rollout_downloads_per_ap",
     "usb_poll_ms",
     "usb_improv_probe_ms",
     "usb_improv_timeout_s",
     "usb_checkin_wait_s",
 )
+_WINDOW = re.compile(r"([01]?\d|2[0-3]):[0-5]\d\s*-\s*([01]?\d|2[0-3]):[0-5]\d")
 
 
 def _is_ldh(label: str) -> bool:

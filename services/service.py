@@ -33,6 +33,9 @@ from services.fleet import (
 from services.fleet.retention import RetentionPolicy, run_retention
 from services.lan.mdns import MdnsService, MdnsSettings, MdnsStatus
 from services.registry import Registry
+from services.rollouts.actions import RolloutActions
+from services.rollouts.engine import RolloutEngine
+from services.rollouts.model import RolloutSettings
 from services.station_api.app import create_station_app
 from services.uplink import FeedFollower
 from services.usb import UsbOnboarding, UsbSettings
@@ -59,6 +62,7 @@ class StationmasterService:
         self._tasks: list[asyncio.Task[None]] = []
         self.station_port = settings.http_port
         self.mdns: MdnsService | None = None
+        self.rollouts: RolloutEngine | None = None
         self._mdns_status: list[MdnsStatus] = []  # filled once mDNS is up; the admin app reads it
         self.usb: UsbOnboarding | None = None
         self.feed: FeedFollower | None = None
@@ -155,6 +159,8 @@ class StationmasterService:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self.rollouts is not None:
+            await self.rollouts.stop()
         self.bus.close()
         for runner in reversed(self._runners):
             await runner.cleanup()
@@ -170,16 +176,21 @@ class StationmasterService:
         assert self.registry is not None
         settings = self.settings
         journal = Journal(self.registry, self.bus)
+        # Before any station is heard: the rollouts must know which stations they hold.
+        self.rollouts = RolloutEngine(journal)
+        await self.rollouts.start()
         reports = StationReports(
             journal,
             ReportPolicy(
                 poll_interval_s=settings.poll_interval_s,
                 checkin_history_interval_s=settings.checkin_history_interval_s,
             ),
+            observer=self.rollouts,
         )
         library = FirmwareLibrary(journal, store, settings.max_image_bytes)
+        offers = FirmwareOffers(journal, self.rollouts, settings.maintenance_window or None)
         station_app = create_station_app(
-            journal, reports, FirmwareOffers(journal), library, request_timeout_s=settings.request_timeout_s
+            journal, reports, offers, library, request_timeout_s=settings.request_timeout_s
         )
         # keepalive_timeout also bounds how long a new connection may take to send its headers; after an
         # early answer (413, 408) the rest of a body is read and dropped for at most lingering_time.
@@ -238,6 +249,7 @@ class StationmasterService:
             settings.max_image_bytes,
             self._mdns_status,
             self.usb,
+            rollouts=RolloutActions(journal, self.rollouts, rollout_defaults(settings)),
         )
         self.feed = FeedFollower(journal, library, settings.data_dir, settings.max_image_bytes)
         admin_app[FEED] = self.feed
@@ -249,6 +261,16 @@ class StationmasterService:
         await web.UnixSite(admin_runner, str(settings.admin_socket)).start()
         # 0660: whoever is in the socket's group is an admin; SSH is the authentication.
         os.chmod(settings.admin_socket, 0o660)
+
+
+def rollout_defaults(settings: Settings) -> RolloutSettings:
+    """The site's defaults for a new rollout, from the configuration."""
+    return RolloutSettings(
+        min_rssi=settings.rollout_min_rssi,
+        min_free_heap=settings.rollout_min_free_heap,
+        downloads_per_ap=settings.rollout_downloads_per_ap,
+        maintenance_window=settings.maintenance_window.strip() or None,
+    )
 
 
 async def _claim_socket_path(path: Path) -> None:

@@ -21,6 +21,7 @@ from tui.link import LinkDown, LinkUp, ServiceLink, ServiceMessages
 from tui.onboarding import OnboardingPane
 from tui.onboarding.bundle import AWAITING_KEY, BenchBundleRoad, as_station_rows
 from tui.palette import StationmasterCommands
+from tui.rollouts import RolloutsView
 from tui.stations import StationsTable
 from tui.wifi import WifiPane
 
@@ -40,6 +41,7 @@ class StationmasterApp(App[None]):
         Binding("s", "show_tab('stations')", "Stations", tooltip="The station list"),
         Binding("f", "show_tab('firmware')", "Firmware", tooltip="The firmware library"),
         Binding("e", "show_tab('events')", "Events", tooltip="The live event log"),
+        Binding("u", "show_tab('rollouts')", "Rollouts", tooltip="Staged rollouts, wave by wave"),
         Binding("l", "show_tab('lan')", "LAN", tooltip="Every ESP that mDNS shows on the site's network"),
         Binding("n", "show_tab('onboarding')", "Onboarding", tooltip="Bring new stations in"),
         Binding("w", "show_tab('wifi')", "Wi-Fi", tooltip="The site's networks and their rotation"),
@@ -62,6 +64,8 @@ class StationmasterApp(App[None]):
                 yield StationsTable(id="stations-table")
             with TabPane("Firmware", id="firmware"):
                 yield FirmwareTable(self.link.client, id="firmware-table")
+            with TabPane("Rollouts", id="rollouts"):
+                yield RolloutsView(self.link.client, id="rollouts-view")
             with TabPane("Events", id="events"):
                 yield Input(placeholder="filter events…", id="events-filter")
                 yield EventsTable(id="events-table")
@@ -121,6 +125,7 @@ class StationmasterApp(App[None]):
         self.query_one(OnboardingPane).reload()
         self.query_one(WifiPane).reload()
         self.query_one("#events-table", EventsTable).load(events)
+        self.query_one(RolloutsView).reload()
         self.query_one("#lan-table", LanTable).load(lan)
         self._show_status()
 
@@ -157,7 +162,9 @@ class StationmasterApp(App[None]):
             self.refresh_station(str(mac))
         if kind.startswith("image_"):
             self.query_one("#firmware-table", FirmwareTable).reload()
-        if kind in ("lan_seen", "lan_gone"):
+        if kind.startswith("rollout_"):
+            self.query_one(RolloutsView).apply_event(payload)
+        elif kind in ("lan_seen", "lan_gone"):
             self.query_one("#lan-table", LanTable).reload()
         elif kind == "lan_push_progress":
             self.query_one("#lan-progress", PushProgress).advance(payload)

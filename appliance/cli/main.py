@@ -15,6 +15,7 @@ from appliance.cli import (
     doctor,
     feed_commands,
     onboard_commands,
+    rollout_commands,
     usb_commands,
     wifi_commands,
 )
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=0, help="seed for the stations' identities (default 0)")
 
     admin_commands.add_parsers(commands)
+    rollout_commands.add_parsers(commands)
     backup_commands.add_parsers(commands)
     feed_commands.add_parsers(commands)
     doctor.add_parser(commands)

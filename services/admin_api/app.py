@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.admin_api import backup_routes, feed_routes, onboarding_routes, wifi_routes
+from services.admin_api import backup_routes, feed_routes, onboarding_routes, rollout_routes, wifi_routes
 from services.admin_api.keys import ADMINISTRATION, BUS, INFO, LIBRARY, MDNS, PUSHER, REGISTRY, REPORTS
 from services.admin_api.routes import routes
 from services.admin_api.status import ServiceInfo
@@ -17,6 +17,7 @@ from services.http_errors import BODY_LIMIT, answer_bad_expectations, error_midd
 from services.lan.mdns import MdnsStatus
 from services.lan.push import LanPusher
 from services.registry import Registry
+from services.rollouts.actions import RolloutActions
 from services.usb import UsbOnboarding
 
 
@@ -30,6 +31,8 @@ def create_admin_app(
     max_image_bytes: int,
     mdns_status: list[MdnsStatus],
     usb: UsbOnboarding | None = None,
+    *,
+    rollouts: RolloutActions,
 ) -> web.Application:
     """Build the admin app; uploads may be as large as the largest image allowed."""
     answer_bad_expectations()
@@ -45,6 +48,7 @@ def create_admin_app(
     app[PUSHER] = LanPusher(Journal(registry, bus), library)
     app.router.add_get("/v1/events/stream", event_stream)
     app.router.add_routes(routes)
+    rollout_routes.register(app, rollouts)
     app.router.add_routes(backup_routes.routes)
     app.router.add_routes(feed_routes.routes)
     onboarding_routes.install(app)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from services.errors import Forbidden, InvalidInput, Unauthorized
 from services.fleet.journal import EventLog, Journal
@@ -39,13 +40,21 @@ class Caller:
     token_hash: str | None = None
 
 
+class CheckInObserver(Protocol):
+    """Told of every check-in inside its transaction, with the station's row as it was before (rollouts)."""
+
+    async def checked_in(self, log: EventLog, report: CheckIn, before: Mapping[str, Any]) -> None:
+        """Judge the check-in; whatever it writes commits with it."""
+
+
 class StationReports:
     """The station side of the domain: everything `/api/v1/` does."""
 
-    def __init__(self, journal: Journal, policy: ReportPolicy) -> None:
+    def __init__(self, journal: Journal, policy: ReportPolicy, observer: CheckInObserver | None = None) -> None:
         self._journal = journal
         self._registry = journal.registry
         self._policy = policy
+        self._observer = observer
 
     async def check_in(self, body: object, bearer: str | None) -> dict[str, Any]:
         """Record a check-in and return the answer the contract promises."""
@@ -172,6 +181,8 @@ class StationReports:
         await maybe_insert_checkin(conn, report, now, self._policy.checkin_history_interval_s)
         await station_rows.apply_report(conn, report, now)
         await _log_changes(log, report, before)
+        if self._observer is not None and before["status"] == "accepted":
+            await self._observer.checked_in(log, report, before)
         token = None
         if caller.authenticated and before["token_unconfirmed"]:
             await station_rows.confirm_token(conn, report.mac)
@@ -192,12 +203,22 @@ class StationReports:
 
 async def _station_in(conn: Any, mac: str) -> dict[str, Any]:
     async with conn.execute(
-        "SELECT name, status, token_unconfirmed, last_seen_at, uptime_s, version, project, token_hash IS NOT NULL"
-        " FROM stations WHERE mac = ?",
+        "SELECT name, status, token_unconfirmed, last_seen_at, uptime_s, version, project,"
+        " token_hash IS NOT NULL, restart_cause FROM stations WHERE mac = ?",
         (mac,),
     ) as cursor:
         row = await cursor.fetchone()
-    names = ("name", "status", "token_unconfirmed", "last_seen_at", "uptime_s", "version", "project", "has_token")
+    names = (
+        "name",
+        "status",
+        "token_unconfirmed",
+        "last_seen_at",
+        "uptime_s",
+        "version",
+        "project",
+        "has_token",
+        "restart_cause",
+    )
     return dict(zip(names, row, strict=True))
 
 

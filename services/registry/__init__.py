@@ -11,6 +11,7 @@ from services.registry.history import HistoryTable
 from services.registry.images import ImageTable
 from services.registry.lan import LanTable
 from services.registry.provisions import ProvisionTable
+from services.registry.rollouts import RolloutTable
 from services.registry.stations import StationTable
 from services.registry.wifi import WifiTable
 
@@ -27,6 +28,7 @@ class Registry:
         self.history = HistoryTable(db)
         self.wifi = WifiTable(db)
         self.lan = LanTable(db)
+        self.rollouts = RolloutTable(db)
         self.feed = FeedTable(db)
         self.provisions = ProvisionTable(db)
         self.configs = ConfigTable(db)

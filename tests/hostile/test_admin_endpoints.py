@@ -57,6 +57,8 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
     assert service.admin_json("POST", f"/v1/stations/{KNOWN_MAC}/accept").status == 200
     assert service.admin_json("POST", "/v1/assignments", {"image": sha256, "station": KNOWN_MAC}).status == 201
     assert service.admin_json("POST", "/v1/wifi", {"ssid": "AP1", "psk": "hostile-site-secret"}).status == 201
+    rollout = {"image": sha256, "target": {"all": True}}  # rollout 1, for its routes to aim at
+    assert service.admin_json("POST", "/v1/rollouts", rollout).status == 201
     yield Scene(service, image, sha256, service.routes(1))
     service.stop()
 
@@ -112,7 +114,8 @@ def hostile_admin_requests(draw: st.DrawFn, scene: Scene) -> bytes:
     else:
         targets = st.sampled_from([KNOWN_MAC, "fleet", scene.sha256[:8], "a" * 64, "", "esp32", "AP1"])
         keys = ["image", "station", "tag", "name", "add", "remove", "chip", "mac", "ssid", "psk", "nvs_size"]
-        keys += ["firmware", "replace"]
+        keys += ["firmware", "replace", "target", "waves", "soak_s", "min_rssi", "maintenance_window", "stations"]
+        keys += ["all"]
         fields = {key: targets for key in keys}
         body = draw(bodies({**fields, "address": text_values, "port": json_values, "password": text_values}))
     names = draw(st.lists(st.sampled_from(UPLOAD_HEADERS), max_size=4))
@@ -179,6 +182,7 @@ def test_every_admin_route_was_attacked(scene: Scene) -> None:
         "/v1/wifi/reveal",
     } <= templates
     assert {"/v1/usb/ports", "/v1/usb/ports/{name}", "/v1/usb/identify", "/v1/usb/flash", "/v1/usb/wifi"} <= templates
+    assert {"/v1/rollouts", "/v1/rollouts/{id}", "/v1/rollouts/{id}/pause", "/v1/rollouts/{id}/rollback"} <= templates
 
 
 def test_after_the_attack_the_admin_api_answers_and_the_registry_is_whole(scene: Scene) -> None:
