@@ -303,5 +303,3 @@ async def _advance(rollout_id: int, entry: EventLog) -> bool:
     """Move one rollout on, read afresh inside the transaction; True if it finished."""
     rollout = await rollout_in(entry.conn, rollout_id)
     return rollout.active and await advance(entry, rollout)
-
-
