@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -75,6 +76,7 @@ class FlashSession:
         self._sink = sink or _Quiet()
         self._attempts = attempts
         self._esp: Any = None
+        self._closing = threading.Lock()
 
     def __enter__(self) -> FlashSession:
         return self
@@ -119,8 +121,9 @@ class FlashSession:
         self.close()
 
     def close(self) -> None:
-        """Release the port."""
-        esp, self._esp = self._esp, None
+        """Release the port (once: the worker and the event loop may both ask)."""
+        with self._closing:
+            esp, self._esp = self._esp, None
         port = getattr(esp, "_port", None)
         if port is not None:
             with suppress(OSError, serial.SerialException):

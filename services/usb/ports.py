@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import stat
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -75,9 +77,25 @@ def open_quietly(path: str, baudrate: int = 115200, timeout: float = 0.1) -> ser
     return port
 
 
-def quiet_port(path: str, baudrate: int = 115200, timeout: float = 0.1) -> serial.Serial:
+class SharedPort(serial.Serial):  # type: ignore[misc]  # pyserial ships no types
+    """A serial port that a job's worker thread uses and the event loop may close under it, once."""
+
+    def __init__(self) -> None:
+        self._closing = threading.Lock()
+        super().__init__()
+
+    def close(self) -> None:
+        """Close once, whoever asks first: a second close must not close a file descriptor reused since."""
+        with self._closing:
+            if self.is_open:
+                with contextlib.suppress(OSError, serial.SerialException):
+                    self.cancel_read()  # wakes a worker blocked in select() on this port
+                super().close()
+
+
+def quiet_port(path: str, baudrate: int = 115200, timeout: float = 0.1) -> SharedPort:
     """A port set up as `open_quietly` opens it, not opened yet (so that another thread may close it)."""
-    port = serial.Serial()
+    port = SharedPort()
     port.port = path
     port.baudrate = baudrate
     port.timeout = timeout

@@ -19,7 +19,12 @@ async def test_fifty_stations_are_updated_wave_by_wave(
         assert [w["size"] for w in started["waves"]] == [1, 13, 36]
         canary = fleet.stations[7].mac
         assert [s["mac"] for s in started["stations"] if s["wave"] == 1] == [canary], "the canary goes first"
-        done = await tap.first("rollout_completed", within=60, rollout=started["id"])
+        await tap.wait_for(
+            lambda _: bool(tap.of("rollout_completed", rollout=started["id"]) or tap.of("rollout_halted")), 120
+        )
+    halted = tap.of("rollout_halted", rollout=started["id"])
+    assert not halted, f"the rollout halted: {halted[0]['data']}"
+    done = tap.of("rollout_completed", rollout=started["id"])[0]
     rollout = await admin.rollout(started["id"])
     assert rollout["state"] == "completed"
     assert rollout["counts"] == {"updated": 50}

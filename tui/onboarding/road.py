@@ -29,6 +29,8 @@ class Road(Vertical):
     def __init__(self, client: AdminClient, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.client = client
+        self._loading = False
+        self._stale = False
 
     def compose(self) -> ComposeResult:
         """The header; subclasses yield from this, then their own widgets."""
@@ -40,10 +42,24 @@ class Road(Vertical):
         return kind.startswith(self.EVENTS) if self.EVENTS else False
 
     def reload(self) -> None:
-        """Fetch what the road shows again, in a worker (a newer reload replaces one still running)."""
-        # The method, not a coroutine made now: a reload replaced before it starts must leave nothing unawaited.
-        load: Any = self.load  # Textual's WorkType cannot name a method returning a coroutine of None
-        self.run_worker(load, exclusive=True, group=f"road-{type(self).__name__}", exit_on_error=False)
+        """Fetch what the road shows again, in a worker; reloads asked for meanwhile fold into one more fetch."""
+        # Never cancel a fetch under way: while events come faster than a round trip (a flash's progress every
+        # 2 %), cancelling would mean no fetch ever finishes and the bar stands still until the last event.
+        self._stale = True
+        if self._loading:
+            return
+        self._loading = True
+        fetch: Any = self._fetch_until_fresh  # Textual's WorkType cannot name a method returning a coroutine
+        self.run_worker(fetch, group=f"road-{type(self).__name__}", exit_on_error=False)
+
+    async def _fetch_until_fresh(self) -> None:
+        """Load, and load again as long as something changed while loading."""
+        try:
+            while self._stale:
+                self._stale = False
+                await self.load()
+        finally:
+            self._loading = False
 
     async def load(self) -> None:
         """Fetch and show what the road lists (each road its own)."""
