@@ -35,6 +35,15 @@ _FILE_LAYOUT: dict[str, tuple[str, str]] = {
     "event_retention_rows": ("retention", "event_rows"),
     "max_image_bytes": ("firmware", "max_image_bytes"),
     "log_level": ("log", "level"),
+    "checkin_flush_interval_s": ("retention", "checkin_flush_interval_s"),
+    "checkin_hourly_days": ("retention", "hourly_days"),
+    "checkin_daily_days": ("retention", "daily_days"),
+    "offline_after_missed": ("health", "offline_after_missed"),
+    "weak_signal_dbm": ("health", "weak_signal_dbm"),
+    "reboot_loop_restarts": ("health", "reboot_loop_restarts"),
+    "reboot_loop_window_s": ("health", "reboot_loop_window_s"),
+    "command_ttl_s": ("commands", "ttl_s"),
+    "metrics": ("metrics", "enabled"),
 }
 
 
@@ -56,11 +65,20 @@ class Settings:
     mdns_browse_types: tuple[str, ...] = ()
     poll_interval_s: int = 60
     checkin_history_interval_s: int = 300
-    checkin_retention_days: int = 14
+    checkin_retention_days: int = 3
     event_retention_days: int = 90
     event_retention_rows: int = 50_000
     max_image_bytes: int = 16 * 1024 * 1024
     log_level: str = "info"
+    checkin_flush_interval_s: int = 60
+    checkin_hourly_days: int = 14
+    checkin_daily_days: int = 365
+    offline_after_missed: int = 3
+    weak_signal_dbm: int = -80
+    reboot_loop_restarts: int = 3
+    reboot_loop_window_s: int = 900
+    command_ttl_s: int = 86400
+    metrics: bool = True
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
 
@@ -244,6 +262,10 @@ def _check_ranges(settings: Settings) -> None:
     for name in _POSITIVE:
         if getattr(settings, name) <= 0:
             raise fail(name, "must be positive")
+    if settings.checkin_flush_interval_s < 0:
+        raise fail("checkin_flush_interval_s", "must be 0 (write every check-in at once) or more seconds")
+    if not -127 <= settings.weak_signal_dbm <= -1:
+        raise fail("weak_signal_dbm", "must be a signal level from -127 to -1 dBm")
     if settings.log_level not in LOG_LEVELS:
         raise fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}")
     label = settings.hostname
@@ -258,6 +280,12 @@ _POSITIVE = (
     "event_retention_days",
     "event_retention_rows",
     "max_image_bytes",
+    "checkin_hourly_days",
+    "checkin_daily_days",
+    "offline_after_missed",
+    "reboot_loop_restarts",
+    "reboot_loop_window_s",
+    "command_ttl_s",
 )
 
 

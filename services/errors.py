@@ -59,3 +59,9 @@ class DeviceFailed(StationmasterError):
     """A device on the LAN did not do what was asked (no answer, refused, broke off); the message says which."""
 
     code = "device_failed"
+
+
+class NeedsConfirmation(Conflict):
+    """Allowed only with the admin's explicit say (e.g. rebooting a critical station): ask again with force."""
+
+    code = "confirmation_required"

@@ -9,6 +9,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -17,6 +18,7 @@ from appliance import __version__
 from appliance.config import Settings
 from services.admin_api.app import create_admin_app
 from services.admin_api.status import ServiceInfo
+from services.commands import CommandQueue
 from services.eventbus import EventBus
 from services.firmware.store import FirmwareStore
 from services.fleet import (
@@ -27,15 +29,21 @@ from services.fleet import (
     ReportPolicy,
     StationReports,
 )
+from services.fleet.coalescing import CheckinCoalescer
 from services.fleet.retention import RetentionPolicy, run_retention
+from services.health import CheckinHealth, HealthMonitor, HealthPolicy, Presence, SignalPolicy
 from services.lan.mdns import MdnsService, MdnsSettings, MdnsStatus
+from services.periodic import run_periodically
 from services.registry import Registry
 from services.station_api.app import create_station_app
+from services.station_api.metrics import MetricsSource
 
 log = logging.getLogger(__name__)
 
 REGISTRY_FILE = "registry.sqlite3"
 FIRMWARE_DIR = "firmware"
+# How often the service looks for commands to expire and held check-ins to write (reads, unless there is work).
+HOUSEKEEPING_EVERY_S = 2.0
 
 
 class StartupError(Exception):
@@ -45,10 +53,16 @@ class StartupError(Exception):
 class StationmasterService:
     """One site's service; `start()` then `stop()`, or `async with`."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
+        self.clock = clock  # a benchmark passes its own to live a month in minutes
         self.bus = EventBus()
         self.registry: Registry | None = None
+        self.reports: StationReports | None = None
+        self.commands: CommandQueue | None = None
+        self.coalescer: CheckinCoalescer | None = None
+        self.health_monitor: HealthMonitor | None = None
+        self.presence = Presence(settings.poll_interval_s, settings.offline_after_missed)
         self._runners: list[web.AppRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.station_port = settings.http_port
@@ -85,17 +99,10 @@ class StationmasterService:
             raise
         self._tasks.append(
             asyncio.create_task(
-                run_retention(
-                    Journal(self.registry, self.bus),
-                    RetentionPolicy(
-                        checkin_days=settings.checkin_retention_days,
-                        event_days=settings.event_retention_days,
-                        event_rows=settings.event_retention_rows,
-                    ),
-                ),
-                name="retention",
+                run_retention(Journal(self.registry, self.bus, self.clock), self.retention), name="retention"
             )
         )
+        self._start_housekeeping()
         if settings.mdns:
             self.mdns = MdnsService(
                 MdnsSettings(
@@ -122,8 +129,20 @@ class StationmasterService:
             settings.data_dir,
         )
 
+    @property
+    def retention(self) -> RetentionPolicy:
+        """How long history is kept, from the settings."""
+        settings = self.settings
+        return RetentionPolicy(
+            checkin_days=settings.checkin_retention_days,
+            event_days=settings.event_retention_days,
+            event_rows=settings.event_retention_rows,
+            hourly_days=settings.checkin_hourly_days,
+            daily_days=settings.checkin_daily_days,
+        )
+
     async def stop(self) -> None:
-        """Stop listening, let in-flight requests finish, then close the registry."""
+        """Stop listening, let in-flight requests finish, write held check-ins, then close the registry."""
         if self.mdns is not None:
             await self.mdns.stop()
             self.mdns = None
@@ -135,6 +154,11 @@ class StationmasterService:
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
+        if self.coalescer is not None and self.registry is not None:
+            try:
+                await self.coalescer.flush()
+            except Exception:
+                log.exception("could not write the last held check-ins")
         with contextlib.suppress(FileNotFoundError):
             if self.settings.admin_socket.is_socket():
                 self.settings.admin_socket.unlink()
@@ -145,16 +169,37 @@ class StationmasterService:
     async def _start_listeners(self, store: FirmwareStore) -> None:
         assert self.registry is not None
         settings = self.settings
-        journal = Journal(self.registry, self.bus)
-        reports = StationReports(
+        journal = Journal(self.registry, self.bus, self.clock)
+        self.commands = CommandQueue(journal, settings.command_ttl_s)
+        self.coalescer = CheckinCoalescer(
+            journal,
+            flush_interval_s=settings.checkin_flush_interval_s,
+            history_interval_s=settings.checkin_history_interval_s,
+        )
+        health = CheckinHealth(
+            HealthPolicy(
+                signal=SignalPolicy(threshold_dbm=settings.weak_signal_dbm),
+                presence=self.presence,
+                reboot_loop_restarts=settings.reboot_loop_restarts,
+                reboot_loop_window_s=settings.reboot_loop_window_s,
+            )
+        )
+        self.health_monitor = HealthMonitor(journal, self.presence)
+        reports = self.reports = StationReports(
             journal,
             ReportPolicy(
                 poll_interval_s=settings.poll_interval_s,
                 checkin_history_interval_s=settings.checkin_history_interval_s,
             ),
+            health=health,
+            commands=self.commands,
+            coalescer=self.coalescer,
         )
         library = FirmwareLibrary(journal, store, settings.max_image_bytes)
-        station_app = create_station_app(journal, reports, FirmwareOffers(journal), library)
+        metrics = MetricsSource(self.registry, self.presence, self.clock, self.coalescer) if settings.metrics else None
+        station_app = create_station_app(
+            journal, reports, FirmwareOffers(journal), library, commands=self.commands, metrics_source=metrics
+        )
         station_runner = web.AppRunner(station_app, access_log=None, handle_signals=False, shutdown_timeout=10)
         await station_runner.setup()
         self._runners.append(station_runner)
@@ -177,6 +222,7 @@ class StationmasterService:
             station_url=self.station_url,
             hostname=settings.hostname,
             poll_interval_s=settings.poll_interval_s,
+            offline_after_missed=settings.offline_after_missed,
         )
         admin_app = create_admin_app(
             self.registry,
@@ -187,6 +233,7 @@ class StationmasterService:
             info,
             settings.max_image_bytes,
             self._mdns_status,
+            self.commands,
         )
         admin_runner = web.AppRunner(admin_app, access_log=None, handle_signals=False, shutdown_timeout=5)
         await admin_runner.setup()
@@ -195,6 +242,20 @@ class StationmasterService:
         await web.UnixSite(admin_runner, str(settings.admin_socket)).start()
         # 0660: whoever is in the socket's group is an admin; SSH is the authentication.
         os.chmod(settings.admin_socket, 0o660)
+
+    def _start_housekeeping(self) -> None:
+        assert self.commands is not None
+        assert self.coalescer is not None
+        assert self.health_monitor is not None
+        every = HOUSEKEEPING_EVERY_S
+        # Offline is told in whole poll intervals: looking four times an interval is soon enough.
+        sweep_every = max(every, self.settings.poll_interval_s / 4)
+        for name, interval, step in (
+            ("command expiry", every, self.commands.expire_due),
+            ("writing held check-ins", every, self.coalescer.flush_if_due),
+            ("health sweep", sweep_every, self.health_monitor.sweep),
+        ):
+            self._tasks.append(asyncio.create_task(run_periodically(name, interval, step), name=name))
 
 
 async def _claim_socket_path(path: Path) -> None:

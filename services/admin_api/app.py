@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from services.admin_api import command_routes, health_routes
 from services.admin_api.keys import ADMINISTRATION, BUS, INFO, LIBRARY, MDNS, PUSHER, REGISTRY, REPORTS
 from services.admin_api.routes import routes
 from services.admin_api.status import ServiceInfo
 from services.admin_api.stream import event_stream
+from services.commands import CommandQueue
 from services.eventbus import EventBus
 from services.fleet import Administration, FirmwareLibrary, StationReports
 from services.fleet.journal import Journal
@@ -26,6 +28,7 @@ def create_admin_app(
     info: ServiceInfo,
     max_image_bytes: int,
     mdns_status: list[MdnsStatus],
+    commands: CommandQueue | None = None,
 ) -> web.Application:
     """Build the admin app; uploads may be as large as the largest image allowed."""
     app = web.Application(middlewares=[error_middleware], client_max_size=max_image_bytes + 1024)
@@ -40,4 +43,8 @@ def create_admin_app(
     app[PUSHER] = LanPusher(Journal(registry, bus), library)
     app.router.add_get("/v1/events/stream", event_stream)
     app.router.add_routes(routes)
+    app[health_routes.ALERT_JOURNAL] = Journal(registry, bus)
+    app.router.add_routes(health_routes.routes)
+    app[command_routes.COMMAND_QUEUE] = commands or CommandQueue(Journal(registry, bus))
+    app.router.add_routes(command_routes.routes)
     return app

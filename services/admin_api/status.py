@@ -15,3 +15,4 @@ class ServiceInfo:
     station_url: str
     hostname: str
     poll_interval_s: int
+    offline_after_missed: int = 3

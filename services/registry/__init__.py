@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.registry.checkin_buffer import CheckinBuffer
+from services.registry.commands import CommandTable
 from services.registry.database import Database, MigrationError
+from services.registry.health import HealthTable
 from services.registry.history import HistoryTable
 from services.registry.images import ImageTable
 from services.registry.lan import LanTable
@@ -19,11 +22,14 @@ class Registry:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.stations = StationTable(db)
+        self.checkin_buffer = CheckinBuffer()  # check-ins not yet written; station reads see them
+        self.stations = StationTable(db, self.checkin_buffer)
         self.images = ImageTable(db)
         self.history = HistoryTable(db)
         self.wifi = WifiTable(db)
         self.lan = LanTable(db)
+        self.commands = CommandTable(db)
+        self.health = HealthTable(db)
 
     @classmethod
     async def open(cls, path: Path) -> Registry:
