@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from appliance import __version__
-from appliance.cli import admin_commands
+from appliance.cli import admin_commands, health_commands
 from appliance.config import LOG_LEVELS, ConfigError, Settings, describe, find_config_file, load_settings
 
 EXIT_OK = 0
@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=0, help="seed for the stations' identities (default 0)")
 
     admin_commands.add_parsers(commands)
+    health_commands.add_parsers(commands)
     return parser
 
 
