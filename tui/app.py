@@ -13,6 +13,7 @@ from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from appliance import __version__
 from appliance.contract.client import AdminError
+from tui.alerts import AlertsTable
 from tui.detail import StationScreen
 from tui.events import EventsTable
 from tui.firmware import FirmwareTable
@@ -23,6 +24,8 @@ from tui.stations import StationsTable
 AGE_REFRESH_S = 5.0
 # Stored events that change what a station row shows: the row is fetched again when one arrives.
 _STATION_EVENTS = ("station_", "version_changed", "image_assigned", "ota_held")
+# Stored events that change what a station's detail screen shows while it is open.
+_DETAIL_EVENTS = (*_STATION_EVENTS, "command_", "alert_")
 
 
 class StationmasterApp(App[None]):
@@ -36,6 +39,7 @@ class StationmasterApp(App[None]):
         Binding("s", "show_tab('stations')", "Stations", tooltip="The station list"),
         Binding("f", "show_tab('firmware')", "Firmware", tooltip="The firmware library"),
         Binding("e", "show_tab('events')", "Events", tooltip="The live event log"),
+        Binding("exclamation_mark", "show_tab('alerts')", "Alerts", tooltip="What needs your eye"),
         Binding("slash", "filter", "Filter", tooltip="Filter the current list"),
         Binding("question_mark", "show_help_panel", "Help", tooltip="Every key binding"),
         Binding("q", "quit", "Quit", tooltip="Leave (the service keeps running)"),
@@ -58,6 +62,8 @@ class StationmasterApp(App[None]):
             with TabPane("Events", id="events"):
                 yield Input(placeholder="filter events…", id="events-filter")
                 yield EventsTable(id="events-table")
+            with TabPane("Alerts", id="alerts"):
+                yield AlertsTable(self.link.client, id="alerts-table")
         yield Static(id="status")
         yield Footer()
 
@@ -65,6 +71,11 @@ class StationmasterApp(App[None]):
     def stations_table(self) -> StationsTable:
         """The home table."""
         return self.query_one("#stations-table", StationsTable)
+
+    @property
+    def alerts_table(self) -> AlertsTable:
+        """The open alerts."""
+        return self.query_one("#alerts-table", AlertsTable)
 
     async def on_mount(self) -> None:
         """Open the link, start the stream, keep ages fresh."""
@@ -91,14 +102,19 @@ class StationmasterApp(App[None]):
             stations = await client.stations()
             images = await client.images()
             events = await client.events(limit=200)
+            alerts = await client.alerts()
         except AdminError as exc:
             self._show_banner(exc.message)
             return
         # The states depend on the service's poll interval: learn it before drawing a single row.
         self.stations_table.poll_interval_s = self._poll_interval()
+        if self.status.get("offline_after_s"):
+            self.stations_table.offline_after_intervals = float(self.status["offline_after_s"]) / self._poll_interval()
         self.stations_table.load(stations)
         self.query_one("#firmware-table", FirmwareTable).load(images)
         self.query_one("#events-table", EventsTable).load(events)
+        self.alerts_table.names = {s["mac"]: s["name"] for s in stations}
+        self.alerts_table.load(alerts)
         self._show_status()
 
     def on_link_up(self, _: LinkUp) -> None:
@@ -134,6 +150,11 @@ class StationmasterApp(App[None]):
             self.refresh_station(str(mac))
         if kind.startswith("image_"):
             self.query_one("#firmware-table", FirmwareTable).reload()
+        if kind.startswith("alert_"):
+            self.alerts_table.reload()
+        screen = self.screen
+        if mac and kind.startswith(_DETAIL_EVENTS) and isinstance(screen, StationScreen) and screen.mac == mac:
+            screen.reload()
 
     @work(group="station-refresh", exit_on_error=False)
     async def refresh_station(self, mac: str) -> None:
@@ -203,6 +224,10 @@ class StationmasterApp(App[None]):
         banner.update(text)
         banner.add_class("shown")
 
+    def show_status(self) -> None:
+        """Redraw the status line (the alerts view calls it when the count changes)."""
+        self._show_status()
+
     def _show_status(self) -> None:
         table = self.stations_table
         table.poll_interval_s = self._poll_interval()
@@ -218,7 +243,9 @@ class StationmasterApp(App[None]):
             else (self.status.get("station_url") or "")
         )
         version = self.status.get("version") or __version__
+        alerts = self.alerts_table.row_count if self.query("#alerts-table") else 0
+        warning = f"⚠ {alerts} alert{'s' if alerts != 1 else ''} · " if alerts else ""
         # Counts first: on an 80-column terminal the end of the line is what gets cut.
         self.query_one("#status", Static).update(
-            f"{' · '.join(parts) or 'no stations'} · {where} · {uptime} · v{version}"
+            f"{warning}{' · '.join(parts) or 'no stations'} · {where} · {uptime} · v{version}"
         )

@@ -14,6 +14,7 @@ ACTIONS = (
     ("Stations", "show_tab('stations')", "the station list"),
     ("Firmware", "show_tab('firmware')", "the firmware library"),
     ("Events", "show_tab('events')", "the live event log"),
+    ("Alerts", "show_tab('alerts')", "weak signal, reboot loops, silent stations, wrong versions"),
     ("Filter stations", "filter", "filter the station list by text or tag"),
     ("Import firmware", "import_firmware", "import an image file from the Pi"),
     ("Reload", "reload", "fetch everything again"),

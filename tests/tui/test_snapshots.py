@@ -52,8 +52,23 @@ def seeded_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
             )
         for step, signal in enumerate((-60, -62, -65, -70, -78, -83, -81, -79, -83)):
             db.execute(
-                "INSERT INTO checkins (mac, at, rssi, uptime_s, restart_cause, version) VALUES (?, ?, ?, ?, ?, ?)",
-                (FLEET[1][0], now - 86400 + step * 600, signal, 100 + step * 600, "watchdog", "1.4.0"),
+                "INSERT INTO checkins (mac, at, rssi, uptime_s, free_heap, restart_cause, version)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    FLEET[1][0],
+                    now - 86400 + step * 600,
+                    signal,
+                    100 + step * 600,
+                    150000 - step * 900,
+                    "watchdog",
+                    "1.4.0",
+                ),
+            )
+        for hours, cause, code in ((30, "watchdog", 7), (26, "brownout", 9)):
+            db.execute(
+                "INSERT INTO restarts (mac, at, cause, kind, reset_reason, firmware_cause, uptime_before, version)"
+                " VALUES (?, ?, ?, 'crash', ?, 'boot', 3600, '1.4.0')",
+                (FLEET[1][0], now - hours * 3600, cause, code),
             )
     db.close()
     yield serve
