@@ -50,8 +50,8 @@ class CheckinCoalescer:
             self.written += 1
             return False
         now = self._journal.clock()
-        last_sample = pending.samples[-1][1] if pending is not None and pending.samples else view["last_history_at"]
-        sample = last_sample is None or now - last_sample >= self.history_interval_s
+        known = [t for t in (view["last_history_at"], self._buffer.last_sample(report.mac)) if t is not None]
+        sample = not known or now - max(known) >= self.history_interval_s
         self._buffer.put(report, now, sample=sample)
         self.held += 1
         if self._buffer.due(now, self.flush_interval_s):

@@ -36,6 +36,9 @@ class CheckinBuffer:
     def __init__(self) -> None:
         self._pending: dict[str, PendingCheckins] = {}
         self._since: float | None = None  # when the oldest unwritten check-in arrived
+        # When each station's last history sample was taken here, written or not: a check-in that read the
+        # station's row just before a write must not take a second sample for the same interval.
+        self._sampled: dict[str, float] = {}
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -48,12 +51,17 @@ class CheckinBuffer:
         pending.report, pending.at = report, at
         if sample:
             pending.samples.append((report, at))
+            self._sampled[report.mac] = at
         if self._since is None:
             self._since = at
 
     def get(self, mac: str) -> PendingCheckins | None:
         """A station's unwritten check-ins, if any."""
         return self._pending.get(mac)
+
+    def last_sample(self, mac: str) -> float | None:
+        """When this buffer last took a history sample of the station (written or not), if ever."""
+        return self._sampled.get(mac)
 
     def due(self, now: float, interval_s: float) -> bool:
         """True when the oldest unwritten check-in has waited `interval_s`."""

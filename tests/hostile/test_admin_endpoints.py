@@ -35,6 +35,14 @@ ROUTES = [
     ("GET", "/v1/stations"),
     ("GET", "/v1/lan"),
     ("GET", "/v1/status"),
+    ("POST", "/v1/commands"),
+    ("GET", "/v1/commands"),
+    ("GET", "/v1/commands/{}"),
+    ("POST", "/v1/commands/{}/cancel"),
+    ("GET", "/v1/alerts"),
+    ("POST", "/v1/alerts/{}/clear"),
+    ("GET", "/v1/stations/{}/restarts"),
+    ("GET", "/v1/stations/{}/rollups"),
 ]
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=60),
@@ -46,13 +54,17 @@ admin_like = st.fixed_dictionaries(
     {},
     optional={
         key: json_values | st.sampled_from([KNOWN_MAC, "fleet", "a" * 64, ""])
-        for key in ("name", "add", "remove", "image", "station", "tag", "port")
+        for key in ("name", "add", "remove", "image", "station", "tag", "port", "kind", "args", "ttl_s", "force")
     },
 )
 bodies = (
     admin_like.map(json.dumps).map(str.encode) | json_values.map(json.dumps).map(str.encode) | st.binary(max_size=300)
 )
-queries = st.dictionaries(st.sampled_from(["limit", "before", "mac", "kind", "x"]), st.text(max_size=20), max_size=3)
+queries = st.dictionaries(
+    st.sampled_from(["limit", "before", "mac", "kind", "x", "station", "open", "all", "span"]),
+    st.text(max_size=20),
+    max_size=3,
+)
 header_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=60)
 
 

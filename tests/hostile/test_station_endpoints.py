@@ -20,6 +20,8 @@ ENDPOINTS = [
     ("GET", "/ota/AA:BB:CC:DD:EE:FF"),
     ("GET", "/esphome/station/AA:BB:CC:DD:EE:FF/manifest.json"),
     ("GET", "/firmware/00.bin"),
+    ("POST", "/api/v1/commands/1"),
+    ("GET", "/metrics"),
 ]
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=80),
@@ -36,6 +38,9 @@ station_like = st.fixed_dictionaries(
         "version": json_values,
         "ip": json_values,
         "events": json_values,
+        "reset_reason": json_values,
+        "status": st.one_of(st.sampled_from(["running", "succeeded", "failed"]), json_values),
+        "message": json_values,
     },
 )
 header_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=60)
