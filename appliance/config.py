@@ -140,7 +140,7 @@ def default_data_dir(env: Mapping[str, str]) -> Path:
 def default_admin_socket(env: Mapping[str, str] | None = None) -> Path:
     """Where a client looks for the service: the system one if it is running, else the user's own."""
     env = os.environ if env is None else env
-    if SYSTEM_SOCKET.exists():
+    if _present(SYSTEM_SOCKET):
         return SYSTEM_SOCKET
     return _default_socket_for(default_data_dir(env), env)
 
@@ -172,6 +172,17 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
         shown = ", ".join(value) if isinstance(value, tuple) else str(value)
         rows.append((item.name, shown, settings.sources.get(item.name, "default")))
     return rows
+
+
+def _present(path: Path) -> bool:
+    """True if `path` exists, or exists out of this user's sight (the client then says how to get access)."""
+    try:
+        path.stat()
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
 
 
 def _default_socket_for(data_dir: Path, env: Mapping[str, str]) -> Path:

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from appliance.config import Settings
+from appliance.sdnotify import SystemdNotifier
 from services.service import StartupError, StationmasterService
 
 log = logging.getLogger("stationmaster")
@@ -78,6 +79,10 @@ async def _run(settings: Settings, demo_count: int) -> int:
         log.error("%s", exc)
         return EXIT_STARTUP
     extras: list[asyncio.Task[None]] = []
+    # Under systemd (Type=notify) the unit is "started" only now that both listeners answer.
+    notifier = SystemdNotifier()
+    notifier.notify(READY=1, STATUS=f"serving stations on {service.station_url}")
+    extras.append(asyncio.create_task(notifier.run_watchdog(lambda: _healthy(service)), name="watchdog"))
     try:
         if demo_count:
             from appliance.demo import run_demo_fleet
@@ -85,12 +90,20 @@ async def _run(settings: Settings, demo_count: int) -> int:
             extras.append(asyncio.create_task(run_demo_fleet(service, demo_count, stop)))
         await stop.wait()
         log.info("stopping")
+        notifier.notify(STOPPING=1, STATUS="stopping")
     finally:
         for task in extras:
             task.cancel()
         await asyncio.gather(*extras, return_exceptions=True)
         await service.stop()
     return EXIT_OK
+
+
+async def _healthy(service: StationmasterService) -> None:
+    """Raise unless the event loop and the registry both answer (what the watchdog vouches for)."""
+    if service.registry is None:
+        raise RuntimeError("the registry is closed")
+    await service.registry.db.fetch_one("SELECT 1")
 
 
 async def _run_with_tui(settings: Settings, demo_count: int) -> int:

@@ -65,3 +65,9 @@ class NeedsConfirmation(Conflict):
     """Allowed only with the admin's explicit say (e.g. rebooting a critical station): ask again with force."""
 
     code = "confirmation_required"
+
+
+class UpstreamFailed(StationmasterError):
+    """A server out on the uplink (the release feed's) did not answer as it should; the message says how."""
+
+    code = "upstream_failed"

@@ -17,6 +17,7 @@ from services.errors import (
     StationmasterError,
     StorageFull,
     Unauthorized,
+    UpstreamFailed,
 )
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ _STATUS: list[tuple[type[StationmasterError], int]] = [
     (Conflict, 409),
     (StorageFull, 507),
     (DeviceFailed, 502),
+    (UpstreamFailed, 502),
     (InvalidInput, 400),
 ]
 BODY_LIMIT = web.AppKey("body_limit", int)

@@ -15,9 +15,12 @@ from pathlib import Path
 from aiohttp import web
 
 from appliance import __version__
-from appliance.config import Settings
+from appliance.config import ConfigError, Settings, find_config_file
 from services.admin_api.app import create_admin_app
+from services.admin_api.backup_routes import BACKUP
+from services.admin_api.feed_routes import FEED
 from services.admin_api.status import ServiceInfo
+from services.backup import SiteBackup
 from services.commands import CommandQueue
 from services.eventbus import EventBus
 from services.firmware.store import FirmwareStore
@@ -37,6 +40,7 @@ from services.periodic import run_periodically
 from services.registry import Registry
 from services.station_api.app import create_station_app
 from services.station_api.metrics import MetricsSource
+from services.uplink import FeedFollower
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +72,7 @@ class StationmasterService:
         self.station_port = settings.http_port
         self.mdns: MdnsService | None = None
         self._mdns_status: list[MdnsStatus] = []  # filled once mDNS is up; the admin app reads it
+        self.feed: FeedFollower | None = None
 
     async def __aenter__(self) -> StationmasterService:
         await self.start()
@@ -103,6 +108,8 @@ class StationmasterService:
             )
         )
         self._start_housekeeping()
+        if self.feed is not None:
+            self._tasks.append(asyncio.create_task(self.feed.run(), name="release-feed"))
         if settings.mdns:
             self.mdns = MdnsService(
                 MdnsSettings(
@@ -235,6 +242,9 @@ class StationmasterService:
             self._mdns_status,
             self.commands,
         )
+        self.feed = FeedFollower(journal, library, settings.data_dir, settings.max_image_bytes)
+        admin_app[FEED] = self.feed
+        admin_app[BACKUP] = SiteBackup(journal, store, settings.data_dir, _config_file(settings), __version__)
         admin_runner = web.AppRunner(admin_app, access_log=None, handle_signals=False, shutdown_timeout=5)
         await admin_runner.setup()
         self._runners.append(admin_runner)
@@ -274,6 +284,17 @@ async def _claim_socket_path(path: Path) -> None:
 def _is_socket_or_absent(path: Path) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True)
     return path.is_socket() or not (path.exists() or path.is_symlink())
+
+
+def _config_file(settings: Settings) -> Path | None:
+    """The config file in force (a backup carries it), if there is one."""
+    for source in settings.sources.values():
+        if source.endswith(".toml"):
+            return Path(source)
+    try:
+        return find_config_file(None, os.environ)
+    except ConfigError:
+        return None
 
 
 def site_id(data_dir: Path) -> str:

@@ -17,6 +17,7 @@ from tui.alerts import AlertsTable
 from tui.detail import StationScreen
 from tui.events import EventsTable
 from tui.firmware import FirmwareTable
+from tui.lan import LanTable, PushProgress
 from tui.link import LinkDown, LinkUp, ServiceLink, ServiceMessages
 from tui.palette import StationmasterCommands
 from tui.stations import StationsTable
@@ -29,7 +30,7 @@ _DETAIL_EVENTS = (*_STATION_EVENTS, "command_", "alert_")
 
 
 class StationmasterApp(App[None]):
-    """Stations, firmware and events, live; every action goes through the admin API."""
+    """Stations, firmware, events and the LAN, live; every action goes through the admin API."""
 
     TITLE = "Stationmaster"
     AUTO_FOCUS = "#stations-table"  # the admin lands on the list, ready for arrows and Enter
@@ -40,6 +41,7 @@ class StationmasterApp(App[None]):
         Binding("f", "show_tab('firmware')", "Firmware", tooltip="The firmware library"),
         Binding("e", "show_tab('events')", "Events", tooltip="The live event log"),
         Binding("exclamation_mark", "show_tab('alerts')", "Alerts", tooltip="What needs your eye"),
+        Binding("l", "show_tab('lan')", "LAN", tooltip="Every ESP that mDNS shows on the site's network"),
         Binding("slash", "filter", "Filter", tooltip="Filter the current list"),
         Binding("question_mark", "show_help_panel", "Help", tooltip="Every key binding"),
         Binding("q", "quit", "Quit", tooltip="Leave (the service keeps running)"),
@@ -64,6 +66,9 @@ class StationmasterApp(App[None]):
                 yield EventsTable(id="events-table")
             with TabPane("Alerts", id="alerts"):
                 yield AlertsTable(self.link.client, id="alerts-table")
+            with TabPane("LAN", id="lan"):
+                yield LanTable(self.link.client, self._station_name, id="lan-table")
+                yield PushProgress(id="lan-progress")
         yield Static(id="status")
         yield Footer()
 
@@ -103,6 +108,7 @@ class StationmasterApp(App[None]):
             images = await client.images()
             events = await client.events(limit=200)
             alerts = await client.alerts()
+            lan = await client.lan()
         except AdminError as exc:
             self._show_banner(exc.message)
             return
@@ -115,6 +121,7 @@ class StationmasterApp(App[None]):
         self.query_one("#events-table", EventsTable).load(events)
         self.alerts_table.names = {s["mac"]: s["name"] for s in stations}
         self.alerts_table.load(alerts)
+        self.query_one("#lan-table", LanTable).load(lan)
         self._show_status()
 
     def on_link_up(self, _: LinkUp) -> None:
@@ -155,6 +162,10 @@ class StationmasterApp(App[None]):
         screen = self.screen
         if mac and kind.startswith(_DETAIL_EVENTS) and isinstance(screen, StationScreen) and screen.mac == mac:
             screen.reload()
+        if kind in ("lan_seen", "lan_gone"):
+            self.query_one("#lan-table", LanTable).reload()
+        elif kind == "lan_push_progress":
+            self.query_one("#lan-progress", PushProgress).advance(payload)
 
     @work(group="station-refresh", exit_on_error=False)
     async def refresh_station(self, mac: str) -> None:
@@ -196,6 +207,37 @@ class StationmasterApp(App[None]):
         self.action_show_tab("firmware")
         self.query_one("#firmware-table", FirmwareTable).action_import_image()
 
+    def action_backup(self) -> None:
+        """Save a backup of the site (secrets left out) in the home folder of whoever runs the TUI."""
+        self.run_worker(self._backup(), group="site", exit_on_error=False)
+
+    def action_sync_feed(self) -> None:
+        """Look at the release feed now and fetch what is new."""
+        self.run_worker(self._sync_feed(), group="site", exit_on_error=False)
+
+    async def _backup(self) -> None:
+        host = str(self.status.get("hostname") or "site")
+        target = Path.home() / f"stationmaster-{host}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.tar.gz"
+        self.notify(f"backing up to {target}…")
+        try:
+            saved = await self.link.client.backup(target)
+        except AdminError as exc:
+            self.notify(exc.message, title="Backup failed", severity="error")
+            return
+        self.notify(f"{saved['path']} ({saved['bytes']:,} bytes, secrets left out)", title="Backup saved")
+
+    async def _sync_feed(self) -> None:
+        try:
+            outcome = await self.link.client.sync_feed()
+        except AdminError as exc:
+            self.notify(exc.message, title="Release feed", severity="error")
+            return
+        summary = (
+            f"{len(outcome['imported'])} imported, {len(outcome['refused'])} refused,"
+            f" {len(outcome['interrupted'])} cut short; {outcome['uplink_bytes']:,} bytes over the uplink"
+        )
+        self.notify(summary, title=f"Release feed {outcome['feed']}")
+
     def action_reload(self) -> None:
         """Fetch everything again."""
         self.reload_all()
@@ -214,7 +256,12 @@ class StationmasterApp(App[None]):
 
     def _tick(self) -> None:
         self.stations_table.refresh_ages()
+        self.query_one("#lan-table", LanTable).refresh_ages()
         self._show_status()
+
+    def _station_name(self, mac: str) -> str | None:
+        station = self.stations_table.stations.get(mac)
+        return None if station is None else str(station.get("name") or mac)
 
     def _poll_interval(self) -> float:
         return float(self.status.get("poll_interval_s") or 60)

@@ -36,22 +36,23 @@ class Ask(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, question: str, value: str = "", placeholder: str = "") -> None:
+    def __init__(self, question: str, value: str = "", placeholder: str = "", *, password: bool = False) -> None:
         super().__init__()
         self.question, self.value, self.placeholder = question, value, placeholder
+        self.password = password  # a secret: typed masked, never echoed
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.question)
-            yield Input(value=self.value, placeholder=self.placeholder, id="answer")
+            yield Input(value=self.value, placeholder=self.placeholder, password=self.password, id="answer")
 
     def on_mount(self) -> None:
         """Type straight away, in any terminal."""
         self.query_one("#answer", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        """Enter answers."""
-        self.dismiss(event.value.strip() or None)
+        """Enter answers (a password as typed: its spaces may be part of it)."""
+        self.dismiss((event.value if self.password else event.value.strip()) or None)
 
 
 class Choose(ModalScreen[str | None]):

@@ -15,9 +15,12 @@ ACTIONS = (
     ("Firmware", "show_tab('firmware')", "the firmware library"),
     ("Events", "show_tab('events')", "the live event log"),
     ("Alerts", "show_tab('alerts')", "weak signal, reboot loops, silent stations, wrong versions"),
+    ("LAN", "show_tab('lan')", "every ESP on the site's network, enrolled or not; push to ArduinoOTA ones"),
     ("Filter stations", "filter", "filter the station list by text or tag"),
     ("Import firmware", "import_firmware", "import an image file from the Pi"),
     ("Reload", "reload", "fetch everything again"),
+    ("Back up the site", "backup", "save a backup (secrets left out) in your home folder"),
+    ("Sync the release feed", "sync_feed", "look at the release feed now and fetch what is new"),
     ("Quit", "quit", "leave the TUI (the service keeps running)"),
 )
 

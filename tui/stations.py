@@ -21,7 +21,15 @@ COLUMNS = (
     ("cause", "Restart"),
     ("ip", "IP"),
 )
-_SORTABLE = [key for key, _ in COLUMNS]
+# Shown only when the terminal is wide enough for them: the 80-column view keeps what matters most.
+WIDE_COLUMNS = (
+    ("mac", "MAC"),
+    ("tags", "Tags"),
+    ("uptime", "Up"),
+    ("heap", "Heap"),
+    ("bssid", "Access point"),
+)
+WIDE_FROM = 140  # columns of terminal
 
 
 class StationsTable(DataTable[Any]):
@@ -40,11 +48,28 @@ class StationsTable(DataTable[Any]):
         self._previous_rssi: dict[str, int | None] = {}
         self._shown: dict[str, dict[str, str]] = {}  # the text in each row's cells, to skip unchanged ones
         self._sort_index = 0
+        self.wide = False
 
     def on_mount(self) -> None:
         """Lay out the columns."""
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
+        self._lay_out_columns()
+
+    def on_resize(self) -> None:
+        """Show the wide columns when there is room for them (a rebuild only when crossing the threshold)."""
+        wide = self.app.size.width >= WIDE_FROM
+        if wide != self.wide:
+            self.wide = wide
+            current = self.current_mac()
+            self.clear(columns=True)
+            self._lay_out_columns()
+            self._rebuild()
+            if current is not None and current in self.rows:
+                self.move_cursor(row=self.get_row_index(current))
+
+    @property
+    def sortable(self) -> list[str]:
+        """The columns `o` cycles through, in the order shown."""
+        return [key for key, _ in self._columns_shown()]
 
     def load(self, stations: list[dict[str, Any]]) -> None:
         """Replace everything (at start and after a reconnect), keeping the cursor on the same station."""
@@ -95,7 +120,7 @@ class StationsTable(DataTable[Any]):
 
     def action_cycle_sort(self) -> None:
         """Sort by the next column."""
-        self._sort_index = (self._sort_index + 1) % len(_SORTABLE)
+        self._sort_index = (self._sort_index + 1) % len(self.sortable)
         self._sort()
 
     def counts(self) -> dict[str, int]:
@@ -128,8 +153,16 @@ class StationsTable(DataTable[Any]):
                 shown[key] = text
                 self.update_cell(mac, key, value)
 
+    def _columns_shown(self) -> tuple[tuple[str, str], ...]:
+        return COLUMNS + WIDE_COLUMNS if self.wide else COLUMNS
+
+    def _lay_out_columns(self) -> None:
+        for key, label in self._columns_shown():
+            self.add_column(label, key=key)
+
     def _sort(self) -> None:
-        column = _SORTABLE[self._sort_index]
+        columns = self.sortable
+        column = columns[self._sort_index % len(columns)]
         self.sort(column, key=lambda cell: str(cell).lower() if not isinstance(cell, Text) else cell.plain.lower())
 
     def _visible(self, station: dict[str, Any]) -> bool:
@@ -146,7 +179,7 @@ class StationsTable(DataTable[Any]):
         target = station.get("assigned_version")
         if target and target != station.get("version"):
             version = f"{version} → {target}"
-        return {
+        cells: dict[str, Any] = {
             "name": station.get("name") or station["mac"],
             "state": state_label(
                 station_state(station, self.poll_interval_s, offline_after_intervals=self.offline_after_intervals)
@@ -158,6 +191,19 @@ class StationsTable(DataTable[Any]):
             "cause": station.get("restart_cause") or "-",
             "ip": station.get("ip") or "-",
         }
+        if self.wide:
+            heap = station.get("free_heap")
+            uptime = station.get("uptime_s")
+            cells.update(
+                {
+                    "mac": station["mac"],
+                    "tags": " ".join(station.get("tags") or ()) or "-",
+                    "uptime": "-" if uptime is None else age(0, now=float(uptime)),
+                    "heap": "-" if heap is None else f"{heap // 1024} KiB",
+                    "bssid": station.get("bssid") or "-",
+                }
+            )
+        return cells
 
 
 def _text(value: Any) -> str:

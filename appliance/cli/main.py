@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from appliance import __version__
-from appliance.cli import admin_commands, health_commands
+from appliance.cli import admin_commands, backup_commands, doctor, feed_commands, health_commands
 from appliance.config import LOG_LEVELS, ConfigError, Settings, describe, find_config_file, load_settings
 
 EXIT_OK = 0
@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     admin_commands.add_parsers(commands)
     health_commands.add_parsers(commands)
+    backup_commands.add_parsers(commands)
+    feed_commands.add_parsers(commands)
+    doctor.add_parser(commands)
     return parser
 
 
@@ -93,6 +96,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return run_cli(
             url=args.url, count=args.count, interval_s=args.interval, duration_s=args.duration, seed=args.seed
         )
+    if getattr(args, "doctor", False):
+        return doctor.run(args)
     if args.command is None:
         if _interactive():
             return admin_commands.open_tui(args)

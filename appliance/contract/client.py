@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
+import os
+import tarfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import TracebackType
@@ -13,6 +16,8 @@ from urllib.parse import quote
 import aiohttp
 
 JSON = dict[str, Any]
+# Backups and restores move the whole firmware library: no total limit, only a stall limit.
+_LONG = aiohttp.ClientTimeout(total=None, sock_read=600)
 # The socket is the address; the host name only fills the Host header.
 _BASE = "http://stationmaster"
 
@@ -248,6 +253,64 @@ class AdminClient:
         answer = await self._call("GET", f"/v1/stations/{_segment(mac)}/rollups", params=params)
         return list(answer["rollups"])
 
+    # Backup and restore (issue 7).
+
+    async def backup(self, target: Path, *, include_secrets: bool = False) -> JSON:
+        """Have the service write a backup and save it at `target` (whole or not at all); returns its name and size."""
+        partial = target.with_name(f".{target.name}.partial")
+        size = 0
+        try:
+            async with self._open().post(
+                "/v1/backup", json={"include_secrets": include_secrets}, timeout=_LONG
+            ) as answer:
+                await _raise_for_error(answer)
+                # 0600: a backup is the site's whole history (and with --include-secrets its passwords).
+                fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "wb") as out:
+                    async for chunk in answer.content.iter_chunked(256 * 1024):
+                        size += len(chunk)
+                        await asyncio.to_thread(out.write, chunk)
+                    await asyncio.to_thread(os.fsync, out.fileno())
+            await asyncio.to_thread(_check_archive, partial)
+            os.replace(partial, target)
+        except aiohttp.ClientPayloadError:
+            raise AdminError("backup_cut", "the backup broke off before its end; nothing was saved", 0) from None
+        except aiohttp.ClientError as exc:
+            raise self._unavailable(exc) from None
+        except FileNotFoundError:
+            raise ServiceUnavailable(self.socket_path) from None
+        finally:
+            partial.unlink(missing_ok=True)
+        return {"path": str(target), "bytes": size, "include_secrets": include_secrets}
+
+    async def restore(self, archive: Path) -> JSON:
+        """Send a backup archive; the service checks it whole and makes it the site's state, or changes nothing."""
+        size = (await asyncio.to_thread(archive.stat)).st_size
+        with archive.open("rb") as body:
+            headers = {"Content-Type": "application/gzip", "Content-Length": str(size)}
+            return await self._call("POST", "/v1/restore", data=body, headers=headers, timeout=_LONG)
+
+    # The upstream release feed (issue 7).
+
+    async def feed(self) -> JSON:
+        """The feed this site follows, its uplink byte counter and its refusals."""
+        return await self._call("GET", "/v1/feed")
+
+    async def follow_feed(self, url: str, key: str, interval_s: int | None = None) -> JSON:
+        """Follow the feed at `url` signed with `key` (ed25519:...)."""
+        body: JSON = {"url": url, "key": key}
+        if interval_s is not None:
+            body["interval_s"] = interval_s
+        return await self._call("PUT", "/v1/feed", json=body)
+
+    async def unfollow_feed(self) -> None:
+        """Stop following the feed."""
+        await self._call("DELETE", "/v1/feed")
+
+    async def sync_feed(self) -> JSON:
+        """Sync the feed now; returns what was imported, refused or cut short."""
+        return await self._call("POST", "/v1/feed/sync", timeout=_LONG)
+
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
             raise RuntimeError("use AdminClient as `async with AdminClient(path) as client`")
@@ -327,6 +390,16 @@ async def _server_sent_events(content: aiohttp.StreamReader) -> AsyncIterator[tu
             kind = value
         elif field == "id":
             event_id = value
+
+
+def _check_archive(path: Path) -> None:
+    """Read the downloaded archive to its end: a gzip stream that stops early fails here."""
+    try:
+        with tarfile.open(path, mode="r|gz") as tar:
+            for _ in tar:
+                pass
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise AdminError("backup_cut", f"the backup is incomplete ({exc}); nothing was saved", 0) from None
 
 
 def _segment(value: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.admin_api import command_routes, health_routes
+from services.admin_api import backup_routes, command_routes, feed_routes, health_routes
 from services.admin_api.keys import ADMINISTRATION, BUS, INFO, LIBRARY, MDNS, PUSHER, REGISTRY, REPORTS
 from services.admin_api.routes import routes
 from services.admin_api.status import ServiceInfo
@@ -47,4 +47,6 @@ def create_admin_app(
     app.router.add_routes(health_routes.routes)
     app[command_routes.COMMAND_QUEUE] = commands or CommandQueue(Journal(registry, bus))
     app.router.add_routes(command_routes.routes)
+    app.router.add_routes(backup_routes.routes)
+    app.router.add_routes(feed_routes.routes)
     return app

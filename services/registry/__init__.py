@@ -7,6 +7,7 @@ from pathlib import Path
 from services.registry.checkin_buffer import CheckinBuffer
 from services.registry.commands import CommandTable
 from services.registry.database import Database, MigrationError
+from services.registry.feed import FeedTable
 from services.registry.health import HealthTable
 from services.registry.history import HistoryTable
 from services.registry.images import ImageTable
@@ -30,6 +31,7 @@ class Registry:
         self.lan = LanTable(db)
         self.commands = CommandTable(db)
         self.health = HealthTable(db)
+        self.feed = FeedTable(db)
 
     @classmethod
     async def open(cls, path: Path) -> Registry:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import re
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,22 +40,20 @@ class Database:
         self._queue: asyncio.Queue[tuple[WriteOp[Any], asyncio.Future[Any]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.commits = 0
+        # A restore swaps the file under a running service: it holds the write lock (no batch runs) and
+        # closes the read gate (no query runs) while the connections are replaced.
+        self._write_lock = asyncio.Lock()
+        self._reads_open = asyncio.Event()
+        self._reads_open.set()
+        self._reads_idle = asyncio.Event()
+        self._reads_idle.set()
+        self._active_reads = 0
 
     @classmethod
     async def open(cls, path: Path) -> Database:
         """Open (creating if needed) and migrate the registry at `path`, then start the writer."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer = await aiosqlite.connect(path, isolation_level=None)
-        try:
-            await _configure(writer)
-            await migrate(writer)
-            reader = await aiosqlite.connect(path, isolation_level=None)
-        except BaseException:
-            await writer.close()
-            raise
-        reader.row_factory = sqlite3.Row
-        await reader.execute("PRAGMA query_only = ON")
-        await reader.execute("PRAGMA busy_timeout = 5000")
+        writer, reader = await _connect(path)
         db = cls(path, writer, reader)
         db._task = asyncio.create_task(db._write_loop(), name="registry-writer")
         return db
@@ -78,13 +78,80 @@ class Database:
 
     async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Run a read-only query and return every row."""
-        async with self._reader.execute(sql, tuple(params)) as cursor:
+        async with self._reading(), self._reader.execute(sql, tuple(params)) as cursor:
             return list(await cursor.fetchall())
 
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         """Run a read-only query and return its first row, or None."""
-        async with self._reader.execute(sql, tuple(params)) as cursor:
+        async with self._reading(), self._reader.execute(sql, tuple(params)) as cursor:
             return await cursor.fetchone()
+
+    async def backup_to(self, target: Path) -> None:
+        """Write a consistent copy of the registry to the new file `target` with SQLite's online backup.
+
+        One step under one read transaction: check-ins keep being committed (WAL) and are simply not in it.
+        """
+        async with self._reading():
+            copy = await asyncio.to_thread(sqlite3.connect, target, check_same_thread=False)
+            try:
+                await self._reader.backup(copy, pages=-1)
+            finally:
+                await asyncio.to_thread(copy.close)
+
+    async def swap_in(
+        self,
+        staged: Path,
+        keep_previous_as: Path,
+        prepare: WriteOp[None] | None = None,
+    ) -> None:
+        """Make `staged` the registry file while the service runs; the old file is kept as `keep_previous_as`.
+
+        Writes and queries wait meanwhile (none is lost: queued writes land in the new file). `staged` is
+        migrated, then `prepare` runs on it in the same exclusive window, so nothing sees it half made. If
+        the new file cannot be opened the old one is put back and the error raised.
+        """
+        async with self._write_lock:
+            self._reads_open.clear()
+            try:
+                await self._reads_idle.wait()
+                await self._reader.close()
+                await self._writer.close()
+                os.replace(self.path, keep_previous_as)
+                for suffix in ("-wal", "-shm"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(f"{self.path}{suffix}")
+                os.replace(staged, self.path)
+                _fsync_directory(self.path.parent)
+                try:
+                    self._writer, self._reader = await _connect(self.path)
+                    if prepare is not None:
+                        await self._writer.execute("BEGIN IMMEDIATE")
+                        await prepare(self._writer)
+                        await self._writer.execute("COMMIT")
+                except BaseException:
+                    log.exception("the restored registry could not be opened; putting the previous one back")
+                    with contextlib.suppress(Exception):
+                        await self._writer.close()
+                        await self._reader.close()
+                    os.replace(keep_previous_as, self.path)
+                    _fsync_directory(self.path.parent)
+                    self._writer, self._reader = await _connect(self.path)
+                    raise
+            finally:
+                self._reads_open.set()
+
+    @contextlib.asynccontextmanager
+    async def _reading(self) -> AsyncIterator[None]:
+        while not self._reads_open.is_set():
+            await self._reads_open.wait()
+        self._active_reads += 1
+        self._reads_idle.clear()
+        try:
+            yield
+        finally:
+            self._active_reads -= 1
+            if self._active_reads == 0:
+                self._reads_idle.set()
 
     async def integrity_check(self) -> str:
         """Return SQLite's integrity_check verdict ("ok" when sound)."""
@@ -97,7 +164,8 @@ class Database:
             while len(batch) < _MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                await self._run_batch(batch)
+                async with self._write_lock:
+                    await self._run_batch(batch)
             finally:
                 for _ in batch:
                     self._queue.task_done()
@@ -133,6 +201,30 @@ class Database:
                 future.set_result(value)
             else:
                 future.set_exception(value)
+
+
+async def _connect(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connection]:
+    """Open, configure and migrate the writer, then open the read-only reader."""
+    writer = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        await _configure(writer)
+        await migrate(writer)
+        reader = await aiosqlite.connect(path, isolation_level=None)
+    except BaseException:
+        await writer.close()
+        raise
+    reader.row_factory = sqlite3.Row
+    await reader.execute("PRAGMA query_only = ON")
+    await reader.execute("PRAGMA busy_timeout = 5000")
+    return writer, reader
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 async def _configure(conn: aiosqlite.Connection) -> None:

@@ -51,6 +51,14 @@ class ApplianceInNamespace:
                 raise RuntimeError(f"serve did not start: {self.log_path.read_text()}")
             time.sleep(0.05)  # readiness of another process: nothing to await
 
+    def wait_announced(self, within: float = 30.0) -> None:
+        """Return once the service logs that mDNS announces it (probing takes seconds on a loaded machine)."""
+        deadline = time.monotonic() + within
+        while "mDNS: announcing" not in self.log_path.read_text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"serve did not announce itself: {self.log_path.read_text()}")
+            time.sleep(0.05)  # another process's log: nothing to await
+
     def stop(self) -> int:
         """SIGTERM the service and return its exit code."""
         self.process.terminate()
@@ -81,6 +89,7 @@ def appliance(test_lan: ScratchLan, tmp_path: Path) -> Iterator[ApplianceInNames
     """The appliance on host 1 of the test LAN."""
     ns, _ = test_lan.add_host(1)
     service = ApplianceInNamespace(ns, tmp_path / "appliance")
+    service.wait_announced()
     yield service
     if service.process.poll() is None:
         service.stop()

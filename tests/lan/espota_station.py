@@ -22,6 +22,8 @@ class OtaStation:
     _transport: asyncio.DatagramTransport | None = None
     _invitation: tuple[int, int, str] | None = None
     _nonce: str | None = None
+    # The loop keeps only weak references to tasks: a download nobody holds can be collected mid-transfer.
+    _downloads: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> None:
         """Listen for invitations on a free UDP port of 127.0.0.1."""
@@ -47,7 +49,7 @@ class OtaStation:
                 self._transport.sendto(f"AUTH {self._nonce}".encode(), addr)
                 return
             self._transport.sendto(b"OK", addr)
-            asyncio.get_running_loop().create_task(self._download(addr[0]))
+            self._start_download(addr[0])
         elif self._nonce is not None and len(fields) == 3 and fields[0] == "200":
             cnonce, response = fields[1], fields[2]
             hashed = self._digest(self.password or "")
@@ -55,11 +57,16 @@ class OtaStation:
             self._nonce = None
             if response == expected:
                 self._transport.sendto(b"OK", addr)
-                asyncio.get_running_loop().create_task(self._download(addr[0]))
+                self._start_download(addr[0])
             else:
                 self._transport.sendto(b"Authentication Failed", addr)
                 self.verdict = "auth failed"
                 self.done.set()
+
+    def _start_download(self, host: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._download(host))
+        self._downloads.add(task)
+        task.add_done_callback(self._downloads.discard)
 
     def _digest(self, text: str) -> str:
         return hashlib.new(self.hash_name, text.encode()).hexdigest()

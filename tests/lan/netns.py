@@ -10,6 +10,7 @@ import signal
 import subprocess
 import textwrap
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -110,15 +111,28 @@ class AvahiHost:
 def wait_for_line(process: subprocess.Popen[str], predicate: Callable[[str], bool], timeout: float) -> str:
     """Read `process`'s output until a line satisfies `predicate`; fail after `timeout` seconds."""
     assert process.stdout is not None
+    fd = process.stdout.fileno()
+    # Raw reads with our own buffer: a buffered readline() may swallow two lines from one chunk, leaving
+    # the second where select() cannot see it. What is left over waits for the next call.
+    pending = _UNREAD.setdefault(process, bytearray())
     deadline = time.monotonic() + timeout
     with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while (left := deadline - time.monotonic()) > 0:
-            if not selector.select(left):
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            while b"\n" in pending:
+                raw, _, rest = bytes(pending).partition(b"\n")
+                pending[:] = rest
+                line = raw.decode("utf-8", "replace")
+                if predicate(line):
+                    return line
+            left = deadline - time.monotonic()
+            if left <= 0 or not selector.select(left):
                 break
-            line = process.stdout.readline()  # the tools print whole lines: readable means a line is there
-            if not line:
+            chunk = os.read(fd, 65536)
+            if not chunk:
                 break
-            if predicate(line.rstrip("\n")):
-                return line.rstrip("\n")
+            pending += chunk
     raise TimeoutError(f"no matching line within {timeout} s")
+
+
+_UNREAD: weakref.WeakKeyDictionary[subprocess.Popen[str], bytearray] = weakref.WeakKeyDictionary()

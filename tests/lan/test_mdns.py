@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from appliance.contract.client import AdminClient
+from tests.conftest import stationmaster_command
 from tests.lan.conftest import ApplianceInNamespace
 from tests.lan.netns import AvahiHost, ScratchLan, run, wait_for_line
 
@@ -80,6 +82,7 @@ async def test_an_arduino_ota_device_appears_and_goes_within_5_seconds(
             assert "esp-garden" in message["message"]
             (service,) = await client.lan()
             assert (service["type"], service["board"], service["port"]) == ("_arduino._tcp.local.", "esp32", 3232)
+            assert [s["name"] for s in await _lan_command(appliance.socket)] == [service["name"]]
             assert service["address"].endswith(".0.2")
             assert service["txt"]["auth_upload"] == "yes"
             ready = asyncio.Event()
@@ -88,10 +91,22 @@ async def test_an_arduino_ota_device_appears_and_goes_within_5_seconds(
             publisher.terminate()  # avahi-publish withdraws the service with a goodbye
             await asyncio.wait_for(gone, 5)
             assert await client.lan() == []
+            assert await _lan_command(appliance.socket) == []
         finally:
             if publisher.returncode is None:
                 publisher.kill()
             await publisher.wait()
+
+
+async def _lan_command(socket: Path) -> list[dict[str, Any]]:
+    """What `stationmaster lan --json` prints, as the admin would run it."""
+    process = await asyncio.create_subprocess_exec(
+        *stationmaster_command("--admin-socket", str(socket), "lan", "--json"), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0
+    services: list[dict[str, Any]] = json.loads(out)["services"]
+    return services
 
 
 def test_shutdown_says_goodbye(appliance: ApplianceInNamespace, avahi: AvahiHost) -> None:

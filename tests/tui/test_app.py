@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from textual.coordinate import Coordinate
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
@@ -255,3 +256,53 @@ async def test_help_lists_the_bindings_and_events_filter(
         await pilot.press("slash", *"renamed")
         await until(pilot, lambda: events.row_count == 1)
         assert "renamed to STA1" in str(events.get_row_at(0)[3])
+
+
+async def test_retire_asks_first_and_a_no_changes_nothing(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    await populated(http, admin)
+    app = StationmasterApp(service.settings.admin_socket)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.stations_table.row_count == 3)
+        app.open_station(MACS[0])
+        await until(pilot, lambda: bool(getattr(app.screen, "station", None)))
+        await pilot.press("R")
+        await pilot.pause()
+        await pilot.press("escape")  # the admin thinks better of it
+        await pilot.pause()
+        assert (await admin.station(MACS[0]))["status"] == "accepted"
+        await pilot.press("R")
+        await pilot.pause()
+        await pilot.press("y")
+        await until(pilot, lambda: getattr(app.screen, "station", {}).get("status") == "retired")
+        await pilot.press("escape")
+        await until(pilot, lambda: cell(app, MACS[0], "state") == "– retired")
+    assert (await admin.station(MACS[0]))["status"] == "retired"
+
+
+async def test_sort_by_the_next_column_and_filter_by_tag(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    await populated(http, admin)
+    await admin.tag(MACS[1], add=["garden"])
+    app = StationmasterApp(service.settings.admin_socket)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: app.stations_table.row_count == 3)
+        table = app.stations_table
+        table.focus()
+
+        def column(key: str) -> list[str]:
+            return [cell(app, str(row.value), key) for row in table.rows]
+
+        def in_order(key: str) -> list[str]:
+            return [cell(app, str(table.coordinate_to_cell_key(Coordinate(i, 0)).row_key.value), key) for i in range(3)]
+
+        assert in_order("name") == sorted(column("name"), key=str.lower)
+        await pilot.press("o")  # by state: "? pending" before "● online"
+        await pilot.pause()
+        assert in_order("state") == sorted(column("state"), key=str.lower)
+        assert in_order("state")[0] == "? pending"
+        await pilot.press("slash", *"garden")
+        await until(pilot, lambda: table.row_count == 1)
+        assert table.current_mac() == MACS[1]

@@ -51,7 +51,11 @@ class Terminal:
     def screen(self) -> str:
         """What the terminal shows now."""
         return subprocess.run(
-            ["tmux", "capture-pane", "-p", "-t", self.name], check=True, capture_output=True, text=True, timeout=10
+            ["tmux", "capture-pane", "-p", "-J", "-t", self.name],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
         ).stdout
 
     def wait_for(self, condition: Callable[[str], bool], within: float = 20.0) -> str:
@@ -115,3 +119,23 @@ def test_the_admin_sees_the_stations_renames_one_and_quits(serve_process: ServeP
     finally:
         simulate.terminate()
         simulate.wait(timeout=30)
+
+
+def test_with_no_service_it_says_how_to_start_one_and_demo_runs_the_whole_story(tmp_path: Path) -> None:
+    missing = tmp_path / "nobody-here.sock"
+    session = Terminal(f"smdemo{os.getpid()}", {"STATIONMASTER_ADMIN_SOCKET": str(missing)})
+    try:
+        session.wait_for(lambda s: s.rstrip().endswith(PROMPT.rstrip()))
+        command = " ".join(shlex.quote(part) for part in stationmaster_command())
+        session.keys(command, "Enter")
+        shown = session.wait_for(lambda s: "stationmaster demo" in s and s.rstrip().endswith(PROMPT.rstrip()))
+        assert "stationmaster serve" in shown, "it says how to start a service"
+        session.keys("clear", "Enter")
+        session.keys(f"{command} demo --count 4 --http-port 0", "Enter")
+        # The demo's stations appear, are accepted and check in: four rows come online.
+        session.wait_for(lambda s: s.count("online") >= 4, within=60)
+        session.keys("q")
+        after = session.wait_for(lambda s: s.rstrip().endswith(PROMPT.rstrip()) and "online" not in s, within=30)
+        assert "Traceback" not in after
+    finally:
+        session.close()

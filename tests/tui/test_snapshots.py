@@ -19,6 +19,11 @@ from tui.detail import StationScreen
 
 SNAPSHOT_PORT = 18931  # fixed: the status bar shows it
 SIZES = [(80, 24), (160, 48)]
+# (kind, mac, minutes since raised, message): whole minutes, like every age drawn here
+ALERTS = [
+    ("weak_signal", "24:0A:C4:00:00:02", 20, "STA2: signal -83 dBm, below -80 dBm"),
+    ("offline", "5C:CF:7F:00:00:03", 90, "pump-house is offline: no check-in for 90 min (9 missed)"),
+]
 # (mac, name, status, chip, version, rssi, seconds since last seen, restart cause, ip)
 # Ages are whole minutes and more, with a 10-minute poll interval: what is drawn cannot change between
 # seeding and the snapshot (seconds would).
@@ -32,10 +37,32 @@ FLEET = [
 ]
 
 
+IMAGES = [
+    ("9f" * 32, "esp32", "weather", "1.4.0", 1_048_576, "weather-1.4.0.bin"),
+    ("3c" * 32, "esp8266", "pump", "1.3.2", 412_160, "pump-1.3.2.bin"),
+]
+# Events at fixed moments (drawn in UTC): the log shows their wall-clock time. None is STA2's, whose detail
+# screen shows its events' ages, which a fixed moment would change from run to run.
+_DAY = 1_796_083_200.0  # 2026-12-01 00:00 UTC
+EVENTS = [
+    (_DAY + 8 * 3600, "station_discovered", "34:85:18:00:00:04", "new station 34:85:18:00:00:04 is waiting"),
+    (_DAY + 8 * 3600 + 60, "station_renamed", "24:0A:C4:00:00:01", "esp-000001 renamed to STA1"),
+    (_DAY + 9 * 3600, "version_changed", "5C:CF:7F:00:00:03", "pump-house now runs 1.3.2 (was 1.3.1)"),
+    (_DAY + 9 * 3600 + 5, "station_restarted", "5C:CF:7F:00:00:03", "pump-house restarted (ota)"),
+]
+LAN = [
+    ("esp-shed._arduino._tcp.local.", "_arduino._tcp.local.", "esp-shed.local.", "192.168.1.40", 3232, "esp32", None),
+    ("gate._esphomelib._tcp.local.", "_esphomelib._tcp.local.", "gate.local.", "192.168.1.41", 6053, "esp32c3", None),
+    ("STA1._http._tcp.local.", "_http._tcp.local.", "sta1.local.", "192.168.1.21", 80, None, "24:0A:C4:00:00:01"),
+]
+
+
 @pytest.fixture
 def seeded_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServeProcess]:
     """A service whose registry holds a fixed fleet, seen at fixed times before now."""
     monkeypatch.setenv("STATIONMASTER_POLL_INTERVAL_S", str(POLL_INTERVAL_S))
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
     serve = ServeProcess(tmp_path)
     serve.port = SNAPSHOT_PORT
     serve.url = f"http://127.0.0.1:{SNAPSHOT_PORT}"
@@ -69,6 +96,25 @@ def seeded_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
                 "INSERT INTO restarts (mac, at, cause, kind, reset_reason, firmware_cause, uptime_before, version)"
                 " VALUES (?, ?, ?, 'crash', ?, 'boot', 3600, '1.4.0')",
                 (FLEET[1][0], now - hours * 3600, cause, code),
+            )
+        for kind, mac, minutes, message in ALERTS:
+            db.execute(
+                "INSERT INTO alerts (kind, mac, message, raised_at) VALUES (?, ?, ?, ?)",
+                (kind, mac, message, now - minutes * 60),
+            )
+        for sha, chip, project, version, size, filename in IMAGES:
+            db.execute(
+                "INSERT INTO images (sha256, md5, size, chip, project, version, filename, imported_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (sha, "0" * 32, size, chip, project, version, filename, now - 86400),
+            )
+        for at, kind, mac, message in EVENTS:
+            db.execute("INSERT INTO events (at, kind, mac, message) VALUES (?, ?, ?, ?)", (at, kind, mac, message))
+        for service in LAN:
+            db.execute(
+                "INSERT INTO lan_services (name, type, host, address, port, txt, board, mac, first_seen_at,"
+                " last_seen_at) VALUES (?, ?, ?, ?, ?, '{}', ?, ?, ?, ?)",
+                (*service, now - 7200, now - 60),
             )
     db.close()
     yield serve
@@ -107,3 +153,16 @@ def test_station_detail_layout(snap_compare: Any, seeded_service: ServeProcess, 
         await asyncio.sleep(0.2)
 
     assert snap_compare(app, terminal_size=size, run_before=open_sta2)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("tab", ["firmware", "events", "lan", "alerts"])
+def test_tab_layouts(snap_compare: Any, seeded_service: ServeProcess, size: tuple[int, int], tab: str) -> None:
+    app = StationmasterApp(seeded_service.socket)
+
+    async def open_tab(pilot: Pilot[Any]) -> None:
+        await waiting_for(lambda a: a.stations_table.row_count == 5)(pilot)
+        await pilot.press({"alerts": "exclamation_mark"}.get(tab, tab[0]))
+        await waiting_for(lambda a: a.query_one(f"#{tab}-table").row_count > 0)(pilot)  # type: ignore[attr-defined]
+
+    assert snap_compare(app, terminal_size=size, run_before=open_tab)

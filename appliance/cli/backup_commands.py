@@ -1,0 +1,139 @@
+"""`stationmaster backup` and `stationmaster restore`: through the service, which alone opens the registry."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+from appliance.contract.client import AdminClient
+
+SYSTEM_CONFIG_DIR = Path("/etc/stationmaster")
+_CONFIG_PREFIX = "stationmaster-backup/config/"
+
+
+class Declined(Exception):
+    """The admin did not confirm; nothing was sent."""
+
+
+def add_parsers(commands: Any) -> None:
+    """Add `backup` and `restore` to the `stationmaster` parser's subcommands."""
+    backup = commands.add_parser("backup", help="save the registry, the firmware and the config in one archive")
+    backup.add_argument(
+        "-o", "--output", type=Path, help="the archive to write (default ./stationmaster-SITE-TIME.tar.gz)"
+    )
+    backup.add_argument(
+        "--include-secrets",
+        action="store_true",
+        help="put the site Wi-Fi passwords and private keys in it too (keep that file safe)",
+    )
+    _leaf(backup, _backup, _show_backup)
+
+    restore = commands.add_parser("restore", help="make an archive the site's state, while the service runs")
+    restore.add_argument("archive", type=Path)
+    restore.add_argument("--yes", action="store_true", help="do not ask first")
+    _leaf(restore, _restore, _show_restore)
+
+
+def _leaf(parser: argparse.ArgumentParser, fetch: Any, show: Any) -> None:
+    parser.add_argument("--json", action="store_true", help="print the API's JSON instead of sentences")
+    parser.add_argument("--admin-socket", type=Path, default=argparse.SUPPRESS, help="the service's admin socket")
+    parser.set_defaults(fetch=fetch, show=show)
+
+
+async def _backup(client: AdminClient, args: argparse.Namespace) -> Any:
+    target: Path = args.output or Path.cwd() / _default_name(await client.status())
+    if await asyncio.to_thread(target.is_dir):
+        target = target / _default_name(await client.status())
+    return await client.backup(target, include_secrets=args.include_secrets)
+
+
+def _default_name(status: dict[str, Any]) -> str:
+    host = str(status.get("hostname") or "site")
+    return f"stationmaster-{host}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.tar.gz"
+
+
+def _show_backup(result: dict[str, Any], args: argparse.Namespace) -> None:
+    print(f"wrote {result['path']} ({result['bytes']:,} bytes)")
+    if result["include_secrets"]:
+        print("it holds the site's Wi-Fi passwords: keep it where only you can read it")
+    else:
+        print("secrets left out (Wi-Fi passwords, private keys); --include-secrets puts them in")
+
+
+async def _restore(client: AdminClient, args: argparse.Namespace) -> Any:
+    archive: Path = args.archive
+    if not await asyncio.to_thread(archive.is_file):
+        from appliance.cli.admin_commands import UsageError
+
+        raise UsageError(f"{archive} is not a file")
+    if not args.yes:
+        _confirm(archive)
+    result = await client.restore(archive)
+    result["config_files"] = _restore_config(archive, result.get("config") or [])
+    return result
+
+
+def _confirm(archive: Path) -> None:
+    from appliance.cli.admin_commands import UsageError
+
+    if not sys.stdin.isatty():
+        raise UsageError("restore replaces the site's registry: confirm with --yes when not at a terminal")
+    print(f"Restore {archive}? The stations, firmware and events become the archive's;", file=sys.stderr)
+    print("the registry as it is now is kept as registry.before-restore.sqlite3.", file=sys.stderr)
+    if input("Type yes to go on: ").strip().lower() != "yes":
+        raise UsageError("not restored")
+
+
+def _restore_config(archive: Path, names: list[str]) -> dict[str, str]:
+    """Put the archive's config files in /etc/stationmaster when we may (root), else say what differs."""
+    outcome: dict[str, str] = {}
+    if not names:
+        return outcome
+    wanted = {_CONFIG_PREFIX + name: name for name in names}
+    with tarfile.open(archive, mode="r|gz") as tar:
+        for member in tar:
+            name = wanted.get(member.name)
+            source = tar.extractfile(member) if name and member.isfile() else None
+            if name is None or source is None:
+                continue
+            data = source.read()
+            target = SYSTEM_CONFIG_DIR / name
+            if target.is_file() and target.read_bytes() == data:
+                outcome[name] = "same"
+            elif os.geteuid() == 0:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if target.is_file():
+                    os.replace(target, target.with_name(target.name + ".before-restore"))
+                temp = target.with_name(f".{target.name}.tmp")
+                temp.write_bytes(data)
+                os.chmod(temp, 0o600 if target.name.startswith("id_") else 0o644)
+                os.replace(temp, target)
+                outcome[name] = "written"
+            else:
+                outcome[name] = "differs"
+    return outcome
+
+
+def _show_restore(result: dict[str, Any], args: argparse.Namespace) -> None:
+    made = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(result["archive_created_at"]))
+    print(f"restored the backup made {made}: {result['stations']} stations, {result['images']} images")
+    print(f"the registry as it was is kept as {result['previous_registry']}")
+    if not result["secrets"]:
+        kept = ", ".join(f"{rows} from {table}" for table, rows in result["secrets_kept"].items()) or "none"
+        print(f"the archive had no secrets; the appliance's own were kept ({kept})")
+    files = result.get("config_files") or {}
+    written = [name for name, state in files.items() if state == "written"]
+    differs = [name for name, state in files.items() if state == "differs"]
+    if written:
+        print(f"config restored in {SYSTEM_CONFIG_DIR}: {', '.join(written)}; `sudo systemctl restart stationmaster`")
+    if differs:
+        print(
+            f"the archive's {', '.join(differs)} differ from {SYSTEM_CONFIG_DIR}: run"
+            f" `sudo stationmaster restore --yes {args.archive}` to put them back too"
+        )

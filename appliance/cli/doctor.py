@@ -1,0 +1,285 @@
+"""`stationmaster doctor`: look at the install from where the admin stands, and say what to fix."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import grp
+import json
+import os
+import shutil
+import socket
+import stat
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from appliance.config import ConfigError, Settings, client_admin_socket, load_settings
+from appliance.contract.client import AdminClient, AdminError
+
+GROUP = "stationmaster"
+UDEV_RULE = Path("/etc/udev/rules.d/60-stationmaster-serial.rules")
+AVAHI_CONF = Path("/etc/avahi/avahi-daemon.conf")
+# A clock before this is one that has not been set since boot (a Pi has no battery clock).
+_CLOCK_FLOOR = time.mktime((2025, 1, 1, 0, 0, 0, 0, 0, 0))
+_LOW_DISK = 500 * 1024 * 1024
+_FULL_DISK = 100 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One check's verdict: "ok", "warn" or "fail", what was seen, and what to do about it."""
+
+    check: str
+    verdict: str
+    seen: str
+    fix: str = ""
+
+
+def add_parser(commands: Any) -> None:
+    """Add `doctor` to the `stationmaster` parser's subcommands."""
+    doctor = commands.add_parser("doctor", help="check the install and say what to fix")
+    doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
+    doctor.add_argument("--admin-socket", type=Path, default=argparse.SUPPRESS, help="the service's admin socket")
+    doctor.set_defaults(doctor=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run every check, print the findings; exit 1 if any failed."""
+    findings = asyncio.run(examine(args))
+    if args.json:
+        print(json.dumps([asdict(f) for f in findings], indent=2))
+    else:
+        for finding in findings:
+            print(f"{finding.verdict.upper():<4}  {finding.check:<8}  {finding.seen}")
+            if finding.fix:
+                print(f"{'':<4}  {'':<8}  → {finding.fix}")
+    return 1 if any(f.verdict == "fail" for f in findings) else 0
+
+
+async def examine(args: argparse.Namespace) -> list[Finding]:
+    """Every finding, in the order a person would fix them."""
+    findings: list[Finding] = []
+    try:
+        settings = load_settings(config_path=args.config, env=os.environ)
+        path = (
+            Path(args.admin_socket)
+            if args.admin_socket
+            else client_admin_socket(config_path=args.config, env=os.environ)
+        )
+    except ConfigError as exc:
+        return [Finding("config", "fail", str(exc), "fix the file, then `stationmaster config check`")]
+    findings.append(Finding("config", "ok", "the configuration loads"))
+    status = await _service(path, findings)
+    findings.append(_port(settings, status))
+    findings.append(_mdns(settings, status))
+    findings.append(_disk(settings.data_dir))
+    findings.append(_clock())
+    findings.extend(_serial())
+    findings.extend(_avahi())
+    return findings
+
+
+async def _service(path: Path, findings: list[Finding]) -> dict[str, Any] | None:
+    try:
+        info = await asyncio.to_thread(path.stat)
+    except FileNotFoundError:
+        findings.append(
+            Finding(
+                "service",
+                "fail",
+                f"no admin socket at {path}: the service is not running",
+                "`sudo systemctl start stationmaster`; if it will not stay up, `journalctl -u stationmaster -e`",
+            )
+        )
+        return None
+    except PermissionError:
+        findings.append(_not_in_group(path))
+        return None
+    if not stat.S_ISSOCK(info.st_mode):
+        findings.append(
+            Finding(
+                "socket", "fail", f"{path} is not a socket", f"remove it (`sudo rm {path}`) and restart the service"
+            )
+        )
+        return None
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o007:
+        findings.append(
+            Finding(
+                "socket", "warn", f"{path} has mode {mode:o}: every user may act as an admin", "restart the service"
+            )
+        )
+    try:
+        async with AdminClient(path) as client:
+            status = await client.status()
+    except AdminError as exc:
+        if "permission denied" in exc.message:
+            findings.append(_not_in_group(path))
+        else:
+            findings.append(
+                Finding(
+                    "service", "fail", exc.message, "`systemctl status stationmaster`; `journalctl -u stationmaster -e`"
+                )
+            )
+        return None
+    findings.append(Finding("socket", "ok", f"{path} (mode {mode:o}, group {_group(info.st_gid)}) answers"))
+    findings.append(Finding("service", "ok", f"Stationmaster {status['version']} up {status['uptime_s'] / 3600:.1f} h"))
+    return status
+
+
+def _not_in_group(path: Path) -> Finding:
+    return Finding(
+        "socket",
+        "fail",
+        f"you may not open {path}: only members of group {GROUP} are admins",
+        f"`sudo usermod -aG {GROUP} {os.environ.get('USER') or '$USER'}`, then log out and in again",
+    )
+
+
+def _port(settings: Settings, status: dict[str, Any] | None) -> Finding:
+    port = int(status["station_port"]) if status else settings.http_port
+    if status is not None:
+        with socket.socket() as probe:
+            probe.settimeout(2)
+            if probe.connect_ex(("127.0.0.1" if settings.http_host in ("0.0.0.0", "") else settings.http_host, port)):
+                return Finding("port", "fail", f"the service says it serves port {port}, but nothing answers there", "")
+        return Finding("port", "ok", f"stations reach the service on port {port}")
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((settings.http_host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return Finding(
+                    "port",
+                    "fail",
+                    f"port {port} is taken by another program, so the service cannot start",
+                    f"`sudo ss -ltnp 'sport = :{port}'` shows which; stop it or set [http] port",
+                )
+            return Finding("port", "warn", f"cannot try port {port}: {exc.strerror}")
+    return Finding("port", "ok", f"port {port} is free for the service")
+
+
+def _mdns(settings: Settings, status: dict[str, Any] | None) -> Finding:
+    if not settings.mdns or (status is not None and status.get("mdns") is None):
+        return Finding(
+            "mdns", "warn", "mDNS is off: stations cannot find the appliance by name", "[mdns] enabled = true"
+        )
+    if status is None:
+        return Finding("mdns", "warn", "not checked: the service is not running")
+    mdns = status["mdns"]
+    hostname = str(mdns.get("hostname") or "")
+    if not mdns.get("addresses"):
+        return Finding("mdns", "fail", "the service has no IPv4 address to announce", "check the network (`ip addr`)")
+    answer = _resolve(hostname)
+    if answer is None:
+        return Finding(
+            "mdns",
+            "fail",
+            f"nobody answered for {hostname} on the LAN",
+            "is UDP 5353 blocked by a firewall? is avahi-daemon set to disallow-other-stacks=yes?",
+        )
+    return Finding("mdns", "ok", f"{hostname} answers with {', '.join(answer)}")
+
+
+def _resolve(hostname: str) -> list[str] | None:
+    """Ask the LAN (multicast, as a station does) for `hostname`'s addresses."""
+    from zeroconf import (  # type: ignore[attr-defined]  # exported at runtime, missing from __all__
+        AddressResolverIPv4,
+        IPVersion,
+        Zeroconf,
+    )
+
+    zc = Zeroconf(ip_version=IPVersion.V4Only)
+    try:
+        resolver = AddressResolverIPv4(hostname.rstrip(".") + ".")
+        if resolver.request(zc, 3000):
+            return list(resolver.parsed_addresses())
+        return None
+    finally:
+        zc.close()
+
+
+def _disk(data_dir: Path) -> Finding:
+    # The data folder may be closed to this user (it is the service's): measure the nearest folder we can see.
+    place = data_dir
+    while True:
+        try:
+            free = shutil.disk_usage(place).free
+            break
+        except OSError as exc:
+            if place == place.parent:
+                return Finding("disk", "warn", f"cannot see {data_dir}: {exc.strerror}")
+            place = place.parent
+    mb = free // (1024 * 1024)
+    if free < _FULL_DISK:
+        return Finding("disk", "fail", f"{mb} MB free under {place}", "delete old backups or unused firmware")
+    if free < _LOW_DISK:
+        return Finding("disk", "warn", f"only {mb} MB free under {place}", "delete old backups or unused firmware")
+    return Finding("disk", "ok", f"{mb:,} MB free under {place}")
+
+
+def _clock() -> Finding:
+    now = time.time()
+    shown = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(now))
+    if now < _CLOCK_FLOOR:
+        return Finding(
+            "clock",
+            "fail",
+            f"the clock says {shown}: it has not been set since boot",
+            "the Pi needs network time: `timedatectl`, `systemctl status systemd-timesyncd`",
+        )
+    return Finding("clock", "ok", f"the clock says {shown}")
+
+
+def _serial() -> list[Finding]:
+    findings = []
+    devices = sorted({*Path("/dev").glob("ttyUSB*"), *Path("/dev").glob("ttyACM*")})
+    for device in devices:
+        info = device.stat()
+        group = _group(info.st_gid)
+        if group not in (GROUP, "dialout") or not info.st_mode & stat.S_IRGRP or not info.st_mode & stat.S_IWGRP:
+            findings.append(
+                Finding(
+                    "serial",
+                    "fail",
+                    f"{device} (group {group}, mode {stat.S_IMODE(info.st_mode):o}) cannot be used for flashing",
+                    f"its chip is not in {UDEV_RULE}: add its USB ids there and `sudo udevadm trigger`",
+                )
+            )
+        else:
+            findings.append(Finding("serial", "ok", f"{device} may be used for flashing (group {group})"))
+    if not devices:
+        findings.append(Finding("serial", "ok", "no USB-serial adapter plugged in"))
+    if Path("/etc/stationmaster").is_dir() and not UDEV_RULE.is_file():
+        findings.append(Finding("serial", "warn", f"{UDEV_RULE} is missing", "run deploy/install.sh again"))
+    return findings
+
+
+def _avahi() -> list[Finding]:
+    try:
+        text = AVAHI_CONF.read_text()
+    except OSError:
+        return []
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "disallow-other-stacks" and value.strip() == "yes":
+            return [
+                Finding(
+                    "avahi",
+                    "fail",
+                    "avahi-daemon keeps UDP 5353 to itself (disallow-other-stacks=yes)",
+                    f"set it to no in {AVAHI_CONF}, `sudo systemctl restart avahi-daemon stationmaster`",
+                )
+            ]
+    return [Finding("avahi", "ok", "avahi-daemon shares UDP 5353 with the service")]
+
+
+def _group(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)

@@ -1,0 +1,175 @@
+"""The LAN view: every ESP that mDNS shows on the site's network, enrolled or not; push to ArduinoOTA ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, ProgressBar, Static
+
+from appliance.contract.ages import age
+from appliance.contract.client import AdminClient, AdminError
+from tui.dialogs import Ask, Choose
+
+ARDUINO_OTA = "_arduino._tcp.local."
+_KINDS = {ARDUINO_OTA: "ArduinoOTA", "_esphomelib._tcp.local.": "ESPHome", "_http._tcp.local.": "web"}
+StationName = Callable[[str], str | None]
+
+
+class LanTable(DataTable[Any]):
+    """One row per announced service; `p` pushes an image to the ArduinoOTA device under the cursor."""
+
+    BINDINGS = [Binding("p", "push", "Push", tooltip="Push a firmware image to this ArduinoOTA device")]
+
+    def __init__(self, client: AdminClient, station_name: StationName, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.client = client
+        self.station_name = station_name
+        self.services: dict[str, dict[str, Any]] = {}
+
+    def on_mount(self) -> None:
+        """Lay out the columns."""
+        for key, label in (("device", "Device"), ("kind", "Kind"), ("board", "Board"), ("address", "Address")):
+            self.add_column(label, key=key)
+        self.add_column("Station", key="station")
+        self.add_column("Since", key="since")
+
+    def load(self, services: list[dict[str, Any]]) -> None:
+        """Show these services, keeping the cursor on the same one where it is still there."""
+        current = self.current_name()
+        self.services = {s["name"]: s for s in services}
+        self.clear()
+        for service in services:
+            self.add_row(*self._cells(service), key=service["name"])
+        if current in self.services:
+            self.move_cursor(row=self.get_row_index(current))
+
+    @work(exclusive=True, group="lan", exit_on_error=False)
+    async def reload(self) -> None:
+        """Fetch what is on the LAN again (a device came or went)."""
+        try:
+            self.load(await self.client.lan())
+        except AdminError as exc:
+            self.notify(exc.message, title="LAN", severity="error")
+
+    def refresh_ages(self) -> None:
+        """Rewrite the 'since' column (time passes while nothing comes or goes)."""
+        for name, service in self.services.items():
+            self.update_cell(name, "since", age(service.get("first_seen_at")))
+
+    def current_name(self) -> str | None:
+        """The service under the cursor, if any."""
+        if not self.row_count:
+            return None
+        value = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return None if value is None else str(value)
+
+    @work(group="lan-push", exit_on_error=False)
+    async def action_push(self) -> None:
+        """Choose an image (and the device's OTA password if it asks for one), then push it."""
+        service = self.services.get(self.current_name() or "")
+        if service is None:
+            return
+        if service["type"] != ARDUINO_OTA or not service.get("address"):
+            self.notify("only ArduinoOTA devices take a push; others pull their firmware", severity="warning")
+            return
+        image = await self._choose_image(service)
+        if image is None:
+            return
+        password = None
+        if service.get("txt", {}).get("auth_upload") == "yes":
+            password = await self.app.push_screen_wait(
+                Ask(f"OTA password of {_device(service)} (it is used once, never stored)", password=True)
+            )
+            if password is None:
+                return
+        progress = self.app.query_one("#lan-progress", PushProgress)
+        progress.start(f"pushing to {_device(service)}…")
+        try:
+            result = await self.client.lan_push(service["address"], image, port=service.get("port"), password=password)
+        except AdminError as exc:
+            progress.finish(f"push failed: {exc.message}", service["address"], image)
+            self.notify(exc.message, title="Push failed", severity="error", timeout=15)
+            return
+        done = f"pushed {result['size']:,} bytes to {_device(service)}; it verified the MD5 and restarts"
+        progress.finish(done, service["address"], image)
+        self.notify(done)
+
+    async def _choose_image(self, service: dict[str, Any]) -> str | None:
+        try:
+            images = await self.client.images()
+        except AdminError as exc:
+            self.notify(exc.message, severity="error")
+            return None
+        board = (service.get("board") or "").lower()
+        # ArduinoOTA's board TXT is the build's board name ("esp32", "esp8266", "nodemcuv2"…): offer the images
+        # for the chip it names first, and the rest after, since board names do not always say the chip.
+        images.sort(key=lambda i: (not board.startswith(i["chip"]), i["chip"], i.get("project") or ""))
+        if not images:
+            self.notify("the firmware library is empty: import an image first (f, then i)", severity="warning")
+            return None
+        options = [
+            (i["sha256"], f"{i.get('project') or '?'} {i.get('version') or ''} ({i['chip']}) {i['sha256'][:12]}")
+            for i in images
+        ]
+        return await self.app.push_screen_wait(Choose(f"Push which image to {_device(service)}?", options))
+
+    def _cells(self, service: dict[str, Any]) -> tuple[str, ...]:
+        mac = service.get("station")
+        station = (self.station_name(mac) or mac) if mac else "not enrolled"
+        address = service.get("address") or "-"
+        if service.get("port"):
+            address = f"{address}:{service['port']}"
+        return (
+            _device(service),
+            _KINDS.get(service["type"], service["type"].removesuffix(".local.")),
+            service.get("board") or "-",
+            address,
+            station,
+            age(service.get("first_seen_at")),
+        )
+
+
+class PushProgress(Vertical):
+    """How the current LAN push is going: a bar fed by the service's live progress messages, then the outcome."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # The push whose outcome is shown: its last progress message may arrive after its answer (the stream
+        # is batched), and must not cover the outcome up.
+        self._ended: tuple[str, str] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="lan-push-line")
+        yield ProgressBar(total=100, show_eta=False, id="lan-push-bar")
+
+    def start(self, text: str) -> None:
+        """Show a push beginning."""
+        self._ended = None
+        self.add_class("shown")
+        self.query_one("#lan-push-line", Static).update(text)
+        self.query_one("#lan-push-bar", ProgressBar).update(progress=0)
+
+    def advance(self, payload: dict[str, Any]) -> None:
+        """Fold one `lan_push_progress` message in."""
+        if (payload.get("address"), payload.get("sha256")) == self._ended:
+            return
+        self.add_class("shown")
+        total = max(int(payload.get("total") or 1), 1)
+        self.query_one("#lan-push-line", Static).update(str(payload.get("message") or ""))
+        self.query_one("#lan-push-bar", ProgressBar).update(progress=100 * int(payload.get("done") or 0) / total)
+
+    def finish(self, text: str, address: str, sha256: str) -> None:
+        """Show how the push of `sha256` to `address` ended."""
+        self._ended = (address, sha256)
+        self.query_one("#lan-push-line", Static).update(text)
+
+
+def _device(service: dict[str, Any]) -> str:
+    name = str(service["name"])
+    kind = str(service["type"])
+    return name[: -len(kind) - 1] if name.endswith("." + kind) else name
