@@ -58,6 +58,7 @@ class CheckIn:
     bssid: str | None = None
     free_sketch_space: int | None = None
     reset_reason: int | None = None  # the SDK's numeric reset reason, read by chip (services.health.resets)
+    config_etag: str | None = None  # the ETag of the config the station has applied
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,19 @@ class Station:
     ota_note: str | None
     settings: dict[str, object] = field(default_factory=dict)
     reset_reason: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteNetwork:
+    """One of the site's Wi-Fi networks; `psk` is a secret ("" for an open network)."""
+
+    id: int
+    ssid: str
+    psk: str = field(repr=False)
+    priority: int = 0
+    hidden: bool = False
+    fallback: bool = False  # joined only when no other network of the site can be
+    added_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,3 +171,34 @@ class Restart:
     firmware_cause: str | None
     uptime_before: int | None
     version: str | None
+@dataclass(frozen=True, slots=True)
+class Provision:
+    """A station made ready before its first check-in (a bench bundle, a USB flash), awaiting or arrived."""
+
+    id: int
+    name: str
+    chip: str
+    mac: str | None  # None until it arrives, when it was made without knowing its MAC
+    road: str
+    wifi: tuple[int, ...]  # ids of the site networks it was given
+    firmware: str | None
+    created_at: float
+    arrived_at: float | None = None
+    cancelled_at: float | None = None
+
+    @property
+    def awaiting(self) -> bool:
+        """Neither arrived nor cancelled yet."""
+        return self.arrived_at is None and self.cancelled_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigState:
+    """What a station was last sent of its config and what it says it has applied."""
+
+    mac: str
+    sent_etag: str | None
+    sent_wifi: tuple[int, ...]
+    applied_etag: str | None
+    acked_wifi: tuple[int, ...]
+    acked_at: float | None

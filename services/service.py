@@ -230,6 +230,8 @@ class StationmasterService:
             hostname=settings.hostname,
             poll_interval_s=settings.poll_interval_s,
             offline_after_missed=settings.offline_after_missed,
+            http_host=settings.http_host,
+            mdns_enabled=settings.mdns,
         )
         admin_app = create_admin_app(
             self.registry,

@@ -19,8 +19,11 @@ from tui.events import EventsTable
 from tui.firmware import FirmwareTable
 from tui.lan import LanTable, PushProgress
 from tui.link import LinkDown, LinkUp, ServiceLink, ServiceMessages
+from tui.onboarding import OnboardingPane
+from tui.onboarding.bundle import AWAITING_KEY, BenchBundleRoad, as_station_rows
 from tui.palette import StationmasterCommands
 from tui.stations import StationsTable
+from tui.wifi import WifiPane
 
 AGE_REFRESH_S = 5.0
 # Stored events that change what a station row shows: the row is fetched again when one arrives.
@@ -42,6 +45,8 @@ class StationmasterApp(App[None]):
         Binding("e", "show_tab('events')", "Events", tooltip="The live event log"),
         Binding("exclamation_mark", "show_tab('alerts')", "Alerts", tooltip="What needs your eye"),
         Binding("l", "show_tab('lan')", "LAN", tooltip="Every ESP that mDNS shows on the site's network"),
+        Binding("n", "show_tab('onboarding')", "Onboarding", tooltip="Bring new stations in"),
+        Binding("w", "show_tab('wifi')", "Wi-Fi", tooltip="The site's networks and their rotation"),
         Binding("slash", "filter", "Filter", tooltip="Filter the current list"),
         Binding("question_mark", "show_help_panel", "Help", tooltip="Every key binding"),
         Binding("q", "quit", "Quit", tooltip="Leave (the service keeps running)"),
@@ -69,6 +74,10 @@ class StationmasterApp(App[None]):
             with TabPane("LAN", id="lan"):
                 yield LanTable(self.link.client, self._station_name, id="lan-table")
                 yield PushProgress(id="lan-progress")
+            with TabPane("Onboarding", id="onboarding"):
+                yield OnboardingPane(self.link.client, id="onboarding-pane")
+            with TabPane("Wi-Fi", id="wifi"):
+                yield WifiPane(self.link.client, id="wifi-pane")
         yield Static(id="status")
         yield Footer()
 
@@ -109,6 +118,7 @@ class StationmasterApp(App[None]):
             events = await client.events(limit=200)
             alerts = await client.alerts()
             lan = await client.lan()
+            awaiting = (await client.provisions())["awaiting"]
         except AdminError as exc:
             self._show_banner(exc.message)
             return
@@ -116,8 +126,10 @@ class StationmasterApp(App[None]):
         self.stations_table.poll_interval_s = self._poll_interval()
         if self.status.get("offline_after_s"):
             self.stations_table.offline_after_intervals = float(self.status["offline_after_s"]) / self._poll_interval()
-        self.stations_table.load(stations)
+        self.stations_table.load(stations + as_station_rows(awaiting))
         self.query_one("#firmware-table", FirmwareTable).load(images)
+        self.query_one(OnboardingPane).reload()
+        self.query_one(WifiPane).reload()
         self.query_one("#events-table", EventsTable).load(events)
         self.alerts_table.names = {s["mac"]: s["name"] for s in stations}
         self.alerts_table.load(alerts)
@@ -166,6 +178,25 @@ class StationmasterApp(App[None]):
             self.query_one("#lan-table", LanTable).reload()
         elif kind == "lan_push_progress":
             self.query_one("#lan-progress", PushProgress).advance(payload)
+        self.query_one(OnboardingPane).route(kind)
+        self.query_one(WifiPane).route(kind)
+        if kind.startswith("bundle_") or kind == "station_arrived":
+            self.refresh_awaiting()
+
+    @work(exclusive=True, group="awaiting", exit_on_error=False)
+    async def refresh_awaiting(self) -> None:
+        """Bundles made, cancelled or arrived: the stations list's "awaiting" placeholders follow."""
+        try:
+            rows = as_station_rows((await self.link.client.provisions())["awaiting"])
+        except AdminError:
+            return
+        table = self.stations_table
+        wanted = {row["mac"] for row in rows}
+        for key in [k for k in table.stations if k.startswith(AWAITING_KEY) and k not in wanted]:
+            table.drop_row(key)
+        for row in rows:
+            table.upsert(row)
+        self._show_status()
 
     @work(group="station-refresh", exit_on_error=False)
     async def refresh_station(self, mac: str) -> None:
@@ -183,7 +214,11 @@ class StationmasterApp(App[None]):
             self.open_station(str(event.row_key.value))
 
     def open_station(self, mac: str) -> None:
-        """Show one station in full."""
+        """Show one station in full (a bundle not yet arrived: the Onboarding tab, where it is awaited)."""
+        if mac.startswith(AWAITING_KEY):
+            self.action_show_tab("onboarding")
+            self.notify(f"{mac.removeprefix(AWAITING_KEY)} has not checked in yet: its bundle is awaited")
+            return
         self.push_screen(StationScreen(self.link.client, mac, self._poll_interval()))
 
     def run_palette_action(self, action: str) -> None:
@@ -238,9 +273,27 @@ class StationmasterApp(App[None]):
         )
         self.notify(summary, title=f"Release feed {outcome['feed']}")
 
+    def action_new_bundle(self) -> None:
+        """Go to the Onboarding tab and start a bench bundle."""
+        self.action_show_tab("onboarding")
+        self.query_one(BenchBundleRoad).new_bundle()
+
+    def action_add_wifi(self) -> None:
+        """Go to the Wi-Fi tab and add a network."""
+        self.action_show_tab("wifi")
+        self.query_one(WifiPane).add_network()
+
     def action_reload(self) -> None:
         """Fetch everything again."""
         self.reload_all()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        # What these tabs show moves with every check-in, not only with events: fresh when looked at.
+        if event.pane.id == "wifi":
+            self.query_one(WifiPane).reload()
+        elif event.pane.id == "onboarding":
+            self.query_one(OnboardingPane).reload()
 
     @on(Input.Changed, "#filter")
     def _filter_stations(self, event: Input.Changed) -> None:

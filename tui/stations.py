@@ -99,6 +99,13 @@ class StationsTable(DataTable[Any]):
         elif self._visible(station):
             self._add(station)
 
+    def drop_row(self, key: str) -> None:
+        """Take one row away (a placeholder whose station has arrived under its own MAC)."""
+        self.stations.pop(key, None)
+        self._shown.pop(key, None)
+        if key in self.rows:
+            self.remove_row(key)
+
     def refresh_ages(self) -> None:
         """Re-derive state and 'last seen' for every row (time passes even when nothing checks in)."""
         for key in list(self.rows):

@@ -234,6 +234,11 @@ def _read_secret(prompt: str) -> str:
     return sys.stdin.readline().rstrip("\n")
 
 
+# For the topic modules (onboard_commands, wifi_commands) that add their own commands the same way.
+leaf = _leaf
+read_secret = _read_secret
+
+
 def positive_int(text: str) -> int:
     """An argparse type: a whole number of at least 1."""
     try:

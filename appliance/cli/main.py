@@ -9,7 +9,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from appliance import __version__
-from appliance.cli import admin_commands, backup_commands, doctor, feed_commands, health_commands
+from appliance.cli import (
+    admin_commands,
+    backup_commands,
+    doctor,
+    feed_commands,
+    health_commands,
+    onboard_commands,
+    wifi_commands,
+)
 from appliance.config import LOG_LEVELS, ConfigError, Settings, describe, find_config_file, load_settings
 
 EXIT_OK = 0
@@ -60,7 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--count", type=admin_commands.positive_int, default=10, help="how many stations (default 10)"
     )
-    simulate.add_argument("--url", required=True, help="the station API, e.g. http://127.0.0.1:8080")
+    simulate.add_argument("--url", help="the station API, e.g. http://127.0.0.1:8080")
+    simulate.add_argument(
+        "--from-bundle",
+        type=Path,
+        metavar="DIR",
+        help="one station booting from a bench bundle: it finds the appliance itself (mDNS, else the bundle's address)",
+    )
     simulate.add_argument("--interval", type=float, default=10.0, help="seconds between check-ins (default 10)")
     simulate.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     simulate.add_argument("--seed", type=int, default=0, help="seed for the stations' identities (default 0)")
@@ -70,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     backup_commands.add_parsers(commands)
     feed_commands.add_parsers(commands)
     doctor.add_parser(commands)
+    onboard_commands.add_parsers(commands)
+    wifi_commands.add_parsers(commands)
     return parser
 
 
@@ -91,6 +107,14 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             return runtime.run(settings)
         return runtime.serve(settings)
     if args.command == "simulate":
+        if (args.url is None) == (args.from_bundle is None):
+            parser.error("simulate needs either --url or --from-bundle DIR")
+        if args.from_bundle is not None:
+            from services.simulator.frombundle import run_from_bundle
+
+            return run_from_bundle(
+                args.from_bundle, mac_seed=args.seed, interval_s=args.interval, duration_s=args.duration
+            )
         from services.simulator import run_cli
 
         return run_cli(

@@ -170,6 +170,58 @@ class AdminClient:
                 params[key] = value
         return list((await self._call("GET", "/v1/events", params=params))["events"])
 
+    # Onboarding (issue 5): bench bundles, and the site's Wi-Fi with its rotation.
+
+    async def make_bundle(
+        self,
+        name: str,
+        chip: str,
+        *,
+        mac: str | None = None,
+        firmware: str | None = None,
+        address: str | None = None,
+        replace: bool = False,
+        layout: dict[str, int] | None = None,
+    ) -> JSON:
+        """Provision a station awaiting arrival; the answer carries its bundle's files (base64: keep them private)."""
+        body: JSON = {"name": name, "chip": chip, "replace": replace, **(layout or {})}
+        for key, value in (("mac", mac), ("firmware", firmware), ("address", address)):
+            if value:
+                body[key] = value
+        return await self._call("POST", "/v1/onboarding/bundles", json=body)
+
+    async def provisions(self) -> JSON:
+        """Stations awaiting their arrival (`awaiting`) and the latest provisions (`recent`)."""
+        return await self._call("GET", "/v1/onboarding/bundles")
+
+    async def cancel_bundle(self, name: str) -> JSON:
+        """Cancel an awaiting bundle: its token stops working; returns the provision."""
+        return await self._call("DELETE", f"/v1/onboarding/bundles/{quote(name, safe='')}")
+
+    async def wifi_networks(self) -> list[JSON]:
+        """The site's networks, passphrases masked."""
+        return list((await self._call("GET", "/v1/wifi"))["networks"])
+
+    async def add_wifi(
+        self, ssid: str, psk: str, *, priority: int = 0, hidden: bool = False, fallback: bool = False
+    ) -> JSON:
+        """Add a site network (every accepted station's config gains it); returns it, masked."""
+        body = {"ssid": ssid, "psk": psk, "priority": priority, "hidden": hidden, "fallback": fallback}
+        return await self._call("POST", "/v1/wifi", json=body)
+
+    async def remove_wifi(self, ssid: str, *, override: bool = False) -> JSON:
+        """Drop a site network; refused (`conflict`, naming who is not ready) unless every station holds the rest."""
+        params = {"ssid": ssid, "override": "1" if override else "0"}
+        return await self._call("DELETE", "/v1/wifi", params=params)
+
+    async def reveal_wifi(self, ssid: str) -> str:
+        """A network's passphrase (the service records that it was shown)."""
+        return str((await self._call("POST", "/v1/wifi/reveal", json={"ssid": ssid}))["psk"])
+
+    async def wifi_rotation(self) -> JSON:
+        """Every accepted and awaited station's standing towards the site's networks."""
+        return await self._call("GET", "/v1/wifi/rotation")
+
     async def stream_events(self, on_connect: Callable[[], None] | None = None) -> AsyncIterator[JSON]:
         """Yield every event and live check-in until the service ends the stream; `on_connect` runs once it is open."""
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.admin_api import backup_routes, command_routes, feed_routes, health_routes
+from services.admin_api import backup_routes, command_routes, feed_routes, health_routes, onboarding_routes, wifi_routes
 from services.admin_api.keys import ADMINISTRATION, BUS, INFO, LIBRARY, MDNS, PUSHER, REGISTRY, REPORTS
 from services.admin_api.routes import routes
 from services.admin_api.status import ServiceInfo
@@ -49,4 +49,6 @@ def create_admin_app(
     app.router.add_routes(command_routes.routes)
     app.router.add_routes(backup_routes.routes)
     app.router.add_routes(feed_routes.routes)
+    onboarding_routes.install(app)
+    wifi_routes.install(app)
     return app

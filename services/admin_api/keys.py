@@ -9,7 +9,10 @@ from services.eventbus import EventBus
 from services.fleet import Administration, FirmwareLibrary, StationReports
 from services.lan.mdns import MdnsStatus
 from services.lan.push import LanPusher
+from services.onboarding.bench import BenchBundles
+from services.onboarding.provisioning import Provisioning
 from services.registry import Registry
+from services.sitewifi import SiteWifi
 
 REGISTRY = web.AppKey("registry", Registry)
 ADMINISTRATION = web.AppKey("administration", Administration)
@@ -19,3 +22,7 @@ BUS = web.AppKey("bus", EventBus)
 INFO = web.AppKey("info", ServiceInfo)
 MDNS = web.AppKey("mdns", list[MdnsStatus])
 PUSHER = web.AppKey("pusher", LanPusher)
+# Onboarding (issue 5)
+PROVISIONING = web.AppKey("provisioning", Provisioning)
+BENCH = web.AppKey("bench", BenchBundles)
+SITE_WIFI = web.AppKey("site_wifi", SiteWifi)

@@ -38,10 +38,8 @@ class Administration:
 
     async def rename(self, mac: str, name: object) -> Station:
         """Give a station a unique, printable name."""
-        if not isinstance(name, str) or not _NAME.fullmatch(name.strip()):
-            raise InvalidInput("a name is 1-48 letters, digits, spaces, '.', '-' or '_'")
+        new = parse_name(name)
         station = await self._registry.stations.require(parse_mac(mac))
-        new = name.strip()
 
         async def op(log: EventLog) -> None:
             await station_rows.rename(log.conn, station.mac, new)
@@ -105,6 +103,13 @@ class Administration:
             await log("image_unassigned", None, f"assignment {assignment_id} removed")
 
         await self._journal.write(op)
+
+
+def parse_name(value: object) -> str:
+    """Validate a station name: 1-48 letters, digits, spaces, '.', '-' or '_', starting with a letter or digit."""
+    if not isinstance(value, str) or not _NAME.fullmatch(value.strip()):
+        raise InvalidInput("a name is 1-48 letters, digits, spaces, '.', '-' or '_'")
+    return value.strip()
 
 
 def parse_tags(value: object) -> list[str]:

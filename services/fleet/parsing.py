@@ -26,6 +26,7 @@ _CHECKIN_FIELDS = frozenset(
         "bssid",
         "free_sketch_space",
         "reset_reason",
+        "config_etag",
     )
 )
 
@@ -46,6 +47,7 @@ def parse_checkin(body: object) -> CheckIn:
         bssid=None if obj.get("bssid") is None else parse_mac(obj["bssid"]),
         free_sketch_space=_integer(obj, "free_sketch_space", 0, 2**32),
         reset_reason=_integer(obj, "reset_reason", 0, 255),
+        config_etag=_text(obj, "config_etag", 80),
     )
 
 

@@ -13,9 +13,12 @@ from services.fleet.parsing import parse_checkin, parse_station_events
 from services.fleet.tokens import hash_token, mint_token
 from services.health.resets import normalise_restart
 from services.models import CheckIn, Station
+from services.onboarding import arrival
 from services.registry import stations as station_rows
 from services.registry.checkin_buffer import checkin_view
 from services.registry.history import maybe_insert_checkin
+from services.registry.wifi import config_entry
+from services.sitewifi import acks as wifi_acks
 
 if TYPE_CHECKING:  # wired in by the service; imported for types only, so the packages load in any order
     from services.commands import CommandQueue
@@ -39,6 +42,8 @@ class Caller:
 
     mac: str
     authenticated: bool
+    arriving: int | None = None  # the provision whose token it presented, when it has no station row yet
+    token_hash: str | None = None
 
 
 class StationReports:
@@ -131,25 +136,37 @@ class StationReports:
 
         return await self._journal.write(op)
 
-    async def config(self, bearer: str | None) -> tuple[str, dict[str, Any]]:
-        """Return (ETag, config) for the station that owns `bearer`."""
+    async def config(self, bearer: str | None, held: list[str] | None = None) -> tuple[str, dict[str, Any]]:
+        """(ETag, config) for the station owning `bearer` (`held`: its If-None-Match); what is sent is remembered."""
         if bearer is None:
             raise Unauthorized("the config is only for a station's own bearer token")
-        return await self.config_for(await self._mac_for_bearer(bearer))
+        mac = await self._mac_for_bearer(bearer)
+        etag, config, wifi = await self._config_parts(mac)
+        if etag not in (held or ()):
+            state = await self._registry.configs.get(mac)
+            if state is None or state.sent_etag != etag:
+                # Which networks went out under which ETag: a later `config_etag` then proves them held.
+                await self._journal.write(lambda log: wifi_acks.config_sent(log, mac, etag, wifi))
+        return etag, config
 
     async def config_for(self, mac: str) -> tuple[str, dict[str, Any]]:
         """Build a station's config (its secrets included) and its ETag."""
+        etag, config, _ = await self._config_parts(mac)
+        return etag, config
+
+    async def _config_parts(self, mac: str) -> tuple[str, dict[str, Any], list[int]]:
         station = await self._registry.stations.require(mac)
         _refuse_if_barred(station)
+        networks = await self._registry.wifi.all()
         config = {
             "name": station.name,
             "tags": list(station.tags),
             "poll_interval_s": self._policy.poll_interval_s,
-            "wifi": await self._registry.wifi.networks(),
+            "wifi": [config_entry(n) for n in networks],
             "settings": station.settings,
         }
         digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:32]
-        return f'"{digest}"', config
+        return f'"{digest}"', config, [n.id for n in networks]
 
     async def station_for_token(self, bearer: str) -> str:
         """The MAC of the station that holds `bearer`; Unauthorized if none, Forbidden if it is barred."""
@@ -160,7 +177,13 @@ class StationReports:
     async def identify(self, mac: str, bearer: str | None) -> Caller:
         """Check the bearer token against the station it names; refuse a token-holder that sent none."""
         if bearer is not None:
-            owner = await self._mac_for_bearer(bearer)
+            owner = await self._registry.stations.mac_for_token(hash_token(bearer))
+            if owner is None:
+                # A station from a bench bundle, presenting the token of its NVS for the first time.
+                provision = await self._registry.provisions.awaiting_by_token(hash_token(bearer))
+                if provision is None:
+                    raise Unauthorized("unknown or revoked token")
+                return Caller(mac, authenticated=True, arriving=provision.id, token_hash=hash_token(bearer))
             if owner != mac:
                 raise Unauthorized("this token belongs to another station")
             return Caller(mac, authenticated=True)
@@ -181,6 +204,8 @@ class StationReports:
         conn, now = log.conn, log.now
         if self._coalescer is not None:
             await self._coalescer.write_station(conn, report.mac)
+        if caller.arriving is not None and caller.token_hash is not None:
+            await arrival.arrive_by_token(log, caller.arriving, caller.token_hash, report)
         if await station_rows.insert_pending(conn, report.mac, now):
             await log("station_discovered", report.mac, _discovered_message(report), **_identity(report))
         before = await _station_in(conn, report.mac)
@@ -200,9 +225,14 @@ class StationReports:
             # Accepted and token-less (never had one, or the answer carrying it was lost): issue one now.
             token = mint_token()
             await station_rows.set_token(conn, report.mac, hash_token(token), confirmed=False)
-            await log("station_token_issued", report.mac, f"{before['name']} was issued its token")
+            if not before["has_token"]:
+                # Only the first issue is news: firmware that never keeps its token would fill the log.
+                await log("station_token_issued", report.mac, f"{before['name']} was issued its token")
         if before["status"] == "accepted" and before["last_seen_at"] is None:
+            await arrival.first_check_in(log, report.mac, before["name"])
             await log("station_arrived", report.mac, f"{before['name']} arrived", **_identity(report))
+        if before["status"] == "accepted" and caller.authenticated and report.config_etag is not None:
+            await wifi_acks.config_applied(log, report.mac, before["name"], report.config_etag)
         commands = []
         if self._commands is not None and before["status"] == "accepted":
             commands = await self._commands.deliver(log, report.mac)
@@ -211,12 +241,22 @@ class StationReports:
 
 async def _station_in(conn: Any, mac: str) -> dict[str, Any]:
     async with conn.execute(
-        "SELECT name, status, token_unconfirmed, last_seen_at, uptime_s, version, project, chip FROM stations"
-        " WHERE mac = ?",
+        "SELECT name, status, token_unconfirmed, last_seen_at, uptime_s, version, project, chip,"
+        " token_hash IS NOT NULL FROM stations WHERE mac = ?",
         (mac,),
     ) as cursor:
         row = await cursor.fetchone()
-    names = ("name", "status", "token_unconfirmed", "last_seen_at", "uptime_s", "version", "project", "chip")
+    names = (
+        "name",
+        "status",
+        "token_unconfirmed",
+        "last_seen_at",
+        "uptime_s",
+        "version",
+        "project",
+        "chip",
+        "has_token",
+    )
     return dict(zip(names, row, strict=True))
 
 

@@ -6,12 +6,14 @@ from pathlib import Path
 
 from services.registry.checkin_buffer import CheckinBuffer
 from services.registry.commands import CommandTable
+from services.registry.configs import ConfigTable
 from services.registry.database import Database, MigrationError
 from services.registry.feed import FeedTable
 from services.registry.health import HealthTable
 from services.registry.history import HistoryTable
 from services.registry.images import ImageTable
 from services.registry.lan import LanTable
+from services.registry.provisions import ProvisionTable
 from services.registry.stations import StationTable
 from services.registry.wifi import WifiTable
 
@@ -32,6 +34,8 @@ class Registry:
         self.commands = CommandTable(db)
         self.health = HealthTable(db)
         self.feed = FeedTable(db)
+        self.provisions = ProvisionTable(db)
+        self.configs = ConfigTable(db)
 
     @classmethod
     async def open(cls, path: Path) -> Registry:

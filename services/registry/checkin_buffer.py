@@ -122,12 +122,15 @@ async def write_pending(conn: aiosqlite.Connection, taken: list[PendingCheckins]
 
 
 async def checkin_view(db: Database, mac: str) -> dict[str, Any] | None:
-    """What deciding about a check-in needs in one read: the station's row, its open alerts and commands."""
+    """What deciding about a check-in needs in one read: the station's row, its open alerts and commands, and
+    the config it last reported applied."""
     row = await db.fetch_one(
         "SELECT s.*,"
         " (SELECT count(*) FROM commands c WHERE c.mac = s.mac AND c.state IN ('queued', 'delivered'))"
         " AS commands_waiting,"
-        " (SELECT group_concat(a.kind) FROM alerts a WHERE a.mac = s.mac AND a.cleared_at IS NULL) AS open_alerts"
+        " (SELECT group_concat(a.kind) FROM alerts a WHERE a.mac = s.mac AND a.cleared_at IS NULL) AS open_alerts,"
+        # The config the station last said it applied: a check-in repeating it changes nothing.
+        " (SELECT c.applied_etag FROM station_config c WHERE c.mac = s.mac) AS config_etag"
         " FROM stations s WHERE s.mac = ?",
         (mac,),
     )

@@ -203,11 +203,22 @@ class Database:
                 future.set_exception(value)
 
 
+def _keep_private(path: Path) -> None:
+    """Make the registry (and its WAL files) readable by the service's user alone: it holds Wi-Fi passphrases."""
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # created private, never briefly world-readable
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(f"{path}{suffix}", 0o600)
+
+
 async def _connect(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connection]:
     """Open, configure and migrate the writer, then open the read-only reader."""
+    _keep_private(path)
     writer = await aiosqlite.connect(path, isolation_level=None)
     try:
         await _configure(writer)
+        _keep_private(path)  # the -wal and -shm files SQLite just made hold the same secrets
         await migrate(writer)
         reader = await aiosqlite.connect(path, isolation_level=None)
     except BaseException:

@@ -12,6 +12,7 @@ from services.errors import Conflict, NotFound
 from services.models import CheckIn, Station, StationStatus
 from services.registry.checkin_buffer import CheckinBuffer
 from services.registry.database import Database
+from services.registry.provisions import name_awaited
 
 _REPORT_FIELDS = (
     "chip",
@@ -138,6 +139,8 @@ async def rename(conn: aiosqlite.Connection, mac: str, name: str) -> None:
         clash = await cursor.fetchone()
     if clash is not None:
         raise Conflict(f"the name {name!r} is already used by station {clash[0]}")
+    if await name_awaited(conn, name, except_mac=mac):
+        raise Conflict(f"the name {name!r} is held by a station awaiting its arrival (see `stationmaster onboard`)")
     await conn.execute("UPDATE stations SET name = ? WHERE mac = ?", (name, mac))
 
 

@@ -71,6 +71,8 @@ class SimulatedStation:
         self.status: str | None = None
         self.config: dict[str, Any] | None = None
         self.config_etag: str | None = None  # the ETag of the config last fetched
+        self.applied_etag: str | None = None  # the ETag of the config put to use: reported in check-ins
+        self.networks: list[dict[str, Any]] = []  # the Wi-Fi list the firmware would store and join from
         self.ota_path = "/ota"
         self.restart_cause = "power_on"
         self.commands_done: set[int] = set()  # command ids already run, as firmware keeps them across a reboot
@@ -163,6 +165,8 @@ class SimulatedStation:
         code = reset_code(self.chip, self.restart_cause)
         if code is not None:
             body["reset_reason"] = code
+        if self.applied_etag is not None:
+            body["config_etag"] = self.applied_etag
         async with session.post("/api/v1/checkin", json=body, headers=self.headers()) as response:
             answer = await json_answer(response, "check-in", 200, self.stats)
         if answer is None:
@@ -197,6 +201,15 @@ class SimulatedStation:
             raise ContractError("config answered 200 without an ETag")
         self.config, self.config_etag = config, etag
         self.stats.config_fetches += 1
+        self._apply(config, etag)
+
+    def _apply(self, config: dict[str, Any], etag: str) -> None:
+        """Put a fetched config to use as firmware would: store its Wi-Fi list, then call that ETag applied."""
+        wifi = config.get("wifi")
+        if not isinstance(wifi, list) or not all(isinstance(n, dict) and isinstance(n.get("ssid"), str) for n in wifi):
+            raise ContractError(f"config 'wifi' is not a list of networks: {str(wifi)[:200]}")
+        self.networks = list(wifi)
+        self.applied_etag = etag  # reported from the next check-in on, never before it is applied
 
     async def poll_ota(self, session: aiohttp.ClientSession) -> OtaResult:
         """Poll `/ota` with the stock client's headers; install what it offers, or report why not."""

@@ -23,9 +23,10 @@ async def enrol(request: web.Request) -> web.Response:
 
 async def config(request: web.Request) -> web.Response:
     """Send a station its own config, or 304 when its ETag is current."""
-    etag, body = await request.app[REPORTS].config(bearer_token(request))
+    offered = [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]
+    etag, body = await request.app[REPORTS].config(bearer_token(request), offered)
     headers = {"ETag": etag, "Cache-Control": "no-store"}
-    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+    if etag in offered:
         return web.Response(status=304, headers=headers)
     return web.json_response(body, headers=headers)
 

@@ -12,7 +12,16 @@ from services.service import REGISTRY_FILE, StationmasterService
 from tests.conftest import make_settings
 
 # What the admin owns: a refused request must leave every one of these tables as it was.
-ADMIN_TABLES = ("stations", "station_tags", "images", "assignments", "site_wifi", "commands")
+ADMIN_TABLES = (
+    "stations",
+    "station_tags",
+    "images",
+    "assignments",
+    "site_wifi",
+    "provisions",
+    "station_config",
+    "commands",
+)
 
 
 class BackgroundService:

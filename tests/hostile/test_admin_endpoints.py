@@ -43,6 +43,14 @@ ROUTES = [
     ("POST", "/v1/alerts/{}/clear"),
     ("GET", "/v1/stations/{}/restarts"),
     ("GET", "/v1/stations/{}/rollups"),
+    ("POST", "/v1/onboarding/bundles"),
+    ("GET", "/v1/onboarding/bundles"),
+    ("DELETE", "/v1/onboarding/bundles/{}"),
+    ("GET", "/v1/wifi"),
+    ("POST", "/v1/wifi"),
+    ("DELETE", "/v1/wifi"),
+    ("POST", "/v1/wifi/reveal"),
+    ("GET", "/v1/wifi/rotation"),
 ]
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=60),
@@ -53,15 +61,32 @@ json_values = st.recursive(
 admin_like = st.fixed_dictionaries(
     {},
     optional={
-        key: json_values | st.sampled_from([KNOWN_MAC, "fleet", "a" * 64, ""])
-        for key in ("name", "add", "remove", "image", "station", "tag", "port", "kind", "args", "ttl_s", "force")
+        key: json_values | st.sampled_from([KNOWN_MAC, "fleet", "a" * 64, "", "esp32", "AP1"])
+        for key in (
+            "name",
+            "add",
+            "remove",
+            "image",
+            "station",
+            "tag",
+            "port",
+            "chip",
+            "mac",
+            "ssid",
+            "psk",
+            "nvs_size",
+            "kind",
+            "args",
+            "ttl_s",
+            "force",
+        )
     },
 )
 bodies = (
     admin_like.map(json.dumps).map(str.encode) | json_values.map(json.dumps).map(str.encode) | st.binary(max_size=300)
 )
 queries = st.dictionaries(
-    st.sampled_from(["limit", "before", "mac", "kind", "x", "station", "open", "all", "span"]),
+    st.sampled_from(["limit", "before", "mac", "kind", "x", "ssid", "override", "station", "open", "all", "span"]),
     st.text(max_size=20),
     max_size=3,
 )
@@ -77,6 +102,8 @@ def background(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundS
     image = build_image("esp32", project="hostile", version="2.0.0")
     assert service.send_admin(request("POST", "/v1/firmware", image, {"X-Filename": "hostile.bin"})) == 201
     assert service.send_admin(request("POST", f"/v1/stations/{KNOWN_MAC}/accept", b"", {})) == 200
+    wifi = json.dumps({"ssid": "AP1", "psk": "hostile-site-secret"}).encode()
+    assert service.send_admin(request("POST", "/v1/wifi", wifi, {"Content-Type": "application/json"})) == 201
     yield service
     service.stop()
 

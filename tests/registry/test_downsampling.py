@@ -128,3 +128,17 @@ async def test_held_check_ins_are_written_when_the_service_stops(tmp_path: Path)
         station = await admin.station(MAC)
         assert (station["uptime_s"], station["rssi"], station["last_seen_at"]) == (4321, -71, held_at)
         assert time.time() - held_at < 60
+
+
+async def test_a_station_repeating_the_config_it_applied_is_still_held(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    assert service.registry is not None
+    token = await accepted(http, admin, MAC)
+    async with http.get("/api/v1/config", headers={"Authorization": f"Bearer {token}"}) as response:
+        etag = response.headers["ETag"]
+    await check_in(http, MAC, token, config_etag=etag)  # the first report of it is news: written
+    commits = service.registry.db.commits
+    for step in range(5):
+        await check_in(http, MAC, token, config_etag=etag, uptime_s=200 + step)
+    assert service.registry.db.commits == commits, "the same applied config again changes nothing"

@@ -81,7 +81,9 @@ async def test_an_accepted_station_gets_a_token_then_its_config_with_the_site_wi
         etag = response.headers["ETag"]
         config = await response.json()
     assert etag == answer["config_etag"]
-    assert config["wifi"] == [{"ssid": "AP1", "psk": "broome-secret", "priority": 5, "hidden": False}]
+    assert config["wifi"] == [
+        {"ssid": "AP1", "psk": "broome-secret", "priority": 5, "hidden": False, "fallback": False}
+    ]
     headers = {"Authorization": f"Bearer {token}", "If-None-Match": etag}
     async with http.get("/api/v1/config", headers=headers) as response:
         assert response.status == 304

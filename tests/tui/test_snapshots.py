@@ -166,3 +166,54 @@ def test_tab_layouts(snap_compare: Any, seeded_service: ServeProcess, size: tupl
         await waiting_for(lambda a: a.query_one(f"#{tab}-table").row_count > 0)(pilot)  # type: ignore[attr-defined]
 
     assert snap_compare(app, terminal_size=size, run_before=open_tab)
+
+
+def _seed_onboarding(serve: ServeProcess) -> None:
+    """Two site networks mid-rotation, stations holding some of them, and a bundle in the post."""
+    now = time.time()
+    db = sqlite3.connect(serve.data_dir / REGISTRY_FILE, timeout=10)
+    with db:
+        db.execute(
+            "INSERT INTO site_wifi (id, ssid, psk, priority, added_at) VALUES (1, 'AP1', 'old-secret', 10, ?)",
+            (now - 86400,),
+        )
+        db.execute(
+            "INSERT INTO site_wifi (id, ssid, psk, priority, added_at) VALUES (2, 'AP1-new', 'new-secret', 20, ?)",
+            (now - 3600,),
+        )
+        for mac, held in ((FLEET[0][0], "[1, 2]"), (FLEET[1][0], "[1]"), (FLEET[2][0], "[1, 2]")):
+            db.execute(
+                "INSERT INTO station_config (mac, sent_etag, sent_wifi, applied_etag, acked_wifi)"
+                " VALUES (?, 'e', ?, 'e', ?)",
+                (mac, held, held),
+            )
+        db.execute(
+            "INSERT INTO provisions (name, chip, road, token_hash, wifi, created_at)"
+            " VALUES ('STA9', 'esp32s3', 'bundle', 'h', '[1]', ?)",
+            (now - 7200,),
+        )
+    db.close()
+
+
+def test_wifi_layout(snap_compare: Any, seeded_service: ServeProcess) -> None:
+    _seed_onboarding(seeded_service)
+    app = StationmasterApp(seeded_service.socket)
+
+    async def show_wifi(pilot: Pilot[Any]) -> None:
+        await waiting_for(lambda a: a.stations_table.row_count == 6)(pilot)
+        await pilot.press("w")
+        await waiting_for(lambda a: a.query_one("#rotation-table").row_count == 4)(pilot)  # type: ignore[attr-defined]
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=show_wifi)
+
+
+def test_onboarding_layout(snap_compare: Any, seeded_service: ServeProcess) -> None:
+    _seed_onboarding(seeded_service)
+    app = StationmasterApp(seeded_service.socket)
+
+    async def show_onboarding(pilot: Pilot[Any]) -> None:
+        await waiting_for(lambda a: a.stations_table.row_count == 6)(pilot)
+        await pilot.press("n")
+        await waiting_for(lambda a: a.query_one("#claim-table").row_count == 1)(pilot)  # type: ignore[attr-defined]
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=show_onboarding)

@@ -1,0 +1,77 @@
+"""The claim road: a station that checks in without a token waits as pending; the admin accepts or rejects it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from appliance.contract.client import AdminClient
+from services.service import StationmasterService
+from tests.onboarding.cli import stationmaster
+
+STA1 = "24:0A:C4:00:00:01"
+REPORT = {"mac": STA1, "chip": "esp32", "project": "weather", "version": "1.0.0", "ip": "192.168.1.41"}
+
+
+async def check_in(http: aiohttp.ClientSession, token: str | None = None, **fields: Any) -> tuple[int, Any]:
+    """One check-in of STA1."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with http.post("/api/v1/checkin", json={**REPORT, **fields}, headers=headers) as response:
+        return response.status, await response.json()
+
+
+async def test_a_tokenless_station_waits_as_pending_with_what_it_sent(
+    service: StationmasterService, http: aiohttp.ClientSession
+) -> None:
+    status, answer = await check_in(http)
+    assert (status, answer["status"], "token" in answer) == (200, "pending", False)
+    shown = await stationmaster(service.settings.admin_socket, "onboard", "pending")
+    assert shown.code == 0, shown.stderr
+    assert shown.stdout.splitlines()[2].split()[:5] == [STA1, "esp32", "weather", "1.0.0", "192.168.1.41"]
+    overview = await stationmaster(service.settings.admin_socket, "onboard")
+    assert STA1 in overview.stdout
+
+
+async def test_accepting_issues_a_token_at_the_next_check_in_once(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    await check_in(http)
+    accepted = await stationmaster(service.settings.admin_socket, "onboard", "accept", STA1)
+    assert accepted.code == 0, accepted.stderr
+    # Firmware that never keeps its token (a generic build) is handed one at each check-in, logged once.
+    tokens = [(await check_in(http))[1]["token"] for _ in range(3)]
+    assert len(set(tokens)) == 3
+    assert len(await admin.events(kind="station_token_issued")) == 1
+    status, answer = await check_in(http, tokens[-1])
+    assert (status, answer["status"], "token" in answer) == (200, "accepted", False)
+    again = await stationmaster(service.settings.admin_socket, "onboard", "accept", STA1)
+    assert (again.code, "not pending" in again.stderr) == (2, True)
+
+
+async def test_rejecting_turns_it_away_everywhere(service: StationmasterService, http: aiohttp.ClientSession) -> None:
+    await check_in(http)
+    rejected = await stationmaster(service.settings.admin_socket, "onboard", "reject", STA1)
+    assert rejected.code == 0, rejected.stderr
+    assert (await check_in(http))[0] == 403
+    async with http.post("/api/v1/enrol", json=REPORT) as response:
+        assert response.status == 403
+    async with http.get("/ota", headers={"x-ESP32-STA-MAC": STA1, "User-Agent": "ESP32-http-Update"}) as response:
+        assert response.status == 403
+
+
+async def test_an_accepted_station_keeps_the_history_it_made_while_pending(
+    http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    await check_in(http, uptime_s=500, rssi=-70)
+    await check_in(http, uptime_s=4, rssi=-82, restart_cause="brownout")  # a restart: always a history row
+    before = await admin.checkins(STA1)
+    assert len(before) == 2
+    await admin.accept(STA1)
+    token = (await check_in(http, uptime_s=30))[1]["token"]
+    await check_in(http, token, uptime_s=2, restart_cause="watchdog")
+    history = await admin.checkins(STA1)
+    assert history[-2:] == before, "the check-ins from its pending days are still there"
+    assert history[0]["restart_cause"] == "watchdog", "and it goes on as an accepted station"
+    kinds = [e["kind"] for e in await admin.events(mac=STA1)]
+    assert {"station_discovered", "station_restarted", "station_accepted", "station_token_issued"} <= set(kinds)

@@ -1,0 +1,245 @@
+"""The bench road: make a station's bundle on the Pi, copy it off and flash it at the bench; watch it arrive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Label, Select, Static
+
+from appliance.contract import bundles
+from appliance.contract.client import AdminError
+from tui.dialogs import Confirm
+from tui.onboarding.road import Road
+from tui.states import ago
+
+# Chips a bundle can be made for: those with NVS and Wi-Fi (the service says why the others cannot).
+BUNDLE_CHIPS = ("esp32", "esp32s2", "esp32s3", "esp32c2", "esp32c3", "esp32c5", "esp32c6", "esp32p4")
+NO_FIRMWARE = "none"
+
+
+class AwaitingTable(DataTable[Any]):
+    """Stations awaiting their arrival; b makes a new bundle, c cancels one."""
+
+    BINDINGS = [
+        Binding("b", "new_bundle", "New bundle", tooltip="Make a bench bundle for a new station"),
+        Binding("c", "cancel_bundle", "Cancel bundle", tooltip="Its token stops working (asks first)"),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+
+    def on_mount(self) -> None:
+        """Lay out the columns."""
+        self.add_columns("Name", "Chip", "MAC", "Networks", "Made")
+
+    def selected(self) -> str | None:
+        """The name under the cursor."""
+        if not self.row_count:
+            return None
+        value = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return None if value is None else str(value)
+
+    def action_new_bundle(self) -> None:
+        """Open the wizard."""
+        if isinstance(self.parent, BenchBundleRoad):
+            self.parent.new_bundle()
+
+    def action_cancel_bundle(self) -> None:
+        """Cancel the selected bundle."""
+        if isinstance(self.parent, BenchBundleRoad):
+            self.parent.cancel_bundle()
+
+
+class BenchBundleRoad(Road):
+    """Make a bundle (NVS image with the site Wi-Fi, the appliance's name and the token; firmware if wanted)."""
+
+    TITLE = "Bench bundle"
+    SUMMARY = (
+        "For a station on your bench: its settings (and firmware) as one esptool command. It arrives by itself"
+        " once plugged in at the site. b makes a bundle, c cancels one awaited."
+    )
+    EVENTS = ("bundle_", "onboarding_", "station_arrived", "wifi_added", "wifi_removed")
+
+    def compose(self) -> ComposeResult:
+        """Header and the awaited stations."""
+        yield from super().compose()
+        yield AwaitingTable(id="onboarding-table")
+
+    def on_mount(self) -> None:
+        """Load at once."""
+        self.reload()
+
+    async def load(self) -> None:
+        """Fetch the awaited stations."""
+        try:
+            awaiting = (await self.client.provisions())["awaiting"]
+        except AdminError:
+            return
+        table = self.query_one(AwaitingTable)
+        table.clear()
+        for p in awaiting:
+            table.add_row(
+                p["name"],
+                p["chip"],
+                p["mac"] or "-",
+                ", ".join(p["networks"]) or "-",
+                ago(p["created_at"]),
+                key=p["name"],
+            )
+
+    @work(group="bench-action", exit_on_error=False)
+    async def new_bundle(self) -> None:
+        """The wizard, then the bundle written on the Pi and the command to flash it."""
+        try:
+            images = await self.client.images()
+        except AdminError as exc:
+            self.notify(exc.message, title="Refused", severity="error")
+            return
+        form = await self.app.push_screen_wait(BundleWizard(images))
+        if form is None:
+            return
+        directory = Path(form.pop("out") or f"~/{form['name']}-bundle")  # expanded by make_and_write
+        try:
+            made = await bundles.make_and_write(self.client, directory, form.pop("name"), form.pop("chip"), **form)
+        except (AdminError, bundles.BundleWriteError) as exc:
+            self.notify(getattr(exc, "message", str(exc)), title="No bundle made", severity="error", timeout=10)
+            return
+        self.reload()
+        await self.app.push_screen_wait(BundleMade(made))
+
+    @work(group="bench-action", exit_on_error=False)
+    async def cancel_bundle(self) -> None:
+        """Cancel the selected awaited bundle, after confirmation."""
+        name = self.query_one(AwaitingTable).selected()
+        if name is None:
+            return
+        if not await self.app.push_screen_wait(Confirm(f"Cancel {name}'s bundle? Its token will stop working.")):
+            return
+        try:
+            await self.client.cancel_bundle(name)
+        except AdminError as exc:
+            self.notify(exc.message, title="Refused", severity="error")
+            return
+        self.reload()
+
+
+class BundleWizard(ModalScreen[dict[str, Any] | None]):
+    """Name, chip, MAC if known, firmware if wanted, and where on the Pi to write the bundle."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, images: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.images = images
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog tall"):
+            yield Label("New bench bundle")
+            yield Input(placeholder="name, e.g. STA2", id="bundle-name")
+            yield Select([(c, c) for c in BUNDLE_CHIPS], value="esp32", allow_blank=False, id="bundle-chip")
+            yield Input(placeholder="MAC, if you know it (optional)", id="bundle-mac")
+            yield Select(self._firmware_options("esp32"), value=NO_FIRMWARE, allow_blank=False, id="bundle-firmware")
+            yield Input(placeholder="directory on the Pi (default ~/NAME-bundle)", id="bundle-out")
+            with Horizontal(classes="buttons"):
+                yield Button("Make bundle", id="make", variant="primary")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        """Type the name straight away."""
+        self.query_one("#bundle-name", Input).focus()
+
+    @on(Select.Changed, "#bundle-chip")
+    def _chip_changed(self, event: Select.Changed) -> None:
+        firmware = self.query_one("#bundle-firmware", Select)
+        firmware.set_options(self._firmware_options(str(event.value)))
+        firmware.value = NO_FIRMWARE
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self._finish()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "make":
+            self._finish()
+        else:
+            self.dismiss(None)
+
+    def _finish(self) -> None:
+        name = self.query_one("#bundle-name", Input).value.strip()
+        if not name:
+            self.notify("give the station a name", severity="warning")
+            self.query_one("#bundle-name", Input).focus()
+            return
+        firmware = str(self.query_one("#bundle-firmware", Select).value)
+        self.dismiss(
+            {
+                "name": name,
+                "chip": str(self.query_one("#bundle-chip", Select).value),
+                "mac": self.query_one("#bundle-mac", Input).value.strip() or None,
+                "firmware": None if firmware == NO_FIRMWARE else firmware,
+                "out": self.query_one("#bundle-out", Input).value.strip(),
+            }
+        )
+
+    def _firmware_options(self, chip: str) -> list[tuple[str, str]]:
+        options = [("no firmware: settings only (NVS image)", NO_FIRMWARE)]
+        for image in self.images:
+            if image["chip"] == chip:
+                label = f"merge {image['project'] or '-'} {image['version'] or '-'} ({image['sha256'][:12]})"
+                options.append((label, image["sha256"]))
+        return options
+
+
+class BundleMade(ModalScreen[None]):
+    """Where the bundle is and the command to flash it (no secret is shown: they are inside the files)."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Close"), Binding("enter", "dismiss(None)", "Close")]
+
+    def __init__(self, made: dict[str, Any]) -> None:
+        super().__init__()
+        self.made = made
+
+    def compose(self) -> ComposeResult:
+        provision = self.made["provision"]
+        lines = Text.assemble(
+            (f"{provision['name']} ({provision['chip']}) is awaiting its arrival.\n", "bold"),
+            f"Its bundle is in {self.made['directory']}:\n",
+            *(f"  {f['name']}  {f['size']:,} bytes\n" for f in self.made["files"]),
+            "Copy it off the Pi (it holds the token: keep it private); at the bench, in that directory:\n\n",
+            (f"  {self.made['command_line']}\n", "bold"),
+        )
+        with Vertical(classes="dialog"):
+            yield Static(lines, id="bundle-made")
+            yield Button("Done", id="done", variant="primary")
+
+    def on_button_pressed(self) -> None:
+        """Done."""
+        self.dismiss(None)
+
+
+AWAITING_KEY = "bundle:"
+
+
+def as_station_rows(awaiting: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Bundles whose MAC is not known yet, as rows of the stations list ("… awaiting" until they arrive)."""
+    return [
+        {
+            "mac": AWAITING_KEY + p["name"],
+            "name": p["name"],
+            "status": "accepted",
+            "chip": p["chip"],
+            "tags": [],
+            "last_seen_at": None,
+            "created_at": p["created_at"],
+        }
+        for p in awaiting
+        if p["mac"] is None
+    ]

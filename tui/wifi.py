@@ -1,0 +1,272 @@
+"""The Wi-Fi tab: the site's networks (passphrases masked until revealed) and each station's standing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
+
+from appliance.contract.client import AdminClient, AdminError
+from tui.dialogs import Confirm
+from tui.states import ago
+
+MASK = "••••••••"
+REVEAL_FOR_S = 30.0  # a revealed passphrase hides itself again: the screen may be shared
+RELOAD_AFTER_S = 0.5  # a rotation brings one event per station: redraw once for a burst of them
+WIFI_EVENTS = ("wifi_", "station_accepted", "station_rejected", "station_retired", "station_arrived", "bundle_")
+
+
+class NetworksTable(DataTable[Any]):
+    """The site's networks; a adds, d drops, v reveals (or hides) the passphrase."""
+
+    BINDINGS = [
+        Binding("a", "add", "Add network"),
+        Binding("d", "drop", "Drop network", tooltip="Only once every station holds the others (or you insist)"),
+        Binding("v", "reveal", "Reveal", tooltip="Show or hide the selected passphrase"),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+
+    def on_mount(self) -> None:
+        """Lay out the columns."""
+        self.add_columns("SSID", "Priority", "Passphrase", "Flags", "May be dropped")
+
+    def selected(self) -> str | None:
+        """The SSID under the cursor."""
+        if not self.row_count:
+            return None
+        value = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return None if value is None else str(value)
+
+    def action_add(self) -> None:
+        """Add a network."""
+        self._pane().add_network()
+
+    def action_drop(self) -> None:
+        """Drop the selected network."""
+        self._pane().drop_network()
+
+    def action_reveal(self) -> None:
+        """Reveal or hide the selected passphrase."""
+        self._pane().toggle_reveal()
+
+    def _pane(self) -> WifiPane:
+        for node in self.ancestors:
+            if isinstance(node, WifiPane):
+                return node
+        raise RuntimeError("a NetworksTable lives in a WifiPane")
+
+
+class WifiPane(Vertical):
+    """Networks above, rotation progress per station below."""
+
+    DEFAULT_CSS = """
+    WifiPane #wifi-table { height: auto; max-height: 10; }
+    WifiPane #rotation-summary { margin: 1 0 0 0; text-style: bold; }
+    WifiPane #rotation-table { height: 1fr; }
+    """
+
+    def __init__(self, client: AdminClient, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.client = client
+        self.rotation: dict[str, Any] = {}
+        self.revealed: dict[str, str] = {}
+        self._reload_pending = False
+
+    def compose(self) -> ComposeResult:
+        """The two tables."""
+        yield NetworksTable(id="wifi-table")
+        yield Static(id="rotation-summary")
+        yield DataTable(id="rotation-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        """Lay out and load."""
+        self.query_one("#rotation-table", DataTable).add_columns(
+            "Station", "MAC", "Wi-Fi list", "Holds", "ETag", "Seen"
+        )
+        self.reload()
+
+    def route(self, kind: str) -> None:
+        """An event happened: reload soon if it concerns the site's Wi-Fi (bursts make one reload)."""
+        if kind.startswith(WIFI_EVENTS) and not self._reload_pending:
+            self._reload_pending = True
+            self.set_timer(RELOAD_AFTER_S, self.reload)
+
+    @work(exclusive=True, group="wifi", exit_on_error=False)
+    async def reload(self) -> None:
+        """Fetch the networks and the rotation."""
+        self._reload_pending = False
+        try:
+            self.rotation = await self.client.wifi_rotation()
+        except AdminError:
+            return
+        self._draw()
+
+    def _draw(self) -> None:
+        networks = self.query_one(NetworksTable)
+        current = networks.selected()
+        networks.clear()
+        for n in self.rotation.get("networks", []):
+            psk = Text("open", style="yellow") if n["open"] else Text(self.revealed.get(n["ssid"], MASK))
+            flags = ", ".join(w for w, on in (("hidden", n["hidden"]), ("fallback", n["fallback"])) if on) or "-"
+            if n["last"]:
+                droppable = Text("last network", style="yellow")
+            elif n["blocked_by"]:
+                droppable = Text(f"not yet: {len(n['blocked_by'])} station(s) lack the others", style="red")
+            else:
+                droppable = Text("yes", style="green")
+            networks.add_row(n["ssid"], str(n["priority"]), psk, flags, droppable, key=n["ssid"])
+        if current is not None and current in [n["ssid"] for n in self.rotation.get("networks", [])]:
+            networks.move_cursor(row=networks.get_row_index(current))
+        behind = self.rotation.get("behind", [])
+        summary = (
+            "The site has no Wi-Fi network yet: a adds one (accepted stations get them in their config)."
+            if not self.rotation.get("networks")
+            else "Every station holds every network."
+            if not behind
+            else f"{len(behind)} station(s) lack a network: {', '.join(behind[:8])}{' …' if len(behind) > 8 else ''}"
+        )
+        self.query_one("#rotation-summary", Static).update(summary)
+        table = self.query_one("#rotation-table", DataTable)
+        table.clear()
+        for s in self.rotation.get("stations", []):
+            table.add_row(
+                s["name"],
+                s["mac"] or "(awaiting)",
+                standing(s),
+                ", ".join(s["holds"]) or "-",
+                "yes" if s["reports_config_etag"] else "never",
+                ago(s["last_seen_at"]),
+                key=s["mac"] or f"awaiting:{s['name']}",
+            )
+
+    @work(group="wifi-action", exit_on_error=False)
+    async def add_network(self) -> None:
+        """Ask for a network and add it."""
+        form = await self.app.push_screen_wait(AddNetwork())
+        if form is None:
+            return
+        try:
+            added = await self.client.add_wifi(**form)
+        except AdminError as exc:
+            self.notify(exc.message, title="Refused", severity="error", timeout=10)
+            return
+        self.notify(f"added {added['ssid']}: every accepted station will fetch it")
+        self.reload()
+
+    @work(group="wifi-action", exit_on_error=False)
+    async def drop_network(self) -> None:
+        """Drop the selected network; when stations are not ready, say who and offer to insist."""
+        ssid = self.query_one(NetworksTable).selected()
+        if ssid is None or not await self.app.push_screen_wait(Confirm(f"Drop {ssid} from every station's list?")):
+            return
+        try:
+            await self.client.remove_wifi(ssid)
+        except AdminError as exc:
+            if exc.code != "conflict" or not await self.app.push_screen_wait(
+                Confirm(f"{exc.message}\n\nDrop it anyway?")
+            ):
+                self.notify(exc.message, title="Kept", severity="warning", timeout=10)
+                return
+            try:
+                await self.client.remove_wifi(ssid, override=True)
+            except AdminError as again:
+                self.notify(again.message, title="Refused", severity="error")
+                return
+        self.revealed.pop(ssid, None)
+        self.notify(f"dropped {ssid}")
+        self.reload()
+
+    @work(group="wifi-action", exit_on_error=False)
+    async def toggle_reveal(self) -> None:
+        """Show the selected passphrase for a while, or hide it again."""
+        ssid = self.query_one(NetworksTable).selected()
+        if ssid is None:
+            return
+        if ssid in self.revealed:
+            self.revealed.pop(ssid)
+        else:
+            try:
+                self.revealed[ssid] = await self.client.reveal_wifi(ssid)
+            except AdminError as exc:
+                self.notify(exc.message, title="Refused", severity="error")
+                return
+            self.set_timer(REVEAL_FOR_S, lambda: self._hide(ssid))
+        self._draw()
+
+    def _hide(self, ssid: str) -> None:
+        if self.revealed.pop(ssid, None) is not None:
+            self._draw()
+
+
+def standing(station: dict[str, Any]) -> Text:
+    """Up to date; fetched but not yet acknowledged (applied and reported); or lacking networks."""
+    lacks = station["lacks"]
+    if not lacks:
+        return Text("up to date", style="green")
+    if all(ssid in station["fetched"] for ssid in lacks):
+        return Text("fetched, not applied", style="yellow")
+    return Text("lacks " + ", ".join(lacks), style="red")
+
+
+class AddNetwork(ModalScreen[dict[str, Any] | None]):
+    """SSID, passphrase (typed masked), priority and flags."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog tall"):
+            yield Label("Add a site network")
+            yield Input(placeholder="SSID", id="wifi-ssid")
+            yield Input(placeholder="passphrase", password=True, id="wifi-psk")
+            yield Input(placeholder="priority 0-100 (higher is tried first)", value="0", id="wifi-priority")
+            yield Checkbox("hidden (not broadcast)", id="wifi-hidden")
+            yield Checkbox("fallback (only when no other network can be joined)", id="wifi-fallback")
+            yield Checkbox("open network (no passphrase)", id="wifi-open")
+            with Horizontal(classes="buttons"):
+                yield Button("Add", id="add", variant="primary")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        """Type the SSID straight away."""
+        self.query_one("#wifi-ssid", Input).focus()
+
+    @on(Input.Submitted, "#wifi-ssid")
+    def _next(self) -> None:
+        self.query_one("#wifi-psk", Input).focus()
+
+    @on(Input.Submitted, "#wifi-psk, #wifi-priority")
+    def _submitted(self) -> None:
+        self._finish()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "add":
+            self._finish()
+        else:
+            self.dismiss(None)
+
+    def _finish(self) -> None:
+        ssid = self.query_one("#wifi-ssid", Input).value
+        psk = self.query_one("#wifi-psk", Input).value
+        is_open = self.query_one("#wifi-open", Checkbox).value
+        priority = self.query_one("#wifi-priority", Input).value.strip() or "0"
+        if not ssid or (not psk and not is_open) or not priority.isdigit():
+            self.notify("an SSID, a passphrase (or tick open) and a priority from 0 to 100", severity="warning")
+            return
+        self.dismiss(
+            {
+                "ssid": ssid,
+                "psk": "" if is_open else psk,
+                "priority": int(priority),
+                "hidden": self.query_one("#wifi-hidden", Checkbox).value,
+                "fallback": self.query_one("#wifi-fallback", Checkbox).value,
+            }
+        )
