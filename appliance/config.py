@@ -44,6 +44,12 @@ _FILE_LAYOUT: dict[str, tuple[str, str]] = {
     "reboot_loop_window_s": ("health", "reboot_loop_window_s"),
     "command_ttl_s": ("commands", "ttl_s"),
     "metrics": ("metrics", "enabled"),
+    "usb_ports": ("usb", "ports"),
+    "usb_poll_ms": ("usb", "poll_ms"),
+    "usb_identify": ("usb", "identify"),
+    "usb_improv_probe_ms": ("usb", "improv_probe_ms"),
+    "usb_improv_timeout_s": ("usb", "improv_timeout_s"),
+    "usb_checkin_wait_s": ("usb", "checkin_wait_s"),
 }
 
 
@@ -79,6 +85,12 @@ class Settings:
     reboot_loop_window_s: int = 900
     command_ttl_s: int = 86400
     metrics: bool = True
+    usb_ports: tuple[str, ...] = ("/dev/ttyUSB*", "/dev/ttyACM*")
+    usb_poll_ms: int = 1000
+    usb_identify: bool = True
+    usb_improv_probe_ms: int = 3000
+    usb_improv_timeout_s: int = 60
+    usb_checkin_wait_s: int = 300
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
 
@@ -297,6 +309,10 @@ _POSITIVE = (
     "reboot_loop_restarts",
     "reboot_loop_window_s",
     "command_ttl_s",
+    "usb_poll_ms",
+    "usb_improv_probe_ms",
+    "usb_improv_timeout_s",
+    "usb_checkin_wait_s",
 )
 
 

@@ -63,8 +63,15 @@ def setup_logging(level: str, log_file: Path | None = None) -> None:
         logging.basicConfig(level=level.upper(), format=fmt, filename=log_file, force=True)
     else:
         logging.basicConfig(level=level.upper(), format=fmt, stream=sys.stderr, force=True)
+    quiet_libraries()
+
+
+def quiet_libraries() -> None:
+    """Keep the libraries' chatter (and the secrets in it) out of the log, even at --log-level debug."""
     # aiohttp's access log would name every station poll; the registry's events already say what matters.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # aiosqlite's debug lines are every statement with its parameters: Wi-Fi passphrases and token hashes.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 async def _run(settings: Settings, demo_count: int) -> int:

@@ -41,6 +41,8 @@ from services.registry import Registry
 from services.station_api.app import create_station_app
 from services.station_api.metrics import MetricsSource
 from services.uplink import FeedFollower
+from services.usb import UsbOnboarding, UsbSettings
+from services.usb.provisioning import UsbProvisioning
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,7 @@ class StationmasterService:
         self.station_port = settings.http_port
         self.mdns: MdnsService | None = None
         self._mdns_status: list[MdnsStatus] = []  # filled once mDNS is up; the admin app reads it
+        self.usb: UsbOnboarding | None = None
         self.feed: FeedFollower | None = None
 
     async def __aenter__(self) -> StationmasterService:
@@ -128,6 +131,12 @@ class StationmasterService:
                 await self.stop()
                 raise
             self._mdns_status.append(self.mdns.status)
+        if self.usb is not None:
+            try:
+                await self.usb.start()
+            except BaseException:
+                await self.stop()
+                raise
         log.info(
             "Stationmaster %s serving stations on %s and the admin API on %s (data in %s)",
             __version__,
@@ -150,6 +159,9 @@ class StationmasterService:
 
     async def stop(self) -> None:
         """Stop listening, let in-flight requests finish, write held check-ins, then close the registry."""
+        if self.usb is not None:
+            await self.usb.stop()  # first: its jobs write to the registry as they end
+            self.usb = None
         if self.mdns is not None:
             await self.mdns.stop()
             self.mdns = None
@@ -233,6 +245,19 @@ class StationmasterService:
             http_host=settings.http_host,
             mdns_enabled=settings.mdns,
         )
+        self.usb = UsbOnboarding(
+            journal,
+            library,
+            UsbProvisioning(journal),
+            UsbSettings(
+                patterns=settings.usb_ports,
+                poll_s=settings.usb_poll_ms / 1000,
+                identify=settings.usb_identify,
+                improv_probe_s=settings.usb_improv_probe_ms / 1000,
+                improv_timeout_s=settings.usb_improv_timeout_s,
+                checkin_wait_s=settings.usb_checkin_wait_s,
+            ),
+        )
         admin_app = create_admin_app(
             self.registry,
             Administration(journal),
@@ -243,6 +268,7 @@ class StationmasterService:
             settings.max_image_bytes,
             self._mdns_status,
             self.commands,
+            self.usb,
         )
         self.feed = FeedFollower(journal, library, settings.data_dir, settings.max_image_bytes)
         admin_app[FEED] = self.feed

@@ -26,6 +26,7 @@ def make_settings(tmp_path: Path, **changes: object) -> Settings:
         "http_host": "127.0.0.1",
         "http_port": 0,
         "mdns": False,
+        "usb_ports": (),  # no test service touches the machine's serial ports unless it names them
     }
     values.update(changes)
     return Settings(**values)  # type: ignore[arg-type]
@@ -93,7 +94,8 @@ class ServeProcess:
             ),
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # No serve process a test starts watches the machine's own serial ports.
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "STATIONMASTER_USB_PORTS": ""},
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

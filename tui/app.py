@@ -14,6 +14,7 @@ from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 from appliance import __version__
 from appliance.contract.client import AdminError
 from tui.alerts import AlertsTable
+from appliance.contract.client import AdminError, ServiceUnavailable
 from tui.detail import StationScreen
 from tui.events import EventsTable
 from tui.firmware import FirmwareTable
@@ -119,6 +120,10 @@ class StationmasterApp(App[None]):
             alerts = await client.alerts()
             lan = await client.lan()
             awaiting = (await client.provisions())["awaiting"]
+        except ServiceUnavailable as exc:
+            # The stream notices too and reconnects; until then the banner says so, whoever saw it first.
+            self._show_banner(f"Lost the service ({exc.message}); reconnecting…")
+            return
         except AdminError as exc:
             self._show_banner(exc.message)
             return

@@ -16,6 +16,7 @@ from appliance.cli import (
     feed_commands,
     health_commands,
     onboard_commands,
+    usb_commands,
     wifi_commands,
 )
 from appliance.config import LOG_LEVELS, ConfigError, Settings, describe, find_config_file, load_settings
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_parser(commands)
     onboard_commands.add_parsers(commands)
     wifi_commands.add_parsers(commands)
+    usb_commands.add_parsers(commands)
     return parser
 
 

@@ -82,6 +82,32 @@ class AdminClient:
             body["password"] = password
         return await self._call("POST", "/v1/lan/push", json=body, timeout=aiohttp.ClientTimeout(total=600))
 
+    # On-site USB onboarding (issue 5): the serial ports plugged into the appliance.
+
+    async def usb_ports(self) -> list[JSON]:
+        """Every USB serial port plugged in, with what answered on it and any job running."""
+        return list((await self._call("GET", "/v1/usb/ports"))["ports"])
+
+    async def usb_port(self, port: str) -> JSON:
+        """One port, by name (ttyUSB0) or path."""
+        return await self._call("GET", f"/v1/usb/ports/{quote(port, safe='')}")
+
+    async def usb_identify(self, port: str) -> JSON:
+        """Ask again what is on a port; the outcome follows on the event stream."""
+        return await self._call("POST", "/v1/usb/identify", json={"port": port})
+
+    async def usb_flash(self, port: str, name: str, firmware: str, *, replace: bool = False) -> JSON:
+        """Flash `firmware` (a SHA-256 prefix) and a new station `name`'s config onto the chip on `port`."""
+        body = {"port": port, "name": name, "firmware": firmware, "replace": replace}
+        return await self._call("POST", "/v1/usb/flash", json=body)
+
+    async def usb_wifi(self, port: str, ssid: str | None = None) -> JSON:
+        """Hand a site network (the first by priority, or `ssid`) to the Improv station on `port`."""
+        body: JSON = {"port": port}
+        if ssid is not None:
+            body["ssid"] = ssid
+        return await self._call("POST", "/v1/usb/wifi", json=body)
+
     async def stations(self) -> list[JSON]:
         """Every station."""
         return list((await self._call("GET", "/v1/stations"))["stations"])

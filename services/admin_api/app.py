@@ -10,6 +10,7 @@ from services.admin_api.routes import routes
 from services.admin_api.status import ServiceInfo
 from services.admin_api.stream import event_stream
 from services.commands import CommandQueue
+from services.admin_api.usb_routes import install as install_usb
 from services.eventbus import EventBus
 from services.fleet import Administration, FirmwareLibrary, StationReports
 from services.fleet.journal import Journal
@@ -17,6 +18,7 @@ from services.http_errors import BODY_LIMIT, error_middleware
 from services.lan.mdns import MdnsStatus
 from services.lan.push import LanPusher
 from services.registry import Registry
+from services.usb import UsbOnboarding
 
 
 def create_admin_app(
@@ -29,6 +31,7 @@ def create_admin_app(
     max_image_bytes: int,
     mdns_status: list[MdnsStatus],
     commands: CommandQueue | None = None,
+    usb: UsbOnboarding | None = None,
 ) -> web.Application:
     """Build the admin app; uploads may be as large as the largest image allowed."""
     app = web.Application(middlewares=[error_middleware], client_max_size=max_image_bytes + 1024)
@@ -51,4 +54,5 @@ def create_admin_app(
     app.router.add_routes(feed_routes.routes)
     onboarding_routes.install(app)
     wifi_routes.install(app)
+    install_usb(app, usb)
     return app

@@ -25,7 +25,7 @@ from services.fleet.administration import parse_name
 from services.fleet.journal import EventLog, Journal
 from services.fleet.tokens import hash_token, mint_token
 from services.macaddr import parse_mac
-from services.models import Provision
+from services.models import Provision, SiteNetwork
 from services.onboarding.flashmap import FlashLayout, check_bundle_chip
 from services.onboarding.nvs import StationSettings, build_nvs_image
 from services.registry import configs as config_rows
@@ -49,6 +49,23 @@ class Provisioned:
     """A provision just made: the record, the station's token (secret) and its NVS image."""
 
     provision: Provision
+    token: str = field(repr=False)
+    settings: StationSettings = field(repr=False)
+    nvs: bytes = field(repr=False)
+    layout: FlashLayout
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A provision checked and ready (its token minted, its NVS image made), not recorded yet."""
+
+    name: str
+    chip: str
+    mac: str | None
+    road: str
+    firmware: str | None
+    replace: bool
+    networks: tuple[SiteNetwork, ...] = field(repr=False)
     token: str = field(repr=False)
     settings: StationSettings = field(repr=False)
     nvs: bytes = field(repr=False)
@@ -79,6 +96,32 @@ class Provisioning:
         `mac` is optional (a bench bundle rarely knows it). `replace` lets a new provision take the place of
         an awaiting one of the same name (its token stops working) or of an accepted station already seen.
         """
+        prepared = await self.prepare(
+            name, chip, reach=reach, mac=mac, layout=layout, road=road, firmware=firmware, replace=replace
+        )
+
+        async def op(log: EventLog) -> Provision:
+            return await self.record(log, prepared)
+
+        provision = await self._journal.write(op)
+        return Provisioned(provision, prepared.token, prepared.settings, prepared.nvs, prepared.layout)
+
+    async def prepare(
+        self,
+        name: object,
+        chip: object,
+        *,
+        reach: ApplianceReach,
+        mac: object = None,
+        layout: FlashLayout | None = None,
+        road: str = "bundle",
+        firmware: str | None = None,
+        replace: bool = False,
+    ) -> Prepared:
+        """Check the request, mint the token and build the NVS image, recording nothing (`record` does).
+
+        The USB road records only once the chip holds the image, so that a flash cut short leaves no station.
+        """
         station_name = parse_name(name)
         chip_name = parse_chip(chip)
         check_bundle_chip(chip_name)
@@ -93,49 +136,53 @@ class Provisioning:
         settings = StationSettings(station_name, token, reach.host, reach.address, reach.port, networks)
         # The generator is pure CPU (a few milliseconds): still, the event loop serves stations meanwhile.
         nvs = await asyncio.to_thread(build_nvs_image, settings, flash.nvs_size)
+        return Prepared(
+            station_name, chip_name, station_mac, road, firmware, replace, networks, token, settings, nvs, flash
+        )
 
-        async def op(log: EventLog) -> Provision:
-            await _make_room(log, station_name, station_mac, replace)
-            record = Provision(
-                id=0,
+    async def record(self, log: EventLog, prepared: Prepared, mac: str | None = None) -> Provision:
+        """Record a prepared station inside the caller's transaction (`mac`, if given, is the one the chip has)."""
+        station_name, chip_name, networks = prepared.name, prepared.chip, prepared.networks
+        station_mac = mac or prepared.mac
+        road, firmware, token = prepared.road, prepared.firmware, prepared.token
+        await _make_room(log, station_name, station_mac, prepared.replace)
+        record = Provision(
+            id=0,
+            name=station_name,
+            chip=chip_name,
+            mac=station_mac,
+            road=road,
+            wifi=tuple(n.id for n in networks),
+            firmware=firmware,
+            created_at=log.now,
+        )
+        created = False
+        if station_mac is not None:
+            created = await provision_rows.provision_station(
+                log.conn,
+                mac=station_mac,
                 name=station_name,
                 chip=chip_name,
-                mac=station_mac,
-                road=road,
-                wifi=tuple(n.id for n in networks),
-                firmware=firmware,
-                created_at=log.now,
+                token_hash=hash_token(token),
+                now=log.now,
             )
-            created = False
-            if station_mac is not None:
-                created = await provision_rows.provision_station(
-                    log.conn,
-                    mac=station_mac,
-                    name=station_name,
-                    chip=chip_name,
-                    token_hash=hash_token(token),
-                    now=log.now,
-                )
-                # Until its first config, it holds the networks its NVS image gives it.
-                await config_rows.acknowledge(log.conn, station_mac, record.wifi, log.now)
-            token_only = None if station_mac is not None else hash_token(token)
-            record_id = await provision_rows.insert(log.conn, record, token_only, created)
-            label = _LABEL.get(road, f"the {road} road")
-            made = f"{label} made for {station_name}" if road == "bundle" else f"{station_name} provisioned by {label}"
-            where = f", MAC {station_mac}" if station_mac else ""
-            await log(
-                "bundle_made" if road == "bundle" else "onboarding_provisioned",
-                station_mac,
-                f"{made} ({chip_name}{where}): awaiting its arrival",
-                name=station_name,
-                road=road,
-                networks=[n.ssid for n in networks],
-                firmware=firmware,
-            )
-            return dataclasses.replace(record, id=record_id)
-
-        provision = await self._journal.write(op)
-        return Provisioned(provision, token, settings, nvs, flash)
+            # Until its first config, it holds the networks its NVS image gives it.
+            await config_rows.acknowledge(log.conn, station_mac, record.wifi, log.now)
+        token_only = None if station_mac is not None else hash_token(token)
+        record_id = await provision_rows.insert(log.conn, record, token_only, created)
+        label = _LABEL.get(road, f"the {road} road")
+        made = f"{label} made for {station_name}" if road == "bundle" else f"{station_name} provisioned by {label}"
+        where = f", MAC {station_mac}" if station_mac else ""
+        await log(
+            "bundle_made" if road == "bundle" else "onboarding_provisioned",
+            station_mac,
+            f"{made} ({chip_name}{where}): awaiting its arrival",
+            name=station_name,
+            road=road,
+            networks=[n.ssid for n in networks],
+            firmware=firmware,
+        )
+        return dataclasses.replace(record, id=record_id)
 
     async def cancel(self, name: object) -> Provision:
         """Cancel the awaiting provision of this name: its token stops working, a row it made goes."""

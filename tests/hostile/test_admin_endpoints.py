@@ -51,6 +51,11 @@ ROUTES = [
     ("DELETE", "/v1/wifi"),
     ("POST", "/v1/wifi/reveal"),
     ("GET", "/v1/wifi/rotation"),
+    ("GET", "/v1/usb/ports"),
+    ("GET", "/v1/usb/ports/{}"),
+    ("POST", "/v1/usb/identify"),
+    ("POST", "/v1/usb/flash"),
+    ("POST", "/v1/usb/wifi"),
 ]
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=60),
@@ -79,6 +84,8 @@ admin_like = st.fixed_dictionaries(
             "args",
             "ttl_s",
             "force",
+            "firmware",
+            "replace",
         )
     },
 )

@@ -35,7 +35,7 @@ async def test_a_bench_bundle_from_the_wizard_then_sta2_arrives(
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.link_up)
         await pilot.press("n")
-        assert [type(r).__name__ for r in app.query(Road)] == ["BenchBundleRoad", "ClaimRoad"], "only roads that work"
+        assert [type(r).__name__ for r in app.query(Road)] == ["BenchBundleRoad", "UsbRoad", "ImprovRoad", "ClaimRoad"]
         await pilot.press("b")
         await until(pilot, lambda: bool(app.screen.query("#bundle-name")))
         await pilot.press(*"STA2", "tab", "tab", "tab", "tab", *str(out), "enter")

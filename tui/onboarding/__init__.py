@@ -16,9 +16,11 @@ from textual.widgets import Static
 from appliance.contract.client import AdminClient
 from tui.onboarding.bundle import BenchBundleRoad
 from tui.onboarding.claim import ClaimRoad
+from tui.onboarding.improv import ImprovRoad
 from tui.onboarding.road import Road
+from tui.onboarding.usb import UsbRoad
 
-ROADS: list[type[Road]] = [BenchBundleRoad, ClaimRoad]
+ROADS: list[type[Road]] = [BenchBundleRoad, UsbRoad, ImprovRoad, ClaimRoad]
 
 __all__ = ["ROADS", "OnboardingPane", "Road"]
 

@@ -41,7 +41,9 @@ class Road(Vertical):
 
     def reload(self) -> None:
         """Fetch what the road shows again, in a worker (a newer reload replaces one still running)."""
-        self.run_worker(self.load(), exclusive=True, group=f"road-{type(self).__name__}", exit_on_error=False)
+        # The method, not a coroutine made now: a reload replaced before it starts must leave nothing unawaited.
+        load: Any = self.load  # Textual's WorkType cannot name a method returning a coroutine of None
+        self.run_worker(load, exclusive=True, group=f"road-{type(self).__name__}", exit_on_error=False)
 
     async def load(self) -> None:
         """Fetch and show what the road lists (each road its own)."""

@@ -1,0 +1,106 @@
+"""The Improv road: firmware on a USB port that speaks Improv (ESPHome, WLED…) is handed the site Wi-Fi."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from appliance.contract.client import AdminError
+from tui.dialogs import Choose
+from tui.onboarding.road import Road
+
+
+class ImprovTable(DataTable[Any]):
+    """Ports whose firmware answered Improv; j hands one the site Wi-Fi."""
+
+    BINDINGS = [Binding("j", "join", "Join Wi-Fi", tooltip="Hand the station a site network over Improv")]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+
+    def on_mount(self) -> None:
+        """Lay out the columns."""
+        self.add_columns("Port", "Device", "Firmware", "State", "Address", "What")
+
+    def selected(self) -> str | None:
+        """The port name under the cursor."""
+        if not self.row_count:
+            return None
+        value = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return None if value is None else str(value)
+
+    def action_join(self) -> None:
+        """Choose a network and send it."""
+        if isinstance(self.parent, ImprovRoad):
+            self.parent.join()
+
+
+class ImprovRoad(Road):
+    """Hand the site Wi-Fi to a station over its serial port, and read back where it can be reached."""
+
+    TITLE = "Improv serial"
+    SUMMARY = (
+        "A board whose firmware speaks Improv (ESPHome, WLED…) plugged into the Pi: j hands it a site network;"
+        " its address comes back once it has joined."
+    )
+    EVENTS = ("improv_", "usb_")
+
+    def compose(self) -> ComposeResult:
+        """Header and the Improv ports."""
+        yield from super().compose()
+        yield ImprovTable(id="improv-table")
+
+    def on_mount(self) -> None:
+        """Load at once."""
+        self.reload()
+
+    async def load(self) -> None:
+        """Fetch the ports that answered Improv."""
+        try:
+            ports = [p for p in await self.client.usb_ports() if p["improv"] is not None]
+        except AdminError:
+            return
+        table = self.query_one(ImprovTable)
+        current = table.selected()
+        table.clear()
+        for p in ports:
+            table.add_row(
+                p["name"],
+                p["improv_device"] or "-",
+                p["improv_firmware"] or "-",
+                p["phase"] if p["phase"] in ("joining", "failed") else p["improv"],
+                ", ".join(p["urls"]) or "-",
+                p["message"],
+                key=p["name"],
+            )
+        if current is not None and current in [p["name"] for p in ports]:
+            table.move_cursor(row=table.get_row_index(current))
+
+    @work(group="improv-action", exit_on_error=False)
+    async def join(self) -> None:
+        """Choose a site network (the first by priority is first) and send it to the selected station."""
+        name = self.query_one(ImprovTable).selected()
+        if name is None:
+            return
+        try:
+            networks = await self.client.wifi_networks()
+        except AdminError as exc:
+            self.notify(exc.message, title="Refused", severity="error")
+            return
+        if not networks:
+            self.notify("the site has no Wi-Fi networks yet: add one on the Wi-Fi tab (w)", severity="warning")
+            return
+        options = [(n["ssid"], f"{n['ssid']} (priority {n['priority']})") for n in networks]
+        ssid = await self.app.push_screen_wait(Choose(f"Which network should {name} join?", options))
+        if ssid is None:
+            return
+        try:
+            await self.client.usb_wifi(name, ssid)
+        except AdminError as exc:
+            self.notify(exc.message, title="Not sent", severity="error", timeout=10)
+            return
+        self.reload()
