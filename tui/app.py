@@ -12,9 +12,8 @@ from textual.binding import Binding
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from appliance import __version__
-from appliance.contract.client import AdminError
-from tui.alerts import AlertsTable
 from appliance.contract.client import AdminError, ServiceUnavailable
+from tui.alerts import AlertsTable
 from tui.detail import StationScreen
 from tui.events import EventsTable
 from tui.firmware import FirmwareTable

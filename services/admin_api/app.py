@@ -9,8 +9,8 @@ from services.admin_api.keys import ADMINISTRATION, BUS, INFO, LIBRARY, MDNS, PU
 from services.admin_api.routes import routes
 from services.admin_api.status import ServiceInfo
 from services.admin_api.stream import event_stream
-from services.commands import CommandQueue
 from services.admin_api.usb_routes import install as install_usb
+from services.commands import CommandQueue
 from services.eventbus import EventBus
 from services.fleet import Administration, FirmwareLibrary, StationReports
 from services.fleet.journal import Journal
