@@ -85,7 +85,9 @@ class Settings:
     reboot_loop_window_s: int = 900
     command_ttl_s: int = 86400
     metrics: bool = True
-    usb_ports: tuple[str, ...] = ("/dev/ttyUSB*", "/dev/ttyACM*")
+    # Only the adapters deploy/install.sh's udev rule names: a site's 3G modem or Zigbee stick on ttyUSB*
+    # must never be reset into a "bootloader" by a probe.
+    usb_ports: tuple[str, ...] = ("/dev/stationmaster/*",)
     usb_poll_ms: int = 1000
     usb_identify: bool = True
     usb_improv_probe_ms: int = 3000
