@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,10 @@ _FILE_LAYOUT: dict[str, tuple[str, str]] = {
     "event_retention_days": ("retention", "event_days"),
     "event_retention_rows": ("retention", "event_rows"),
     "max_image_bytes": ("firmware", "max_image_bytes"),
+    "rollout_min_rssi": ("rollouts", "min_rssi"),
+    "rollout_min_free_heap": ("rollouts", "min_free_heap"),
+    "rollout_downloads_per_ap": ("rollouts", "downloads_per_ap"),
+    "maintenance_window": ("rollouts", "maintenance_window"),
     "log_level": ("log", "level"),
     "checkin_flush_interval_s": ("retention", "checkin_flush_interval_s"),
     "checkin_hourly_days": ("retention", "hourly_days"),
@@ -75,6 +80,10 @@ class Settings:
     event_retention_days: int = 90
     event_retention_rows: int = 50_000
     max_image_bytes: int = 16 * 1024 * 1024
+    rollout_min_rssi: int = -75
+    rollout_min_free_heap: int = 16 * 1024
+    rollout_downloads_per_ap: int = 2
+    maintenance_window: str = ""
     log_level: str = "info"
     checkin_flush_interval_s: int = 60
     checkin_hourly_days: int = 14
@@ -291,6 +300,12 @@ def _check_ranges(settings: Settings) -> None:
         raise fail("checkin_flush_interval_s", "must be 0 (write every check-in at once) or more seconds")
     if not -127 <= settings.weak_signal_dbm <= -1:
         raise fail("weak_signal_dbm", "must be a signal level from -127 to -1 dBm")
+    if not -127 <= settings.rollout_min_rssi <= 0:
+        raise fail("rollout_min_rssi", "must be from -127 to 0 (dBm)")
+    if settings.rollout_min_free_heap < 0:
+        raise fail("rollout_min_free_heap", "must not be negative")
+    if settings.maintenance_window and not _WINDOW.fullmatch(settings.maintenance_window.strip()):
+        raise fail("maintenance_window", "must be 'HH:MM-HH:MM' in local time, e.g. '02:00-04:00', or empty")
     if settings.log_level not in LOG_LEVELS:
         raise fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}")
     label = settings.hostname
@@ -311,11 +326,13 @@ _POSITIVE = (
     "reboot_loop_restarts",
     "reboot_loop_window_s",
     "command_ttl_s",
+    "rollout_downloads_per_ap",
     "usb_poll_ms",
     "usb_improv_probe_ms",
     "usb_improv_timeout_s",
     "usb_checkin_wait_s",
 )
+_WINDOW = re.compile(r"([01]?\d|2[0-3]):[0-5]\d\s*-\s*([01]?\d|2[0-3]):[0-5]\d")
 
 
 def _is_ldh(label: str) -> bool:

@@ -1,4 +1,4 @@
-"""The demo's admin: accepts the simulated stations and rolls a new firmware out to them, out loud."""
+"""The demo's admin: accepts the simulated stations and rolls a new firmware out to them in waves, out loud."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from services.simulator.builds import build_app_image
 log = logging.getLogger("stationmaster.demo")
 
 DEMO_INTERVAL_S = 3.0
+DEMO_SOAK_S = 10.0
 DEMO_CHIPS = ("esp8266", "esp32", "esp32c3")
 STATUS_EVERY_S = 10.0
 
@@ -31,7 +32,7 @@ async def run_demo_fleet(
             try:
                 await _act(admin, count, stop)
                 if narrate:
-                    _say("demo: version 1.1.0 assigned to every station; watch them update")
+                    _say("demo: version 1.1.0 is rolling out, wave by wave (u in the TUI; here the waves)")
                 await stop.wait()
             finally:
                 if narrator is not None:
@@ -42,7 +43,7 @@ async def run_demo_fleet(
 
 
 async def _act(admin: AdminClient, count: int, stop: asyncio.Event) -> None:
-    """Accept every station as it appears, then publish version 1.1.0 for each chip to the 'demo' tag."""
+    """Accept every station as it appears, then roll version 1.1.0 out to each chip's stations in waves."""
     accepted: set[str] = set()
     deadline = time.monotonic() + 60
     while len(accepted) < count and time.monotonic() < deadline and not stop.is_set():
@@ -52,13 +53,15 @@ async def _act(admin: AdminClient, count: int, stop: asyncio.Event) -> None:
                 await admin.tag(station["mac"], add=["demo"])
                 accepted.add(station["mac"])
         await asyncio.sleep(0.5)  # the demo polls like a person glancing at the list
+    await asyncio.sleep(2 * DEMO_INTERVAL_S)  # let each station report its signal on its token first
     for chip in DEMO_CHIPS:
         data = await asyncio.to_thread(build_app_image, chip, "sim-sensor", "1.1.0")
         image = await admin.import_image(data, f"sim-sensor-{chip}-1.1.0.bin", project="sim-sensor", version="1.1.0")
-        tagged = [s for s in await admin.stations() if s["chip"] == chip]
-        for station in tagged:
-            await admin.assign(image["sha256"], station=station["mac"])
-    log.info("demo: version 1.1.0 assigned to every station")
+        # A short soak so that the demo moves: a real one is minutes (the default is 10).
+        await admin.start_rollout(
+            image["sha256"], target={"tag": "demo"}, waves=[1, "50%", "rest"], soak_s=DEMO_SOAK_S, timeout_s=120
+        )
+    log.info("demo: version 1.1.0 is rolling out to every station")
 
 
 async def _narrate(admin: AdminClient) -> None:
@@ -71,8 +74,14 @@ async def _narrate(admin: AdminClient) -> None:
         "download_finished",
         "version_changed",
         "station_restarted",
-        "update_finished",
         "update_failed",
+        "rollout_started",
+        "rollout_wave_passed",
+        "rollout_wave_started",
+        "rollout_waiting",
+        "rollout_halted",
+        "rollout_completed",
+        "alert_wrong_version",
     }
     checkins, since = 0, time.monotonic()
     seen: set[str] = set()
@@ -80,13 +89,25 @@ async def _narrate(admin: AdminClient) -> None:
         if message.get("kind") == "checkin":
             checkins += 1
             seen.add(message["mac"])
-        elif message.get("kind") in interesting or str(message.get("kind")).startswith(("alert_", "command_")):
+        elif (
+            message.get("kind") in interesting
+            or _went_wrong(message)
+            or str(message.get("kind")).startswith(("alert_", "command_"))
+        ):
             _say(f"{time.strftime('%H:%M:%S')}  {message['message']}")
         if time.monotonic() - since >= STATUS_EVERY_S:
             rate = checkins / (time.monotonic() - since)
             _say(f"{time.strftime('%H:%M:%S')}  {len(seen)} stations checking in, {rate:.1f} check-ins/s")
             checkins, since = 0, time.monotonic()
             seen.clear()
+
+
+def _went_wrong(message: dict[str, object]) -> bool:
+    data = message.get("data")
+    return message.get("kind") == "rollout_station" and isinstance(data, dict) and data.get("state") in _BAD
+
+
+_BAD = ("failed", "timed_out")
 
 
 def _say(text: str) -> None:

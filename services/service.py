@@ -38,6 +38,9 @@ from services.health import CheckinHealth, HealthMonitor, HealthPolicy, Presence
 from services.lan.mdns import MdnsService, MdnsSettings, MdnsStatus
 from services.periodic import run_periodically
 from services.registry import Registry
+from services.rollouts.actions import RolloutActions
+from services.rollouts.engine import RolloutEngine
+from services.rollouts.model import RolloutSettings
 from services.station_api.app import create_station_app
 from services.station_api.metrics import MetricsSource
 from services.uplink import FeedFollower
@@ -73,6 +76,7 @@ class StationmasterService:
         self._tasks: list[asyncio.Task[None]] = []
         self.station_port = settings.http_port
         self.mdns: MdnsService | None = None
+        self.rollouts: RolloutEngine | None = None
         self._mdns_status: list[MdnsStatus] = []  # filled once mDNS is up; the admin app reads it
         self.usb: UsbOnboarding | None = None
         self.feed: FeedFollower | None = None
@@ -169,6 +173,8 @@ class StationmasterService:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self.rollouts is not None:
+            await self.rollouts.stop()
         self.bus.close()
         for runner in reversed(self._runners):
             await runner.cleanup()
@@ -189,11 +195,16 @@ class StationmasterService:
         assert self.registry is not None
         settings = self.settings
         journal = Journal(self.registry, self.bus, self.clock)
+        # Before any station is heard: the rollouts must know which stations they hold.
+        self.rollouts = RolloutEngine(journal)
+        await self.rollouts.start()
         self.commands = CommandQueue(journal, settings.command_ttl_s)
         self.coalescer = CheckinCoalescer(
             journal,
             flush_interval_s=settings.checkin_flush_interval_s,
             history_interval_s=settings.checkin_history_interval_s,
+            # A station a rollout holds has every check-in written and judged: its outcome is told from them.
+            must_write=self.rollouts.holds,
         )
         health = CheckinHealth(
             HealthPolicy(
@@ -210,14 +221,16 @@ class StationmasterService:
                 poll_interval_s=settings.poll_interval_s,
                 checkin_history_interval_s=settings.checkin_history_interval_s,
             ),
+            observer=self.rollouts,
             health=health,
             commands=self.commands,
             coalescer=self.coalescer,
         )
         library = FirmwareLibrary(journal, store, settings.max_image_bytes)
+        offers = FirmwareOffers(journal, self.rollouts, settings.maintenance_window or None)
         metrics = MetricsSource(self.registry, self.presence, self.clock, self.coalescer) if settings.metrics else None
         station_app = create_station_app(
-            journal, reports, FirmwareOffers(journal), library, commands=self.commands, metrics_source=metrics
+            journal, reports, offers, library, commands=self.commands, metrics_source=metrics
         )
         station_runner = web.AppRunner(station_app, access_log=None, handle_signals=False, shutdown_timeout=10)
         await station_runner.setup()
@@ -269,6 +282,7 @@ class StationmasterService:
             self._mdns_status,
             self.commands,
             self.usb,
+            rollouts=RolloutActions(journal, self.rollouts, rollout_defaults(settings)),
         )
         self.feed = FeedFollower(journal, library, settings.data_dir, settings.max_image_bytes)
         admin_app[FEED] = self.feed
@@ -294,6 +308,16 @@ class StationmasterService:
             ("health sweep", sweep_every, self.health_monitor.sweep),
         ):
             self._tasks.append(asyncio.create_task(run_periodically(name, interval, step), name=name))
+
+
+def rollout_defaults(settings: Settings) -> RolloutSettings:
+    """The site's defaults for a new rollout, from the configuration."""
+    return RolloutSettings(
+        min_rssi=settings.rollout_min_rssi,
+        min_free_heap=settings.rollout_min_free_heap,
+        downloads_per_ap=settings.rollout_downloads_per_ap,
+        maintenance_window=settings.maintenance_window.strip() or None,
+    )
 
 
 async def _claim_socket_path(path: Path) -> None:

@@ -78,6 +78,8 @@ class ServeProcess:
 
     def start(self) -> None:
         """Start the service and wait until its admin socket answers."""
+        # A killed service leaves its socket file behind: readiness must mean the new process's socket.
+        self.socket.unlink(missing_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             stationmaster_command(

@@ -22,6 +22,7 @@ from tui.link import LinkDown, LinkUp, ServiceLink, ServiceMessages
 from tui.onboarding import OnboardingPane
 from tui.onboarding.bundle import AWAITING_KEY, BenchBundleRoad, as_station_rows
 from tui.palette import StationmasterCommands
+from tui.rollouts import RolloutsView
 from tui.stations import StationsTable
 from tui.wifi import WifiPane
 
@@ -43,6 +44,7 @@ class StationmasterApp(App[None]):
         Binding("s", "show_tab('stations')", "Stations", tooltip="The station list"),
         Binding("f", "show_tab('firmware')", "Firmware", tooltip="The firmware library"),
         Binding("e", "show_tab('events')", "Events", tooltip="The live event log"),
+        Binding("u", "show_tab('rollouts')", "Rollouts", tooltip="Staged rollouts, wave by wave"),
         Binding("exclamation_mark", "show_tab('alerts')", "Alerts", tooltip="What needs your eye"),
         Binding("l", "show_tab('lan')", "LAN", tooltip="Every ESP that mDNS shows on the site's network"),
         Binding("n", "show_tab('onboarding')", "Onboarding", tooltip="Bring new stations in"),
@@ -66,6 +68,8 @@ class StationmasterApp(App[None]):
                 yield StationsTable(id="stations-table")
             with TabPane("Firmware", id="firmware"):
                 yield FirmwareTable(self.link.client, id="firmware-table")
+            with TabPane("Rollouts", id="rollouts"):
+                yield RolloutsView(self.link.client, id="rollouts-view")
             with TabPane("Events", id="events"):
                 yield Input(placeholder="filter events…", id="events-filter")
                 yield EventsTable(id="events-table")
@@ -137,6 +141,7 @@ class StationmasterApp(App[None]):
         self.query_one("#events-table", EventsTable).load(events)
         self.alerts_table.names = {s["mac"]: s["name"] for s in stations}
         self.alerts_table.load(alerts)
+        self.query_one(RolloutsView).reload()
         self.query_one("#lan-table", LanTable).load(lan)
         self._show_status()
 
@@ -178,7 +183,9 @@ class StationmasterApp(App[None]):
         screen = self.screen
         if mac and kind.startswith(_DETAIL_EVENTS) and isinstance(screen, StationScreen) and screen.mac == mac:
             screen.reload()
-        if kind in ("lan_seen", "lan_gone"):
+        if kind.startswith("rollout_"):
+            self.query_one(RolloutsView).apply_event(payload)
+        elif kind in ("lan_seen", "lan_gone"):
             self.query_one("#lan-table", LanTable).reload()
         elif kind == "lan_push_progress":
             self.query_one("#lan-progress", PushProgress).advance(payload)

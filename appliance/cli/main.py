@@ -16,6 +16,7 @@ from appliance.cli import (
     feed_commands,
     health_commands,
     onboard_commands,
+    rollout_commands,
     usb_commands,
     wifi_commands,
 )
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     admin_commands.add_parsers(commands)
     health_commands.add_parsers(commands)
+    rollout_commands.add_parsers(commands)
     backup_commands.add_parsers(commands)
     feed_commands.add_parsers(commands)
     doctor.add_parser(commands)

@@ -330,6 +330,36 @@ class AdminClient:
         params: dict[str, str | int] = {"span": span, "limit": limit}
         answer = await self._call("GET", f"/v1/stations/{_segment(mac)}/rollups", params=params)
         return list(answer["rollups"])
+    # Rollouts (issue 6): docs/admin-api.md, "Rollouts".
+
+    async def rollouts(self) -> list[JSON]:
+        """Every rollout, newest first, with its counts."""
+        return list((await self._call("GET", "/v1/rollouts"))["rollouts"])
+
+    async def rollout(self, rollout_id: int) -> JSON:
+        """One rollout with its waves and every station's state and reason."""
+        return await self._call("GET", f"/v1/rollouts/{int(rollout_id)}")
+
+    async def start_rollout(
+        self, image: str, *, target: JSON | None = None, waves: list[int | str] | None = None, **settings: Any
+    ) -> JSON:
+        """Start a rollout of an image (a unique SHA-256 prefix); settings: soak_s, timeout_s, min_rssi, ..."""
+        body: JSON = {"image": image, "target": target or {"all": True}}
+        if waves is not None:
+            body["waves"] = waves
+        body.update({key: value for key, value in settings.items() if value is not None})
+        return await self._call("POST", "/v1/rollouts", json=body)
+
+    async def rollout_action(self, rollout_id: int, action: str) -> JSON:
+        """pause, resume, cancel or rollback a rollout; returns it."""
+        if action not in ("pause", "resume", "cancel", "rollback"):
+            raise ValueError(f"no rollout action {action!r}")
+        return await self._call("POST", f"/v1/rollouts/{int(rollout_id)}/{action}")
+
+    async def approve_rollout(self, rollout_id: int, stations: list[str] | None = None) -> JSON:
+        """Approve updating these critical stations of a rollout (None: every critical one); returns it."""
+        body: JSON = {"all": True} if stations is None else {"stations": stations}
+        return await self._call("POST", f"/v1/rollouts/{int(rollout_id)}/approve", json=body)
 
     # Backup and restore (issue 7).
 

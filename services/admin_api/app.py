@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.admin_api import backup_routes, command_routes, feed_routes, health_routes, onboarding_routes, wifi_routes
+from services.admin_api import (
+    backup_routes,
+    command_routes,
+    feed_routes,
+    health_routes,
+    onboarding_routes,
+    rollout_routes,
+    wifi_routes,
+)
 from services.admin_api.keys import ADMINISTRATION, BUS, INFO, LIBRARY, MDNS, PUSHER, REGISTRY, REPORTS
 from services.admin_api.routes import routes
 from services.admin_api.status import ServiceInfo
@@ -18,6 +26,7 @@ from services.http_errors import BODY_LIMIT, error_middleware
 from services.lan.mdns import MdnsStatus
 from services.lan.push import LanPusher
 from services.registry import Registry
+from services.rollouts.actions import RolloutActions
 from services.usb import UsbOnboarding
 
 
@@ -32,6 +41,8 @@ def create_admin_app(
     mdns_status: list[MdnsStatus],
     commands: CommandQueue | None = None,
     usb: UsbOnboarding | None = None,
+    *,
+    rollouts: RolloutActions,
 ) -> web.Application:
     """Build the admin app; uploads may be as large as the largest image allowed."""
     app = web.Application(middlewares=[error_middleware], client_max_size=max_image_bytes + 1024)
@@ -50,6 +61,7 @@ def create_admin_app(
     app.router.add_routes(health_routes.routes)
     app[command_routes.COMMAND_QUEUE] = commands or CommandQueue(Journal(registry, bus))
     app.router.add_routes(command_routes.routes)
+    rollout_routes.register(app, rollouts)
     app.router.add_routes(backup_routes.routes)
     app.router.add_routes(feed_routes.routes)
     onboarding_routes.install(app)

@@ -190,7 +190,7 @@ async def assign(request: web.Request) -> web.Response:
 async def unassign(request: web.Request) -> web.Response:
     """Remove an assignment."""
     raw = request.match_info["id"]
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise InvalidInput("an assignment id is a whole number")
     await request.app[ADMINISTRATION].unassign(int(raw))
     return web.Response(status=204)
@@ -229,6 +229,6 @@ def _int_query(request: web.Request, name: str, default: int, low: int, high: in
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise InvalidInput(f"query parameter {name!r} must be a whole number from {low} to {high}")
     return int(raw)

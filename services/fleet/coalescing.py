@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiosqlite
@@ -27,8 +27,16 @@ _COMPARED = tuple(f.name for f in dataclasses.fields(CheckIn) if f.name != "mac"
 class CheckinCoalescer:
     """Decides which check-ins may wait in memory, and writes them every `flush_interval_s` (0: never wait)."""
 
-    def __init__(self, journal: Journal, *, flush_interval_s: float, history_interval_s: float) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        *,
+        flush_interval_s: float,
+        history_interval_s: float,
+        must_write: Callable[[str], bool] = lambda mac: False,
+    ) -> None:
         self._journal = journal
+        self._must_write = must_write  # other domain code that must see every check-in of some stations
         self._registry = journal.registry
         self._buffer = journal.registry.checkin_buffer
         self.flush_interval_s = flush_interval_s
@@ -41,7 +49,13 @@ class CheckinCoalescer:
 
         `view` is `checkin_view` of the station, read just before; `quiet` that the check-in moves no alert.
         """
-        if self.flush_interval_s <= 0 or view is None or not quiet or not _settled(view, authenticated):
+        if (
+            self.flush_interval_s <= 0
+            or view is None
+            or not quiet
+            or not _settled(view, authenticated)
+            or self._must_write(report.mac)
+        ):
             self.written += 1
             return False
         pending = self._buffer.get(report.mac)

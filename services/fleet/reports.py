@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from services.errors import Forbidden, InvalidInput, Unauthorized
 from services.fleet.journal import EventLog, Journal
@@ -46,6 +47,13 @@ class Caller:
     token_hash: str | None = None
 
 
+class CheckInObserver(Protocol):
+    """Told of every check-in inside its transaction, with the station's row as it was before (rollouts)."""
+
+    async def checked_in(self, log: EventLog, report: CheckIn, before: Mapping[str, Any]) -> None:
+        """Judge the check-in; whatever it writes commits with it."""
+
+
 class StationReports:
     """The station side of the domain: everything `/api/v1/` does."""
 
@@ -53,6 +61,7 @@ class StationReports:
         self,
         journal: Journal,
         policy: ReportPolicy,
+        observer: CheckInObserver | None = None,
         *,
         health: CheckinHealth | None = None,
         commands: CommandQueue | None = None,
@@ -61,6 +70,7 @@ class StationReports:
         self._journal = journal
         self._registry = journal.registry
         self._policy = policy
+        self._observer = observer
         self._health = health
         self._commands = commands
         self._coalescer = coalescer
@@ -218,6 +228,8 @@ class StationReports:
             restart = await self._health.record(log, report, before, verdict)
             if restart is not None and self._commands is not None:
                 await self._commands.after_restart(log, restart, before["version"], report.version)
+        if self._observer is not None and before["status"] == "accepted":
+            await self._observer.checked_in(log, report, before)
         token = None
         if caller.authenticated and before["token_unconfirmed"]:
             await station_rows.confirm_token(conn, report.mac)
@@ -242,7 +254,7 @@ class StationReports:
 async def _station_in(conn: Any, mac: str) -> dict[str, Any]:
     async with conn.execute(
         "SELECT name, status, token_unconfirmed, last_seen_at, uptime_s, version, project, chip,"
-        " token_hash IS NOT NULL FROM stations WHERE mac = ?",
+        " token_hash IS NOT NULL, restart_cause FROM stations WHERE mac = ?",
         (mac,),
     ) as cursor:
         row = await cursor.fetchone()
@@ -256,6 +268,7 @@ async def _station_in(conn: Any, mac: str) -> dict[str, Any]:
         "project",
         "chip",
         "has_token",
+        "restart_cause",
     )
     return dict(zip(names, row, strict=True))
 

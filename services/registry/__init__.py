@@ -14,6 +14,7 @@ from services.registry.history import HistoryTable
 from services.registry.images import ImageTable
 from services.registry.lan import LanTable
 from services.registry.provisions import ProvisionTable
+from services.registry.rollouts import RolloutTable
 from services.registry.stations import StationTable
 from services.registry.wifi import WifiTable
 
@@ -33,6 +34,7 @@ class Registry:
         self.lan = LanTable(db)
         self.commands = CommandTable(db)
         self.health = HealthTable(db)
+        self.rollouts = RolloutTable(db)
         self.feed = FeedTable(db)
         self.provisions = ProvisionTable(db)
         self.configs = ConfigTable(db)

@@ -40,6 +40,8 @@ class Database:
         self._queue: asyncio.Queue[tuple[WriteOp[Any], asyncio.Future[Any]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.commits = 0
+        # Bumped when a restore swaps the file: whoever caches what is in it must read it again.
+        self.generation = 0
         # A restore swaps the file under a running service: it holds the write lock (no batch runs) and
         # closes the read gate (no query runs) while the connections are replaced.
         self._write_lock = asyncio.Lock()
@@ -128,6 +130,7 @@ class Database:
                         await self._writer.execute("BEGIN IMMEDIATE")
                         await prepare(self._writer)
                         await self._writer.execute("COMMIT")
+                    self.generation += 1
                 except BaseException:
                     log.exception("the restored registry could not be opened; putting the previous one back")
                     with contextlib.suppress(Exception):

@@ -52,14 +52,22 @@ class ImageTable:
 
     async def assigned_for(self, mac: str) -> FirmwareImage | None:
         """Return the image a station should run: its own assignment first, else its tags' (oldest wins)."""
+        found = await self.assignment_for(mac)
+        return None if found is None else found[0]
+
+    async def assignment_for(self, mac: str) -> tuple[FirmwareImage, bool] | None:
+        """Return the image a station should run and whether the station's own assignment names it (not a tag's)."""
         row = await self._db.fetch_one(
-            "SELECT images.* FROM assignments JOIN images USING (sha256)"
+            "SELECT images.*, assignments.mac IS NOT NULL AS own FROM assignments JOIN images USING (sha256)"
             " WHERE assignments.mac = ?"
             " OR assignments.tag IN (SELECT tag FROM station_tags WHERE mac = ?)"
             " ORDER BY assignments.mac IS NULL, assignments.id LIMIT 1",
             (mac, mac),
         )
-        return None if row is None else _image(row)
+        if row is None:
+            return None
+        values = {key: row[key] for key in row.keys() if key != "own"}  # noqa: SIM118 (Row is not a dict)
+        return FirmwareImage(**values), bool(row["own"])
 
 
 async def insert_image(conn: aiosqlite.Connection, image: FirmwareImage) -> bool:
@@ -91,6 +99,15 @@ async def delete_image(conn: aiosqlite.Connection, sha256: str) -> None:
         row = await cursor.fetchone()
     if row and row[0]:
         raise Conflict(f"image {sha256[:12]} is assigned ({row[0]} assignment(s)); unassign it first")
+    async with conn.execute(
+        "SELECT rollouts.id FROM rollouts LEFT JOIN rollout_stations ON rollout_id = rollouts.id"
+        " WHERE rollouts.state IN ('running', 'paused', 'halted', 'rolling_back')"
+        " AND (rollouts.sha256 = ? OR previous_sha256 = ?) LIMIT 1",
+        (sha256, sha256),
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is not None:
+        raise Conflict(f"image {sha256[:12]} is used by rollout {row[0]}, which has not finished; cancel it first")
     cursor = await conn.execute("DELETE FROM images WHERE sha256 = ?", (sha256,))
     if cursor.rowcount == 0:
         raise NotFound(f"no image {sha256[:12]}")

@@ -17,8 +17,8 @@ log = logging.getLogger(__name__)
 # The SDK's reset code each of the simulator's restart words comes with, per family: what a real station reads
 # from rst_info.reason (ESP8266) or esp_reset_reason() (ESP32) and sends beside its own word.
 _RESET_CODES = {
-    "esp8266": {"power_on": 0, "watchdog": 1, "exception": 2, "brownout": 0, "ota": 4, "user": 4},
-    "esp32": {"power_on": 1, "watchdog": 7, "exception": 4, "brownout": 9, "ota": 3, "user": 3},
+    "esp8266": {"power_on": 0, "watchdog": 1, "exception": 2, "panic": 2, "brownout": 0, "ota": 4, "user": 4},
+    "esp32": {"power_on": 1, "watchdog": 7, "exception": 4, "panic": 4, "brownout": 9, "ota": 3, "user": 3},
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 
@@ -14,6 +15,9 @@ from services.simulator.stats import StationStats
 
 # Real stations each hold their own connection; one client process keeps at most this many open at once.
 DEFAULT_CONNECTION_LIMIT = 100
+# An ESP's lwIP TCP window is a few KiB (ESP8266 core: 4 x 1460 bytes; ESP-IDF's default 5,744): a simulated
+# station's receive buffer is kept as small, so that what the appliance has sent is what the station has had.
+_RECEIVE_BUFFER = 8 * 1024
 # Like the Arduino clients' timeouts (5-8 s per read), stretched for a busy Pi answering hundreds at once.
 _TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=30)
 
@@ -75,7 +79,7 @@ class SimulatedFleet:
         """Open the shared client and start every station's loop."""
         if self._session is not None:
             raise RuntimeError("the fleet is already running")
-        connector = aiohttp.TCPConnector(limit=self.connection_limit)
+        connector = aiohttp.TCPConnector(limit=self.connection_limit, socket_factory=_station_socket)
         self._session = aiohttp.ClientSession(base_url=self.url, connector=connector, timeout=_TIMEOUT)
         self._tasks = [
             asyncio.create_task(station.run(self._session), name=f"simulated-{station.mac}")
@@ -109,3 +113,11 @@ class SimulatedFleet:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.stop()
+
+
+def _station_socket(addr_info: tuple[int, int, int, str, tuple[object, ...]]) -> socket.socket:
+    """A client socket with an ESP-sized receive window (set before connecting, so that it is the one offered)."""
+    family, kind, proto, _, _ = addr_info
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
+    return sock

@@ -84,6 +84,8 @@ class SimulatedStation:
         self._rounds = 0
         self._partial: PartialDownload | None = None
         self._crash_looping = False
+        self._gave_up_updates = False  # stop_download_at: the firmware stops asking for updates
+        self._dead = False  # dead_after_update: bricked
         self.sketch = factory_sketch(self.identity, self._rng)
 
     @property
@@ -128,7 +130,7 @@ class SimulatedStation:
 
     async def cycle(self, session: aiohttp.ClientSession) -> None:
         """One round: check in, fetch the config if its ETag changed, and every `ota_every` rounds poll `/ota`."""
-        if self.behaviour.offline:
+        if self.behaviour.offline or self._dead:
             return
         self._maybe_crash()
         try:
@@ -138,7 +140,8 @@ class SimulatedStation:
                 await self.fetch_config(session)
             for command in carried_commands(answer):
                 await obey(self, session, command)
-            if self._rounds % self.ota_every == 0:
+            asks = not (self.behaviour.no_ota_client or self._gave_up_updates)
+            if asks and self._rounds % self.ota_every == 0:
                 await self.poll_ota(session)
             self._rounds += 1
         except ContractError as exc:
@@ -148,7 +151,10 @@ class SimulatedStation:
 
     async def check_in(self, session: aiohttp.ClientSession) -> dict[str, Any] | None:
         """POST a check-in; keep the token and OTA path the answer carries. None when refused (403)."""
-        self._rssi = min(_RSSI_MAX, max(_RSSI_MIN, self._rssi + self._rng.randint(-3, 3)))
+        if self.behaviour.signal_dbm is not None:
+            self._rssi = self.behaviour.signal_dbm + self._rng.randint(-2, 2)
+        else:
+            self._rssi = min(_RSSI_MAX, max(_RSSI_MIN, self._rssi + self._rng.randint(-3, 3)))
         body = {
             "mac": self.mac,
             "chip": self.chip,
@@ -156,7 +162,7 @@ class SimulatedStation:
             "version": self.version,
             "rssi": self._rssi,
             "uptime_s": self.uptime_s,
-            "free_heap": free_heap(self.chip, self._rng),
+            "free_heap": self.behaviour.free_heap or free_heap(self.chip, self._rng),
             "restart_cause": self.restart_cause,
             "ip": self.identity.ip,
             "bssid": self.identity.bssid,
@@ -224,7 +230,7 @@ class SimulatedStation:
             stock_headers(self.sketch, self.version),
             free_space=self.sketch.free_space,
             partial=self._partial if self.resume_downloads else None,
-            cut_at=self.behaviour.fail_download_at,
+            cut_at=self.behaviour.fail_download_at or self.behaviour.stop_download_at,
             on_start=started,
         )
         self._partial = None
@@ -250,7 +256,9 @@ class SimulatedStation:
 
     async def _interrupted(self, session: aiohttp.ClientSession, result: OtaResult) -> None:
         self.stats.interrupted_downloads += 1
-        if result.outcome == "interrupted":
+        if result.outcome == "interrupted" and self.behaviour.stop_download_at is not None:
+            self._gave_up_updates = True  # the firmware gives up on updates for good
+        elif result.outcome == "interrupted":
             # The link drops once: the next attempt goes through.
             self.behaviour = dataclasses.replace(self.behaviour, fail_download_at=None)
         else:
@@ -279,15 +287,24 @@ class SimulatedStation:
                 await self._failed(session, f"Update error: the image is for an {info.chip}, this is an {self.chip}")
                 return
             version = info.version or version
+        claimed = version or self.running_version
+        if self.behaviour.boots_old_image:
+            # The client said HTTP_UPDATE_OK and the sketch reported it; then the new image fell over at boot
+            # and the bootloader went back to the old one, which knows nothing of the update.
+            await self.report(session, "update_finished", f"updated to v{claimed} at {time.strftime('%H:%M')}")
+            self.stats.restarts += 1
+            self.reboot("panic")
+            return
         # An ESP8266 image has no app description: only the appliance's x-Firmware-Version says what it is.
         self.sketch = running_sketch_after(self.chip, self.mac, data, free_sketch_space(self.chip, len(data)))
-        self.running_version = version or self.running_version
+        self.running_version = claimed
         if not self.behaviour.report_old_version:
             self.version = self.running_version
         self._crash_looping = self.behaviour.crash_after_update
         self.stats.updates += 1
         self.reboot("ota")
         await self.report(session, "update_finished", f"updated to v{self.version} at {time.strftime('%H:%M')}")
+        self._dead = self.behaviour.dead_after_update
 
     def _maybe_crash(self) -> None:
         if self._crash_looping:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import re
 import socket
+import termios
 
 from aiohttp import web
 
@@ -107,9 +109,13 @@ async def _send(request: web.Request, mac: str | None, image: FirmwareImage, dat
 
     async def begin(entry: EventLog) -> int:
         assert mac is not None
-        return await start_transfer(
+        transfer_id = await start_transfer(
             entry.conn, mac=mac, sha256=image.sha256, now=entry.now, range_start=first, range_end=last
         )
+        rollouts = request.app[OFFERS].rollouts
+        if rollouts is not None:
+            await rollouts.transfer_started(entry, mac, image.sha256)
+        return transfer_id
 
     if request.method == "HEAD":
         # esp_https_ota's partial download asks HEAD first, for the size only.
@@ -117,8 +123,9 @@ async def _send(request: web.Request, mac: str | None, image: FirmwareImage, dat
         return response
     # Downloads by digest name no station: they are served, not logged against one.
     transfer_id = None if mac is None else await journal.write(begin)
-    _limit_send_buffer(request)
+    sock = _limit_send_buffer(request)
     sent = 0
+    delivered = 0  # what the station's TCP stack acknowledged, as far as the kernel says
     try:
         await response.prepare(request)
         view = memoryview(data)
@@ -127,12 +134,14 @@ async def _send(request: web.Request, mac: str | None, image: FirmwareImage, dat
             # write() waits for the socket to drain, so a slow station is paced, never dropped.
             await response.write(chunk)
             sent += len(chunk)
+            delivered = sent - _unacknowledged(sock)
         await response.write_eof()
+        delivered = sent
     except ConnectionError:
-        log.info("%s went away after %d of %d bytes", mac, sent, last - first + 1)
+        log.info("%s went away after %d of %d bytes (%d sent)", mac, delivered, last - first + 1, sent)
     finally:
         if transfer_id is not None and mac is not None:
-            await _log_transfer(request, transfer_id, mac, image, first, sent, last - first + 1)
+            await _log_transfer(request, transfer_id, mac, image, first, delivered, last - first + 1)
     return response
 
 
@@ -153,16 +162,34 @@ async def _log_transfer(
     async def finish(entry: EventLog) -> None:
         await finish_transfer(entry.conn, transfer_id, bytes_sent=sent, complete=complete, now=entry.now)
         await entry(kind, mac, message, sha256=image.sha256, first=first, bytes=sent, size=image.size)
+        rollouts = request.app[OFFERS].rollouts
+        if rollouts is not None:
+            await rollouts.transfer_finished(entry, mac, image.sha256, reached / max(image.size, 1))
 
     await request.app[JOURNAL].write(finish)
 
 
-def _limit_send_buffer(request: web.Request) -> None:
+def _limit_send_buffer(request: web.Request) -> socket.socket | None:
     """Keep the kernel's send buffer small, so that "bytes sent" is close to "bytes the station got"."""
-    sock = request.transport.get_extra_info("socket") if request.transport else None
+    sock: socket.socket | None = request.transport.get_extra_info("socket") if request.transport else None
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SEND_BUFFER)
+    return sock
+
+
+def _unacknowledged(sock: socket.socket | None) -> int:
+    """Bytes written to the socket that the station has not acknowledged yet (Linux SIOCOUTQ), 0 if unknown.
+
+    A download that breaks off is then logged at what the station had, not at what sat in the send buffer.
+    """
+    if sock is None:
+        return 0
+    try:
+        answer = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+    except (OSError, ValueError):
+        return 0
+    return max(int.from_bytes(answer, "little", signed=True), 0)
 
 
 def _byte_range(request: web.Request, size: int, etag: str) -> tuple[int, int]:

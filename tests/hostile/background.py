@@ -21,6 +21,8 @@ ADMIN_TABLES = (
     "provisions",
     "station_config",
     "commands",
+    "rollouts",
+    "rollout_stations",
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import urllib.parse
 from collections.abc import Iterator
@@ -15,7 +16,8 @@ from tests.imagefactory import build_image
 
 KNOWN_MAC = "24:0A:C4:00:10:01"
 path_text = st.text(max_size=40).map(lambda text: urllib.parse.quote(text, safe=""))
-path_value = st.sampled_from([KNOWN_MAC, "24-0a-c4-00-10-01", "zz", "0", "../../etc"]) | path_text
+# "%C2%B9" is "¹", which str.isdigit() takes for a digit and int() refuses.
+path_value = st.sampled_from([KNOWN_MAC, "24-0a-c4-00-10-01", "zz", "0", "1", "%C2%B9", "../../etc"]) | path_text
 ROUTES = [
     ("GET", "/v1/stations/{}"),
     ("GET", "/v1/stations/{}/checkins"),
@@ -43,6 +45,14 @@ ROUTES = [
     ("POST", "/v1/alerts/{}/clear"),
     ("GET", "/v1/stations/{}/restarts"),
     ("GET", "/v1/stations/{}/rollups"),
+    ("GET", "/v1/rollouts"),
+    ("POST", "/v1/rollouts"),
+    ("GET", "/v1/rollouts/{}"),
+    ("POST", "/v1/rollouts/{}/pause"),
+    ("POST", "/v1/rollouts/{}/resume"),
+    ("POST", "/v1/rollouts/{}/cancel"),
+    ("POST", "/v1/rollouts/{}/rollback"),
+    ("POST", "/v1/rollouts/{}/approve"),
     ("POST", "/v1/onboarding/bundles"),
     ("GET", "/v1/onboarding/bundles"),
     ("DELETE", "/v1/onboarding/bundles/{}"),
@@ -75,6 +85,13 @@ admin_like = st.fixed_dictionaries(
             "station",
             "tag",
             "port",
+            "target",
+            "waves",
+            "soak_s",
+            "min_rssi",
+            "maintenance_window",
+            "stations",
+            "all",
             "chip",
             "mac",
             "ssid",
@@ -102,13 +119,16 @@ header_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126
 
 @pytest.fixture(scope="module")
 def background(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundService]:
-    """One service with a station, an image and an assignment for hostile requests to aim at."""
+    """One service with a station, an image, a rollout of it and the site Wi-Fi for hostile requests to aim at."""
     service = BackgroundService(tmp_path_factory.mktemp("hostile-admin"))
     checkin = json.dumps({"mac": KNOWN_MAC, "chip": "esp32", "version": "1.0.0"}).encode()
     assert service.send(request("POST", "/api/v1/checkin", checkin, {"Content-Type": "application/json"})) == 200
     image = build_image("esp32", project="hostile", version="2.0.0")
     assert service.send_admin(request("POST", "/v1/firmware", image, {"X-Filename": "hostile.bin"})) == 201
     assert service.send_admin(request("POST", f"/v1/stations/{KNOWN_MAC}/accept", b"", {})) == 200
+    digest = hashlib.sha256(image).hexdigest()
+    rollout = json.dumps({"image": digest, "target": {"all": True}}).encode()  # rollout 1, for its routes
+    assert service.send_admin(request("POST", "/v1/rollouts", rollout, {"Content-Type": "application/json"})) == 201
     wifi = json.dumps({"ssid": "AP1", "psk": "hostile-site-secret"}).encode()
     assert service.send_admin(request("POST", "/v1/wifi", wifi, {"Content-Type": "application/json"})) == 201
     yield service

@@ -50,6 +50,18 @@ EVENTS = [
     (_DAY + 9 * 3600, "version_changed", "5C:CF:7F:00:00:03", "pump-house now runs 1.3.2 (was 1.3.1)"),
     (_DAY + 9 * 3600 + 5, "station_restarted", "5C:CF:7F:00:00:03", "pump-house restarted (ota)"),
 ]
+# A halted rollout: its canary (STA1) boot-looped, STA2 waits for a better signal. Halted, with nothing in
+# flight, it is left as seeded: no clock of its moves it.
+ROLLOUT = (
+    "INSERT INTO rollouts (id, name, sha256, target, waves, wave_count, state, soak_s, timeout_s,"
+    " max_failures_percent, min_rssi, min_free_heap, downloads_per_ap, created_at, reason)"
+    " VALUES (1, 'weather 1.4.0', ?, '{\"all\": true}', '[1, \"rest\"]', 2, 'halted', 600, 1800, 10, -75, 16384, 2,"
+    " ?, 'wave 1 failed: 1 of 1 stations (100 %) failed, more than the 10 % allowed')"
+)
+ROLLOUT_STATIONS = [
+    ("24:0A:C4:00:00:01", 0, "failed", "boot_loop", None, "came back on 1.4.0, then was restarted by watchdog"),
+    ("24:0A:C4:00:00:02", 1, "queued", None, "weak signal: -83 dBm lately, below the -75 dBm an update needs", None),
+]
 LAN = [
     ("esp-shed._arduino._tcp.local.", "_arduino._tcp.local.", "esp-shed.local.", "192.168.1.40", 3232, "esp32", None),
     ("gate._esphomelib._tcp.local.", "_esphomelib._tcp.local.", "gate.local.", "192.168.1.41", 6053, "esp32c3", None),
@@ -110,6 +122,13 @@ def seeded_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
             )
         for at, kind, mac, message in EVENTS:
             db.execute("INSERT INTO events (at, kind, mac, message) VALUES (?, ?, ?, ?)", (at, kind, mac, message))
+        db.execute(ROLLOUT, (IMAGES[0][0], now - 3600))
+        for position, (mac, wave, state, outcome, hold, reason) in enumerate(ROLLOUT_STATIONS):
+            db.execute(
+                "INSERT INTO rollout_stations (rollout_id, mac, wave, position, state, outcome, hold, reason,"
+                " previous_version) VALUES (1, ?, ?, ?, ?, ?, ?, ?, '1.3.0')",
+                (mac, wave, position, state, outcome, hold, reason),
+            )
         for service in LAN:
             db.execute(
                 "INSERT INTO lan_services (name, type, host, address, port, txt, board, mac, first_seen_at,"
@@ -156,13 +175,13 @@ def test_station_detail_layout(snap_compare: Any, seeded_service: ServeProcess, 
 
 
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("tab", ["firmware", "events", "lan", "alerts"])
+@pytest.mark.parametrize("tab", ["firmware", "rollouts", "events", "lan", "alerts"])
 def test_tab_layouts(snap_compare: Any, seeded_service: ServeProcess, size: tuple[int, int], tab: str) -> None:
     app = StationmasterApp(seeded_service.socket)
 
     async def open_tab(pilot: Pilot[Any]) -> None:
         await waiting_for(lambda a: a.stations_table.row_count == 5)(pilot)
-        await pilot.press({"alerts": "exclamation_mark"}.get(tab, tab[0]))
+        await pilot.press({"rollouts": "u", "alerts": "exclamation_mark"}.get(tab, tab[0]))
         await waiting_for(lambda a: a.query_one(f"#{tab}-table").row_count > 0)(pilot)  # type: ignore[attr-defined]
 
     assert snap_compare(app, terminal_size=size, run_before=open_tab)

@@ -1,0 +1,258 @@
+"""What the admin does to rollouts: start, pause, resume, cancel, roll back, approve critical stations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import aiosqlite
+
+from services.errors import Conflict, InvalidInput
+from services.fleet.journal import EventLog, Journal
+from services.macaddr import parse_mac
+from services.registry.rollouts import (
+    insert_rollout,
+    insert_station,
+    release,
+    rollout_in,
+    stations_in,
+    update_rollout,
+    update_station,
+)
+from services.rollouts.engine import RolloutEngine
+from services.rollouts.gates import CRITICAL_TAG
+from services.rollouts.model import (
+    ACTIVE_ROLLOUT_STATES,
+    IN_FLIGHT,
+    Rollout,
+    RolloutSettings,
+    RolloutStation,
+)
+from services.rollouts.plan import parse_name, parse_settings, parse_target, parse_waves, wave_order, wave_sizes
+from services.rollouts.progress import name_in
+from services.rollouts.rollback import plan_rollback
+from services.rollouts.targets import choose, facts_of, previous_image
+
+# A finished rollout can still be rolled back (a fault that shows after a week); a cancelled one cannot.
+_ROLLBACK_FROM = ("running", "paused", "halted", "completed", "rolled_back")
+
+
+class RolloutActions:
+    """The admin side of rollouts; each action is one transaction with its event."""
+
+    def __init__(self, journal: Journal, engine: RolloutEngine, defaults: RolloutSettings) -> None:
+        self._journal = journal
+        self._registry = journal.registry
+        self._engine = engine
+        self.defaults = defaults
+
+    async def start(self, body: Mapping[str, Any]) -> Rollout:
+        """Plan and start a rollout of an image to its target, in waves; refuse what cannot be done, saying why."""
+        prefix = body.get("image")
+        if not isinstance(prefix, str):
+            raise InvalidInput("'image' must be a SHA-256 prefix")
+        image = await self._registry.images.by_prefix(prefix)
+        if not image.version:
+            raise InvalidInput(
+                f"image {image.sha256[:12]} does not say its version: import it again with its version"
+                " (--version) so that the appliance can tell when a station runs it"
+            )
+        target = parse_target(body.get("target", {"all": True}))
+        waves = parse_waves(body.get("waves"))
+        settings = parse_settings(body, self.defaults)
+        name = parse_name(body.get("name"), f"{image.project or image.chip} {image.version}")
+        chosen = await choose(self._registry, image, target)
+        facts = [await facts_of(self._registry, station, self._journal.clock()) for station in chosen]
+        ordered = wave_order(facts)
+        sizes = wave_sizes(waves, len(ordered))
+        previous = {s.mac: await previous_image(self._registry, s) for s in chosen}
+        versions = {s.mac: s.version for s in chosen}
+
+        async def op(log: EventLog) -> int:
+            rollout_id = await insert_rollout(
+                log.conn,
+                name=name,
+                sha256=image.sha256,
+                target=target,
+                waves=waves,
+                wave_count=len(sizes),
+                settings=settings,
+                now=log.now,
+            )
+            position = 0
+            for wave, size in enumerate(sizes):
+                for station in ordered[position : position + size]:
+                    await insert_station(
+                        log.conn,
+                        RolloutStation(
+                            rollout_id=rollout_id,
+                            mac=station.mac,
+                            wave=wave,
+                            position=position,
+                            state="queued",
+                            critical=CRITICAL_TAG in station.tags,
+                            previous_sha256=previous[station.mac],
+                            previous_version=versions[station.mac],
+                        ),
+                    )
+                    position += 1
+            plan = " + ".join(str(size) for size in sizes)
+            await log(
+                "rollout_started",
+                None,
+                f"rollout {rollout_id} ({name}): {image.version} to {len(ordered)} {image.chip} station(s)"
+                f" in {len(sizes)} wave(s) ({plan})",
+                rollout=rollout_id,
+                sha256=image.sha256,
+                stations=len(ordered),
+                waves=sizes,
+            )
+            return rollout_id
+
+        rollout_id = await self._journal.write(op)
+        await self._engine.settle()
+        return await self._registry.rollouts.require(rollout_id)
+
+    async def pause(self, rollout_id: int) -> Rollout:
+        """Offer the image to no one new until resumed (downloads under way finish; time-outs wait)."""
+
+        async def op(log: EventLog, rollout: Rollout) -> None:
+            _require_state(rollout, ("running",), "pause")
+            await update_rollout(log.conn, rollout.id, state="paused", paused_at=log.now)
+            await log("rollout_paused", None, f"rollout {rollout.id} ({rollout.name}) paused", rollout=rollout.id)
+
+        return await self._change(rollout_id, op)
+
+    async def resume(self, rollout_id: int) -> Rollout:
+        """Carry on after a pause, or after a halt (which accepts the failures of the halted wave)."""
+
+        async def op(log: EventLog, rollout: Rollout) -> None:
+            _require_state(rollout, ("paused", "halted"), "resume")
+            if rollout.state == "paused":
+                # The time paused is not the stations' to lose: every open deadline moves on by as much.
+                pause = log.now - (rollout.paused_at or log.now)
+                for row in await stations_in(log.conn, rollout.id):
+                    if row.state in IN_FLIGHT and row.deadline_at is not None:
+                        await update_station(log.conn, rollout.id, row.mac, deadline_at=row.deadline_at + pause)
+                await update_rollout(log.conn, rollout.id, state="running", paused_at=None)
+                message = f"rollout {rollout.id} ({rollout.name}) resumed"
+            else:
+                await update_rollout(
+                    log.conn, rollout.id, state="running", tolerated_wave=rollout.current_wave, reason=None
+                )
+                message = (
+                    f"rollout {rollout.id} ({rollout.name}) resumed by the admin despite the failures"
+                    f" of wave {rollout.current_wave + 1}"
+                )
+            await log("rollout_resumed", None, message, rollout=rollout.id)
+
+        return await self._change(rollout_id, op)
+
+    async def cancel(self, rollout_id: int) -> Rollout:
+        """End the rollout: no more offers; stations keep what they run, those it updated stay on the new image."""
+
+        async def op(log: EventLog, rollout: Rollout) -> None:
+            _require_state(rollout, ACTIVE_ROLLOUT_STATES, "cancel")
+            for row in await stations_in(log.conn, rollout.id):
+                if row.state in IN_FLIGHT:
+                    was = row.state.replace("_", " ")
+                    await update_station(
+                        log.conn, rollout.id, row.mac, reason=f"the rollout was cancelled while it was {was}"
+                    )
+            await update_rollout(log.conn, rollout.id, state="cancelled", finished_at=log.now, reason="cancelled")
+            await release(log.conn, rollout.id)
+            await log("rollout_cancelled", None, f"rollout {rollout.id} ({rollout.name}) cancelled", rollout=rollout.id)
+
+        return await self._change(rollout_id, op)
+
+    async def rollback(self, rollout_id: int) -> Rollout:
+        """Offer each station the rollout moved its previous image again; the rest it holds no more."""
+        rollout = await self._registry.rollouts.require(rollout_id)
+        _require_state(rollout, _ROLLBACK_FROM, "roll back")
+        rows = await self._registry.rollouts.stations(rollout_id)
+        stations = {s.mac: s for s in await self._registry.stations.all()}
+        found: dict[str, str | None] = {}
+        for row in rows:
+            station = stations.get(row.mac)
+            if row.previous_sha256 is None and station is not None and row.previous_version and station.chip:
+                found[row.mac] = await self._registry.rollouts.image_for_version(
+                    station.chip, station.project, row.previous_version
+                )
+
+        async def op(log: EventLog, current: Rollout) -> None:
+            _require_state(current, _ROLLBACK_FROM, "roll back")
+            plan = plan_rollback(await stations_in(log.conn, current.id), stations, found, current.settings, log.now)
+            for mac, changes in plan.items():
+                if current.state in ("completed", "rolled_back") and changes.get("direction") == "back":
+                    await _reclaim(log, current.id, mac)
+                await update_station(log.conn, current.id, mac, **changes)
+            back = sum(changes.get("direction") == "back" for changes in plan.values())
+            await update_rollout(
+                log.conn,
+                current.id,
+                state="rolling_back",
+                finished_at=None,
+                paused_at=None,
+                reason=f"rolling back {back} station(s)",
+            )
+            await log(
+                "rollout_rollback_started",
+                None,
+                f"rollout {current.id} ({current.name}): rolling back {back} station(s) to their previous image",
+                rollout=current.id,
+                stations=back,
+            )
+
+        return await self._change(rollout_id, op)
+
+    async def approve(self, rollout_id: int, body: Mapping[str, Any]) -> Rollout:
+        """Let critical stations of the rollout be updated (a list of MACs, or {"all": true})."""
+        everyone = body.get("all") is True
+        macs = body.get("stations")
+        if everyone:
+            wanted: set[str] = set()
+        elif isinstance(macs, list) and macs:
+            wanted = {parse_mac(m) for m in macs}
+        else:
+            raise InvalidInput('give {"stations": ["MAC", ...]} or {"all": true}')
+
+        async def op(log: EventLog, rollout: Rollout) -> None:
+            _require_state(rollout, ACTIVE_ROLLOUT_STATES, "approve stations of")
+            rows = await stations_in(log.conn, rollout.id)
+            held = {r.mac for r in rows}
+            missing = wanted - held
+            if missing:
+                raise InvalidInput(f"not in rollout {rollout.id}: {', '.join(sorted(missing))}")
+            chosen = [r for r in rows if (r.critical if everyone else r.mac in wanted) and not r.approved]
+            for row in chosen:
+                await update_station(log.conn, rollout.id, row.mac, approved=1)
+                await log(
+                    "rollout_approved",
+                    row.mac,
+                    f"rollout {rollout.id}: the admin approved updating {await name_in(log, row.mac)}",
+                    rollout=rollout.id,
+                )
+
+        return await self._change(rollout_id, op)
+
+    async def _change(self, rollout_id: int, change: Any) -> Rollout:
+        async def op(log: EventLog) -> None:
+            await change(log, await rollout_in(log.conn, rollout_id))
+
+        await self._journal.write(op)
+        await self._engine.settle()
+        return await self._registry.rollouts.require(rollout_id)
+
+
+async def _reclaim(log: EventLog, rollout_id: int, mac: str) -> None:
+    """A finished rollout holds nothing; rolling it back holds the station again, if no other rollout does."""
+    try:
+        await update_station(log.conn, rollout_id, mac, active=1)
+    except aiosqlite.IntegrityError as exc:  # the unique index: another unfinished rollout holds it
+        raise Conflict(f"station {mac} is in another unfinished rollout; finish or cancel that one first") from exc
+
+
+def _require_state(rollout: Rollout, allowed: tuple[str, ...], verb: str) -> None:
+    if rollout.state not in allowed:
+        state = rollout.state.replace("_", " ")
+        raise Conflict(f"rollout {rollout.id} is {state}: cannot {verb} it")
