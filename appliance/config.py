@@ -25,6 +25,7 @@ _FILE_LAYOUT: dict[str, tuple[str, str]] = {
     "admin_socket": ("admin", "socket"),
     "http_host": ("http", "host"),
     "http_port": ("http", "port"),
+    "request_timeout_s": ("http", "request_timeout_s"),
     "mdns": ("mdns", "enabled"),
     "mdns_interfaces": ("mdns", "interfaces"),
     "hostname": ("mdns", "hostname"),
@@ -70,6 +71,7 @@ class Settings:
     admin_socket: Path
     http_host: str = "0.0.0.0"
     http_port: int = 8080
+    request_timeout_s: int = 30
     mdns: bool = True
     mdns_interfaces: tuple[str, ...] = ()
     hostname: str = "stationmaster"
@@ -314,6 +316,7 @@ def _check_ranges(settings: Settings) -> None:
 
 
 _POSITIVE = (
+    "request_timeout_s",
     "poll_interval_s",
     "checkin_history_interval_s",
     "checkin_retention_days",

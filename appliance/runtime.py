@@ -6,10 +6,15 @@ import asyncio
 import dataclasses
 import logging
 import os
+import resource
 import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
+
+from aiohttp.http_exceptions import HttpProcessingError
 
 from appliance.config import Settings
 from appliance.sdnotify import SystemdNotifier
@@ -24,13 +29,34 @@ EXIT_STARTUP = 3
 def serve(settings: Settings) -> int:
     """Run `stationmaster serve` until SIGTERM or SIGINT; return the process exit code."""
     setup_logging(settings.log_level)
+    raise_open_file_limit()
     return asyncio.run(_run(settings, demo_count=0))
 
 
 def run(settings: Settings) -> int:
     """`stationmaster run`: the service in this process, with the TUI attached; both end together."""
     setup_logging(settings.log_level, log_file=settings.data_dir / "stationmaster.log")
+    raise_open_file_limit()
     return asyncio.run(_run_with_tui(settings, demo_count=0))
+
+
+def raise_open_file_limit() -> int:
+    """Raise this process's soft limit on open files to its hard limit; return the limit now in force.
+
+    Every station connection is a file descriptor. The usual soft limit (1,024) would let a few hundred
+    stalled clients keep every other station out; systemd's hard limit is far higher, and costs nothing
+    until used.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft == hard:
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as exc:
+        log.warning("could not raise the open-file limit from %d to %d: %s", soft, hard, exc)
+        return soft
+    log.debug("open-file limit raised from %d to %d", soft, hard)
+    return hard
 
 
 def demo(settings: Settings, count: int, *, tui: bool = False) -> int:
@@ -72,11 +98,57 @@ def quiet_libraries() -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     # aiosqlite's debug lines are every statement with its parameters: Wi-Fi passphrases and token hashes.
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, MalformedRequestFilter) for f in server_log.filters):
+        server_log.addFilter(MalformedRequestFilter())
+
+
+class MalformedRequestFilter(logging.Filter):
+    """Keep aiohttp's traceback for each malformed request (already answered 400) out of the journal.
+
+    Garbage from a broken or hostile client is its problem, not the appliance's; a flood of it must not
+    become a flood of SD-card writes. Errors in the appliance itself are still logged.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, HttpProcessingError) and 400 <= (exc.code or 400) < 500)
+
+
+class AcceptErrorReport:
+    """A loop exception handler that reports running out of file descriptors once a minute, not hundreds a second.
+
+    asyncio logs a traceback for every connection it fails to accept; under a flood of connections that
+    would write megabytes to the journal (and the SD card) while saying one thing.
+    """
+
+    INTERVAL_S = 60.0
+
+    def __init__(self) -> None:
+        self._last = -self.INTERVAL_S
+        self._since = 0
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if not str(context.get("message", "")).startswith("socket.accept() out of system resource"):
+            loop.default_exception_handler(context)
+            return
+        now = time.monotonic()
+        if now - self._last < self.INTERVAL_S:
+            self._since += 1
+            return
+        more = f" ({self._since} more since the last report)" if self._since else ""
+        log.warning(
+            "cannot accept new connections, every file descriptor is in use: %s%s",
+            context.get("exception"),
+            more,
+        )
+        self._last, self._since = now, 0
 
 
 async def _run(settings: Settings, demo_count: int) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(AcceptErrorReport())
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     service = StationmasterService(settings)

@@ -95,6 +95,11 @@ class StationmasterService:
         host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
         return f"http://{'[' + host + ']' if ':' in host else host}:{self.station_port}"
 
+    @property
+    def applications(self) -> tuple[web.Application, ...]:
+        """The running aiohttp apps, the station API first, then the admin API (for tools that list routes)."""
+        return tuple(runner.app for runner in self._runners)
+
     async def start(self) -> None:
         """Open the registry and the store, then start both listeners; raise StartupError if one is taken."""
         settings = self.settings
@@ -230,9 +235,24 @@ class StationmasterService:
         offers = FirmwareOffers(journal, self.rollouts, settings.maintenance_window or None)
         metrics = MetricsSource(self.registry, self.presence, self.clock, self.coalescer) if settings.metrics else None
         station_app = create_station_app(
-            journal, reports, offers, library, commands=self.commands, metrics_source=metrics
+            journal,
+            reports,
+            offers,
+            library,
+            commands=self.commands,
+            metrics_source=metrics,
+            request_timeout_s=settings.request_timeout_s,
         )
-        station_runner = web.AppRunner(station_app, access_log=None, handle_signals=False, shutdown_timeout=10)
+        # keepalive_timeout also bounds how long a new connection may take to send its headers; after an
+        # early answer (413, 408) the rest of a body is read and dropped for at most lingering_time.
+        station_runner = web.AppRunner(
+            station_app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=10,
+            keepalive_timeout=settings.request_timeout_s,
+            lingering_time=min(10.0, settings.request_timeout_s),
+        )
         await station_runner.setup()
         self._runners.append(station_runner)
         site = web.TCPSite(station_runner, settings.http_host, settings.http_port, reuse_address=True)

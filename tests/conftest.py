@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -68,7 +69,17 @@ def stationmaster_command(*args: str) -> list[str]:
 class ServeProcess:
     """`stationmaster serve` in a child process, as systemd runs it."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        *,
+        env: dict[str, str] | None = None,
+        open_files: tuple[int, int] | None = None,
+        prefix: Sequence[str] = (),
+    ) -> None:
+        self.extra_env = env or {}
+        self.prefix = list(prefix)  # a command that runs serve, e.g. inside a mount namespace
+        self.open_files = open_files  # (soft, hard) RLIMIT_NOFILE for the child, as a unit's LimitNOFILE= sets
         self.port = free_port()
         self.data_dir = tmp_path / "data"
         self.socket = tmp_path / "admin.sock"
@@ -82,7 +93,8 @@ class ServeProcess:
         self.socket.unlink(missing_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            stationmaster_command(
+            self.prefix
+            + stationmaster_command(
                 "serve",
                 "--data-dir",
                 str(self.data_dir),
@@ -97,7 +109,8 @@ class ServeProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             # No serve process a test starts watches the machine's own serial ports.
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "STATIONMASTER_USB_PORTS": ""},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "STATIONMASTER_USB_PORTS": "", **self.extra_env},
+            preexec_fn=None if self.open_files is None else self._limit_open_files,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -107,6 +120,16 @@ class ServeProcess:
                 return
             time.sleep(0.05)  # polling the process's readiness: there is no event to await across processes
         raise TimeoutError(f"serve did not come up: {self.log_path.read_text()}")
+
+    @property
+    def pid(self) -> int:
+        """The running service's process id."""
+        assert self.proc is not None
+        return self.proc.pid
+
+    def _limit_open_files(self) -> None:
+        assert self.open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, self.open_files)
 
     def stop(self) -> int:
         """SIGTERM the service and return its exit code."""

@@ -1,4 +1,4 @@
-"""A power cut (SIGKILL) mid-import and mid-burst loses no acknowledged write and leaves no partial image."""
+"""A power cut (SIGKILL) at a random moment under load loses no acknowledged write and leaves no partial image."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import random
 import sqlite3
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -18,41 +19,73 @@ from tests.imagefactory import build_image
 ROUNDS = 4
 
 
-async def _burst(url: str, round_no: int, acknowledged: list[str]) -> None:
-    """Check in as many new stations as possible until the service dies; note each acknowledged MAC."""
+@dataclass
+class Acknowledged:
+    """Everything the service said it had stored before it died."""
+
+    new_stations: list[str] = field(default_factory=list)
+    uptimes: dict[str, int] = field(default_factory=dict)  # a regular station's last acknowledged uptime
+    events: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+
+
+async def _new_stations(url: str, prefix: int, acked: Acknowledged) -> None:
+    """Check in as many new stations as possible until the service dies."""
     async with aiohttp.ClientSession(url) as session:
         for index in range(100_000):
-            mac = f"02:00:00:{round_no:02X}:{index >> 8 & 0xFF:02X}:{index & 0xFF:02X}"
+            mac = f"02:00:00:{prefix:02X}:{index >> 8 & 0xFF:02X}:{index & 0xFF:02X}"
             try:
                 async with session.post("/api/v1/checkin", json={"mac": mac, "rssi": -60}) as response:
                     if response.status == 200:
-                        acknowledged.append(mac)
+                        acked.new_stations.append(mac)
             except aiohttp.ClientError:
                 return
 
 
-async def _imports(socket: Path, images: list[bytes]) -> None:
+async def _regulars(url: str, round_no: int, acked: Acknowledged) -> None:
+    """The same stations check in again and again (each an update of a row) and report events."""
+    macs = [f"02:AA:00:00:00:{n:02X}" for n in range(20)]
+    async with aiohttp.ClientSession(url) as session:
+        for beat in range(1, 100_000):
+            mac = macs[beat % len(macs)]
+            uptime = round_no * 1_000_000 + beat
+            try:
+                async with session.post("/api/v1/checkin", json={"mac": mac, "uptime_s": uptime}) as response:
+                    if response.status == 200:
+                        acked.uptimes[mac] = uptime
+                message = f"round {round_no} beat {beat}"
+                body = {"mac": mac, "events": [{"kind": "message", "message": message}]}
+                async with session.post("/api/v1/events", json=body) as response:
+                    if response.status == 202:
+                        acked.events.append(message)
+            except aiohttp.ClientError:
+                return
+
+
+async def _imports(socket: Path, images: list[bytes], acked: Acknowledged) -> None:
     """Upload images over the admin socket until the service dies."""
     async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(socket))) as session:
         for data in images * 50:
             try:
                 async with session.post("http://admin/v1/firmware", data=data) as response:
-                    await response.read()
+                    if response.status in (200, 201):
+                        acked.images.append((await response.json())["sha256"])
             except aiohttp.ClientError:
                 return
 
 
-async def _load_then_kill(serve: ServeProcess, round_no: int, images: list[bytes], delay: float) -> list[str]:
-    acknowledged: list[str] = []
+async def _load_then_kill(serve: ServeProcess, round_no: int, images: list[bytes], delay: float) -> Acknowledged:
+    acked = Acknowledged()
     load = [
-        asyncio.create_task(_burst(serve.url, round_no, acknowledged)),
-        asyncio.create_task(_burst(serve.url, round_no + 0x40, acknowledged)),
-        asyncio.create_task(_imports(serve.socket, images)),
+        asyncio.create_task(_new_stations(serve.url, round_no, acked)),
+        asyncio.create_task(_new_stations(serve.url, round_no + 0x40, acked)),
+        asyncio.create_task(_regulars(serve.url, round_no, acked)),
+        asyncio.create_task(_imports(serve.socket, images, acked)),
     ]
     await asyncio.sleep(delay)  # a random moment under load: the point is not to choose it
     await asyncio.to_thread(serve.kill)
     await asyncio.gather(*load)
-    return acknowledged
+    return acked
 
 
 def _assert_store_holds_only_whole_images(store: Path) -> None:
@@ -71,17 +104,25 @@ async def test_sigkill_under_load_keeps_the_registry_and_store_whole(tmp_path: P
     serve = ServeProcess(tmp_path)
     for round_no in range(ROUNDS):
         await asyncio.to_thread(serve.start)
-        acknowledged = await _load_then_kill(serve, round_no, images, rng.uniform(0.3, 1.5))
+        acked = await _load_then_kill(serve, round_no, images, rng.uniform(0.3, 1.5))
         db = sqlite3.connect(serve.data_dir / REGISTRY_FILE)
         try:
             assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
             stored = {row[0] for row in db.execute("SELECT mac FROM stations")}
+            uptimes = dict(db.execute("SELECT mac, uptime_s FROM stations WHERE mac LIKE '02:AA:%'").fetchall())
+            events = {row[0] for row in db.execute("SELECT message FROM events WHERE kind = 'message'")}
             image_rows = db.execute("SELECT sha256, size FROM images").fetchall()
         finally:
             db.close()
-        assert acknowledged, "the burst reached the service"
-        missing = [mac for mac in acknowledged if mac not in stored]
-        assert not missing, f"{len(missing)} acknowledged check-ins were lost"
+        assert acked.new_stations, "the burst reached the service"
+        assert acked.uptimes, "and so did the regulars"
+        assert acked.events, "and their events"
+        missing = [mac for mac in acked.new_stations if mac not in stored]
+        assert not missing, f"{len(missing)} acknowledged check-ins of new stations were lost"
+        stale = {mac: (uptimes.get(mac), up) for mac, up in acked.uptimes.items() if (uptimes.get(mac) or 0) < up}
+        assert not stale, f"acknowledged check-ins lost (stored, acknowledged): {stale}"
+        assert set(acked.events) <= events, "acknowledged station events were lost"
+        assert set(acked.images) <= {sha256 for sha256, _ in image_rows}, "acknowledged imports were lost"
         _assert_store_holds_only_whole_images(serve.data_dir / FIRMWARE_DIR)
         for sha256, size in image_rows:
             path = serve.data_dir / FIRMWARE_DIR / sha256[:2] / sha256

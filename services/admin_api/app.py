@@ -22,7 +22,7 @@ from services.commands import CommandQueue
 from services.eventbus import EventBus
 from services.fleet import Administration, FirmwareLibrary, StationReports
 from services.fleet.journal import Journal
-from services.http_errors import BODY_LIMIT, error_middleware
+from services.http_errors import BODY_LIMIT, answer_bad_expectations, error_middleware
 from services.lan.mdns import MdnsStatus
 from services.lan.push import LanPusher
 from services.registry import Registry
@@ -45,6 +45,7 @@ def create_admin_app(
     rollouts: RolloutActions,
 ) -> web.Application:
     """Build the admin app; uploads may be as large as the largest image allowed."""
+    answer_bad_expectations()
     app = web.Application(middlewares=[error_middleware], client_max_size=max_image_bytes + 1024)
     app[BODY_LIMIT] = max_image_bytes + 1024
     app[REGISTRY] = registry

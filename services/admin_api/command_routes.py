@@ -13,6 +13,7 @@ from services.errors import InvalidInput
 from services.http_errors import json_body
 from services.macaddr import parse_mac
 from services.models import Command
+from services.numbers import parse_whole_number
 
 COMMAND_QUEUE = web.AppKey("command_queue", CommandQueue)
 routes = web.RouteTableDef()
@@ -60,14 +61,8 @@ def command_json(command: Command) -> dict[str, Any]:
 
 
 def _id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise InvalidInput("a command id is a whole number")
-    return int(raw)
+    return parse_whole_number(request.match_info["id"], "a command id")
 
 
 def _limit(request: web.Request) -> int:
-    raw = request.query.get("limit", "200")
-    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
-        raise InvalidInput("query parameter 'limit' must be a whole number from 1 to 10000")
-    return int(raw)
+    return parse_whole_number(request.query.get("limit", "200"), "query parameter 'limit'", 1, 10_000)

@@ -13,6 +13,7 @@ from services.fleet.journal import EventLog, Journal
 from services.health import dismiss_alert
 from services.macaddr import parse_mac
 from services.models import Alert
+from services.numbers import parse_whole_number
 
 ALERT_JOURNAL = web.AppKey("alert_journal", Journal)
 routes = web.RouteTableDef()
@@ -34,10 +35,7 @@ async def list_alerts(request: web.Request) -> web.Response:
 @routes.post("/v1/alerts/{id}/clear")
 async def clear(request: web.Request) -> web.Response:
     """Dismiss an open alert (it is raised again if its cause persists)."""
-    raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise InvalidInput("an alert id is a whole number")
-    alert_id = int(raw)
+    alert_id = parse_whole_number(request.match_info["id"], "an alert id")
     registry = request.app[REGISTRY]
     if await registry.health.alert(alert_id) is None:
         raise NotFound(f"no alert {alert_id}")
@@ -81,6 +79,4 @@ def _int(request: web.Request, name: str, default: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
-        raise InvalidInput(f"query parameter {name!r} must be a whole number from 1 to 100000")
-    return int(raw)
+    return parse_whole_number(raw, f"query parameter {name!r}", 1, 100_000)

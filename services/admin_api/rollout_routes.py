@@ -37,9 +37,7 @@ async def list_rollouts(request: web.Request) -> web.Response:
     found = await registry.rollouts.all()
     counts = await registry.rollouts.counts(r.id for r in found)
     images = {i.sha256: i for i in await registry.images.all()}
-    return web.json_response(
-        {"rollouts": [_summary(r, counts.get(r.id, {}), images.get(r.sha256)) for r in found]}
-    )
+    return web.json_response({"rollouts": [_summary(r, counts.get(r.id, {}), images.get(r.sha256)) for r in found]})
 
 
 @routes.post("/v1/rollouts")

@@ -12,9 +12,10 @@ from services.admin_api.keys import ADMINISTRATION, INFO, LIBRARY, MDNS, PUSHER,
 from services.admin_api.wire import assignment_json, event_json, image_json, station_json
 from services.errors import InvalidInput
 from services.health import Presence
-from services.http_errors import json_body
+from services.http_errors import json_body, read_body
 from services.macaddr import parse_mac
 from services.models import Station, StationStatus
+from services.numbers import parse_whole_number
 
 routes = web.RouteTableDef()
 
@@ -144,7 +145,7 @@ async def list_images(request: web.Request) -> web.Response:
 @routes.post("/v1/firmware")
 async def import_image(request: web.Request) -> web.Response:
     """Import the uploaded bytes as an image."""
-    data = await request.read()
+    data = await read_body(request)
     if not data:
         raise InvalidInput("the body must be the image file's bytes")
     image, new = await request.app[LIBRARY].import_image(
@@ -189,10 +190,8 @@ async def assign(request: web.Request) -> web.Response:
 @routes.delete("/v1/assignments/{id}")
 async def unassign(request: web.Request) -> web.Response:
     """Remove an assignment."""
-    raw = request.match_info["id"]
-    if not (raw.isascii() and raw.isdigit()):
-        raise InvalidInput("an assignment id is a whole number")
-    await request.app[ADMINISTRATION].unassign(int(raw))
+    assignment_id = parse_whole_number(request.match_info["id"], "an assignment id", 1)
+    await request.app[ADMINISTRATION].unassign(assignment_id)
     return web.Response(status=204)
 
 
@@ -229,6 +228,4 @@ def _int_query(request: web.Request, name: str, default: int, low: int, high: in
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
-        raise InvalidInput(f"query parameter {name!r} must be a whole number from {low} to {high}")
-    return int(raw)
+    return parse_whole_number(raw, f"query parameter {name!r}", low, high)

@@ -10,7 +10,7 @@ from services.errors import Conflict, InvalidImage, InvalidInput
 from services.firmware.image import inspect_image
 from services.firmware.store import FirmwareStore
 from services.fleet.journal import EventLog, Journal
-from services.models import FirmwareImage
+from services.models import FirmwareImage, ImageInfo
 from services.registry.images import delete_image, insert_image
 
 
@@ -22,6 +22,8 @@ class FirmwareLibrary:
         self._registry = journal.registry
         self.store = store
         self._max = max_image_bytes
+        # One import at a time: another import of the same bytes must not see a file this one may take back.
+        self._importing = asyncio.Lock()
 
     async def import_image(
         self, data: bytes, filename: str, *, project: str | None = None, version: str | None = None
@@ -43,6 +45,13 @@ class FirmwareLibrary:
         for field, given, found in (("project", project, info.project), ("version", version, info.version)):
             if given is not None and found is not None and given != found:
                 raise InvalidImage(f"{name}: the image says its {field} is {found!r}, not {given!r}")
+        async with self._importing:
+            return await self._store_and_record(data, info, name, project, version)
+
+    async def _store_and_record(
+        self, data: bytes, info: ImageInfo, name: str, project: str | None, version: str | None
+    ) -> tuple[FirmwareImage, bool]:
+        was_stored = await asyncio.to_thread(self.store.has, info.sha256)
         await asyncio.to_thread(self.store.put, data)
         image = FirmwareImage(
             sha256=info.sha256,
@@ -70,7 +79,13 @@ class FirmwareLibrary:
                 )
             return new
 
-        new = await self._journal.write(op)
+        try:
+            new = await self._journal.write(op)
+        except BaseException:
+            # Not recorded (the registry's disk filled up, say): a file nobody can see or delete must not stay.
+            if not was_stored:
+                await asyncio.to_thread(self.store.remove, image.sha256)
+            raise
         stored = await self._registry.images.get(image.sha256)
         assert stored is not None
         return stored, new
@@ -108,6 +123,7 @@ def _clean_filename(filename: str) -> str:
     name = PurePath(filename.replace("\\", "/")).name.strip()
     if not name:
         return "image.bin"
-    if len(name) > 128 or any(ord(ch) < 32 for ch in name):
+    # isprintable() refuses control characters and the lone surrogates a non-UTF-8 header decodes to.
+    if len(name) > 128 or not name.isprintable():
         raise InvalidInput("the file name must be at most 128 printable characters")
     return name

@@ -8,12 +8,15 @@ import logging
 import os
 import re
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
+
+from services.errors import StorageFull
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +26,7 @@ WriteOp = Callable[[aiosqlite.Connection], Awaitable[T]]
 # Under load many check-ins wait at once; committing them together costs one fsync instead of one each,
 # which is what an SD card (and its wear) cares about. Each waits for the commit that makes it durable.
 _MAX_BATCH = 256
+_FULL_REPORT_INTERVAL_S = 60.0
 _MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 
 
@@ -40,6 +44,7 @@ class Database:
         self._queue: asyncio.Queue[tuple[WriteOp[Any], asyncio.Future[Any]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.commits = 0
+        self._full_reported_at = -_FULL_REPORT_INTERVAL_S
         # Bumped when a restore swaps the file: whoever caches what is in it must read it again.
         self.generation = 0
         # A restore swaps the file under a running service: it holds the write lock (no batch runs) and
@@ -184,18 +189,27 @@ class Database:
                     outcomes.append((True, await op(self._writer)))
                     await self._writer.execute("RELEASE op")
                 except Exception as exc:
+                    if not self._writer.in_transaction:
+                        raise  # SQLite gave up the whole transaction (a full disk, an I/O error): so does the batch
                     await self._writer.execute("ROLLBACK TO op")
                     await self._writer.execute("RELEASE op")
-                    outcomes.append((False, exc))
+                    outcomes.append((False, _storage_error(exc)))
             await self._writer.execute("COMMIT")
             self.commits += 1
         except Exception as exc:
-            log.exception("registry commit failed")
+            error = _storage_error(exc)
+            if isinstance(error, StorageFull):
+                # The admin must hear of it, but once a minute without a trace: the log may share the full disk.
+                if time.monotonic() - self._full_reported_at >= _FULL_REPORT_INTERVAL_S:
+                    self._full_reported_at = time.monotonic()
+                    log.warning("%s", error.message)
+            else:
+                log.exception("registry commit failed")
             if self._writer.in_transaction:
                 await self._writer.execute("ROLLBACK")
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(exc)
+                    future.set_exception(error)
             return
         for (ok, value), (_, future) in zip(outcomes, batch, strict=True):
             if future.done():
@@ -204,6 +218,13 @@ class Database:
                 future.set_result(value)
             else:
                 future.set_exception(value)
+
+
+def _storage_error(exc: Exception) -> Exception:
+    """The domain's StorageFull for SQLite's "database or disk is full"; any other error as it is."""
+    if isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return StorageFull(f"the disk holding the registry is full; nothing was written ({exc})")
+    return exc
 
 
 def _keep_private(path: Path) -> None:

@@ -37,7 +37,7 @@ def parse_waves(value: object) -> tuple[WaveSpec, ...]:
         return DEFAULT_WAVES
     items: Any = [part.strip() for part in value.split(",")] if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not items:
-        raise InvalidInput("waves must be a non-empty list such as [1, \"25%\", \"rest\"]")
+        raise InvalidInput('waves must be a non-empty list such as [1, "25%", "rest"]')
     if len(items) > MAX_WAVES:
         raise InvalidInput(f"at most {MAX_WAVES} waves, got {len(items)}")
     waves: list[WaveSpec] = []

@@ -6,11 +6,11 @@ from aiohttp import web
 
 from services.commands import CommandQueue
 from services.fleet import FirmwareLibrary, FirmwareOffers, Journal, StationReports
-from services.http_errors import BODY_LIMIT, error_middleware
+from services.http_errors import BODY_LIMIT, BODY_TIMEOUT, answer_bad_expectations, error_middleware
 from services.station_api import api_v1, esphome, ota
 from services.station_api.commands import COMMANDS, command_result
 from services.station_api.imagecache import ImageCache
-from services.station_api.keys import IMAGE_CACHE, JOURNAL, LIBRARY, OFFERS, REPORTS
+from services.station_api.keys import IMAGE_CACHE, JOURNAL, LIBRARY, OFFERS, REPORTS, SEND_TIMEOUT
 from services.station_api.metrics import METRICS, MetricsSource, metrics
 
 # The contract caps JSON bodies at 16 KiB: a check-in is a few hundred bytes.
@@ -25,10 +25,15 @@ def create_station_app(
     *,
     commands: CommandQueue | None = None,
     metrics_source: MetricsSource | None = None,
+    request_timeout_s: float = 30.0,
 ) -> web.Application:
-    """Build the station app around the domain objects it serves (`/metrics` only with a metrics source)."""
+    """Build the station app around the domain objects it serves (`/metrics` only with a metrics source); a
+    station stalling longer than `request_timeout_s` is hung up on."""
+    answer_bad_expectations()
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[BODY_LIMIT] = MAX_BODY_BYTES
+    app[BODY_TIMEOUT] = request_timeout_s
+    app[SEND_TIMEOUT] = request_timeout_s
     app[JOURNAL] = journal
     app[REPORTS] = reports
     app[OFFERS] = offers

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 from services.errors import StationmasterError
@@ -17,18 +19,35 @@ class CorruptStoredImage(StationmasterError):
 
 
 class ImageCache:
-    """A small LRU of image bytes by SHA-256: a fleet pulling one image reads the SD card once."""
+    """A small LRU of image bytes by SHA-256: a fleet pulling one image reads the SD card once.
 
-    def __init__(self, max_bytes: int = 32 * 1024 * 1024) -> None:
+    An image nobody has asked for in `idle_s` is let go: after a release the old images would otherwise
+    sit in a Pi's memory until newer ones pushed them out, long after the last station took them.
+    """
+
+    def __init__(
+        self, max_bytes: int = 32 * 1024 * 1024, idle_s: float = 300.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._max = max_bytes
-        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._idle_s = idle_s
+        self._clock = clock
+        self._items: OrderedDict[str, tuple[bytes, float]] = OrderedDict()  # bytes, last asked for
         self._loading: dict[str, asyncio.Future[bytes]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def held_bytes(self) -> int:
+        """How many bytes of images the cache holds now."""
+        return sum(len(data) for data, _ in self._items.values())
 
     async def get(self, sha256: str, path: Path) -> bytes:
         """Return the image's bytes, loading and verifying them on first use."""
+        now = self._clock()
+        self._let_go_of_idle(now)
         if sha256 in self._items:
-            self._items.move_to_end(sha256)
-            return self._items[sha256]
+            data, _ = self._items.pop(sha256)
+            self._items[sha256] = (data, now)
+            return data
         if sha256 in self._loading:
             return await asyncio.shield(self._loading[sha256])
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
@@ -42,10 +61,29 @@ class ImageCache:
         finally:
             del self._loading[sha256]
         future.set_result(data)
-        self._items[sha256] = data
-        while sum(len(v) for v in self._items.values()) > self._max and len(self._items) > 1:
+        self._items[sha256] = (data, self._clock())
+        while self.held_bytes > self._max and len(self._items) > 1:
             self._items.popitem(last=False)
+        if self._timer is None:
+            # Once every station has its image nobody asks again: a timer, not the next request, lets go.
+            self._timer = asyncio.get_running_loop().call_later(self._idle_s, self._on_timer)
         return data
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._let_go_of_idle(self._clock())
+        if self._items:
+            oldest = next(iter(self._items.values()))[1]
+            wait = max(1.0, oldest + self._idle_s - self._clock())
+            self._timer = asyncio.get_running_loop().call_later(wait, self._on_timer)
+
+    def _let_go_of_idle(self, now: float) -> None:
+        # Oldest first (least recently asked for): stop at the first one still in use.
+        while self._items:
+            sha256, (_, last) = next(iter(self._items.items()))
+            if now - last < self._idle_s:
+                return
+            del self._items[sha256]
 
 
 def _read_verified(path: Path, sha256: str) -> bytes:

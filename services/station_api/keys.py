@@ -12,3 +12,5 @@ OFFERS = web.AppKey("offers", FirmwareOffers)
 LIBRARY = web.AppKey("library", FirmwareLibrary)
 JOURNAL = web.AppKey("journal", Journal)
 IMAGE_CACHE = web.AppKey("image_cache", ImageCache)
+# Seconds a download may make no progress (the station stopped reading) before it is given up.
+SEND_TIMEOUT = web.AppKey("send_timeout", float)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import logging
@@ -11,21 +12,23 @@ import termios
 
 from aiohttp import web
 
-from services.errors import InvalidInput
+from services.errors import InvalidInput, NotFound
 from services.fleet import OtaRequest
 from services.fleet.journal import EventLog
 from services.macaddr import parse_mac
 from services.models import FirmwareImage
+from services.numbers import parse_whole_number
 from services.registry.history import finish_transfer, start_transfer
 from services.station_api.imagecache import CorruptStoredImage
-from services.station_api.keys import IMAGE_CACHE, JOURNAL, LIBRARY, OFFERS
+from services.station_api.keys import IMAGE_CACHE, JOURNAL, LIBRARY, OFFERS, SEND_TIMEOUT
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 16 * 1024
 # An ESP's TCP window is a few KiB; 64 KiB in flight keeps a Wi-Fi link busy and the accounting honest.
 _SEND_BUFFER = 64 * 1024
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+# ASCII digits, at most 15 (a petabyte): \d would take any script's digits, and int() chokes past 4,300.
+_RANGE = re.compile(r"bytes=([0-9]{0,15})-([0-9]{0,15})")
 # Header prefixes of the Arduino clients, and the chip each implies (the ESP32 one covers the family).
 _ARDUINO_CLIENTS = (("x-ESP8266-", "ESP8266httpUpdate", "esp8266"), ("x-ESP32-", "HTTPUpdate", None))
 
@@ -50,7 +53,7 @@ async def by_digest(request: web.Request) -> web.StreamResponse:
     sha256 = name.removesuffix(".bin").lower()
     image = await request.app[JOURNAL].registry.images.get(sha256) if len(sha256) == 64 else None
     if image is None:
-        raise web.HTTPNotFound(reason=f"no image {name[:80]}")
+        raise NotFound(f"no image {name[:80]!r}")  # repr: the name may hold line breaks or lone surrogates
     try:
         data = await request.app[IMAGE_CACHE].get(image.sha256, request.app[LIBRARY].store.path_for(image.sha256))
     except CorruptStoredImage as exc:
@@ -124,6 +127,7 @@ async def _send(request: web.Request, mac: str | None, image: FirmwareImage, dat
     # Downloads by digest name no station: they are served, not logged against one.
     transfer_id = None if mac is None else await journal.write(begin)
     sock = _limit_send_buffer(request)
+    stall_s = request.app.get(SEND_TIMEOUT)
     sent = 0
     delivered = 0  # what the station's TCP stack acknowledged, as far as the kernel says
     try:
@@ -131,14 +135,20 @@ async def _send(request: web.Request, mac: str | None, image: FirmwareImage, dat
         view = memoryview(data)
         for offset in range(first, last + 1, _CHUNK):
             chunk = view[offset : min(offset + _CHUNK, last + 1)]
-            # write() waits for the socket to drain, so a slow station is paced, never dropped.
-            await response.write(chunk)
+            # write() waits for the socket to drain, so a slow station is paced; one that stops reading
+            # altogether (gone from the Wi-Fi, or hostile) is given up once a chunk makes no headway.
+            async with asyncio.timeout(stall_s):
+                await response.write(chunk)
             sent += len(chunk)
             delivered = sent - _unacknowledged(sock)
         await response.write_eof()
         delivered = sent
     except ConnectionError:
         log.info("%s went away after %d of %d bytes (%d sent)", mac, delivered, last - first + 1, sent)
+    except TimeoutError:
+        log.info("%s stopped reading after %d of %d bytes; hanging up", mac, delivered, last - first + 1)
+        if request.transport is not None:
+            request.transport.abort()
     finally:
         if transfer_id is not None and mac is not None:
             await _log_transfer(request, transfer_id, mac, image, first, delivered, last - first + 1)
@@ -232,10 +242,4 @@ def _hex_digest(value: str | None, length: int) -> str | None:
 def _header_int(name: str, value: str | None) -> int | None:
     if value is None or not value.strip():
         return None
-    try:
-        number = int(value.strip())
-    except ValueError:
-        raise InvalidInput(f"header {name} must be a whole number, got {value[:20]!r}") from None
-    if number < 0:
-        raise InvalidInput(f"header {name} must not be negative")
-    return number
+    return parse_whole_number(value, f"header {name}")

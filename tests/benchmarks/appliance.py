@@ -4,15 +4,15 @@ Run: .venv/bin/python -m tests.benchmarks.appliance [--seconds 8]
 - check-in throughput and latency at 100, 1,000 and 5,000 stations, beside a bare aiohttp handler;
 - firmware fan-out, 50 and 200 stations pulling a 1 MiB image at once, beside nginx with sendfile
   (`apt-get install nginx-light`; without it the reference column says so);
-- resident memory of `serve` with 1,000 stations checking in, and its idle CPU;
+- resident memory and CPU of `serve` with 1,000 simulated stations checking in, and its idle CPU;
 - bytes written to disk per 1,000 check-ins (/proc/PID/io), one at a time and 50 at once.
+It prints a Markdown table (the README carries the latest), with the machine and its load.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import subprocess
 import sys
@@ -20,15 +20,17 @@ import tempfile
 import time
 from pathlib import Path
 
-import aiohttp
-
 from appliance.contract.client import AdminClient
-from tests.benchmarks.tui_latency import percentile
+from tests.benchmarks import loadclient
+from tests.benchmarks.procstats import cpu_seconds, machine, rss_mib, written_bytes
 from tests.conftest import ServeProcess, free_port, stationmaster_command
 from tests.imagefactory import build_image
 from tests.stock_clients import esp32_httpupdate_headers
 
 MiB = 1024 * 1024
+HOST = "127.0.0.1"
+CHECKIN_FLEETS = (100, 1000, 5000)
+FAN_OUTS = (50, 200)
 
 
 def mac(index: int, prefix: int = 0x02) -> str:
@@ -36,66 +38,26 @@ def mac(index: int, prefix: int = 0x02) -> str:
     return f"{prefix:02X}:BE:{index >> 16 & 255:02X}:{index >> 8 & 255:02X}:{index & 255:02X}:01"
 
 
-async def checkin_load(url: str, stations: int, seconds: float) -> tuple[int, list[float]]:
-    """`stations` stations in a closed loop (each checks in again once answered); (count, latencies)."""
-    latencies: list[float] = []
-    deadline = time.monotonic() + seconds
-    connector = aiohttp.TCPConnector(limit=stations)
-    async with aiohttp.ClientSession(url, connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
-
-        async def station(index: int) -> None:
-            body = {"mac": mac(index), "chip": "esp32", "version": "1.0.0", "rssi": -60, "uptime_s": 100}
-            while time.monotonic() < deadline:
-                started = time.perf_counter()
-                async with session.post("/api/v1/checkin", json=body) as response:
-                    await response.read()
-                    if response.status != 200:
-                        raise RuntimeError(f"check-in answered {response.status}")
-                latencies.append(time.perf_counter() - started)
-
-        await asyncio.gather(*(station(i) for i in range(stations)))
-    return len(latencies), latencies
+def checkin(index: int, prefix: int = 0x02, uptime: int = 100) -> bytes:
+    """A station's check-in, as the simulator and real firmware send it."""
+    body = {"mac": mac(index, prefix), "chip": "esp32", "version": "1.0.0", "rssi": -60, "uptime_s": uptime}
+    return loadclient.post_json("/api/v1/checkin", body)
 
 
-async def fan_out(url: str, path: str, clients: int, headers_for: object) -> float:
-    """`clients` downloads at once; the aggregate throughput in MiB/s."""
-    assert callable(headers_for)
-    total = 0
-    async with aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=clients)) as session:
+class Table:
+    """Rows of (figure, Stationmaster, reference, ratio), printed as Markdown as they come."""
 
-        async def pull(index: int) -> int:
-            async with session.get(path, headers=headers_for(index)) as response:
-                body = await response.read()
-                if response.status != 200:
-                    raise RuntimeError(f"{path} answered {response.status}")
-                return len(body)
+    def __init__(self) -> None:
+        print("| figure | Stationmaster | reference | ratio |")
+        print("| --- | ---: | ---: | ---: |", flush=True)
 
-        started = time.perf_counter()
-        total = sum(await asyncio.gather(*(pull(i) for i in range(clients))))
-        elapsed = time.perf_counter() - started
-    return total / MiB / elapsed
+    def row(self, figure: str, ours: float, unit: str, reference: float | None = None, name: str = "") -> None:
+        ref = "" if reference is None else f"{reference:,.1f} {unit} ({name})"
+        ratio = "" if not reference else f"{ours / reference:.2f}"
+        print(f"| {figure} | {ours:,.1f} {unit} | {ref} | {ratio} |", flush=True)
 
-
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time a process has used."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def written_bytes(pid: int) -> int:
-    """Bytes a process has caused to be written to storage."""
-    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
-        if line.startswith("write_bytes:"):
-            return int(line.split()[1])
-    return 0
+    def note(self, figure: str, ours: str, reference: str = "") -> None:
+        print(f"| {figure} | {ours} | {reference} | |", flush=True)
 
 
 class Nginx:
@@ -103,146 +65,170 @@ class Nginx:
 
     def __init__(self, root: Path, image: Path) -> None:
         self.port = free_port()
+        root.mkdir()
         root.chmod(0o755)
         conf = root / "nginx.conf"
         conf.write_text(
             f"worker_processes 1; daemon off; pid {root}/nginx.pid; error_log {root}/error.log;\n"
-            "events { worker_connections 1024; }\n"
-            f"http {{ access_log off; sendfile on; server {{ listen 127.0.0.1:{self.port};"
-            f" location = /ota {{ default_type application/octet-stream; alias {image}; }} }} }}\n"
+            "events { worker_connections 4096; }\n"
+            f"http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;"
+            f" server {{ listen {HOST}:{self.port}; location = /ota {{"
+            f" default_type application/octet-stream; alias {image}; }} }} }}\n"
         )
         self.process = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(root)], stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while not (root / "nginx.pid").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)  # readiness of another process
+            time.sleep(0.05)  # readiness of another process: nothing to await
 
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
 
 
-async def prepare_fleet(serve: ServeProcess, count: int, image: bytes) -> None:
-    """`count` accepted esp32 stations tagged `bench`, with the image assigned to the tag."""
-    async with aiohttp.ClientSession(serve.url) as session:
-        for index in range(count):
-            body = {"mac": mac(index, 0x06), "chip": "esp32", "version": "1.0.0"}
-            async with session.post("/api/v1/checkin", json=body) as response:
-                await response.read()
+async def checkins(table: Table, serve: ServeProcess, bare_port: int, seconds: float) -> None:
+    """Closed-loop check-ins at each fleet size, the appliance then the bare handler."""
+    for stations in CHECKIN_FLEETS:
+        requests = [checkin(i) for i in range(stations)]
+        results = []
+        for port in (serve.port, bare_port):
+            await loadclient.run_all(HOST, port, requests, 100)  # every station known (and warm) first
+            results.append(await loadclient.closed_loop(HOST, port, requests, seconds))
+        ours, ref = results
+        if ours.errors or ref.errors:
+            raise RuntimeError(f"check-ins failed: {ours.errors} (Stationmaster), {ref.errors} (bare)")
+        table.row(f"check-ins per second, {stations:,} stations", ours.rate, "/s", ref.rate, "bare aiohttp")
+        for name, fraction in (("median", 0.5), ("p99", 0.99)):
+            mine = loadclient.percentile(ours.latencies, fraction) * 1000
+            theirs = loadclient.percentile(ref.latencies, fraction) * 1000
+            table.row(f"check-in latency {name}, {stations:,} stations", mine, "ms", theirs, "bare aiohttp")
+
+
+async def fan_out(table: Table, serve: ServeProcess, scratch: Path) -> None:
+    """A 1 MiB image to 50 and 200 stations at once, beside nginx sending the same file."""
+    image = build_image("esp32", project="bench", version="9.0.0", payload_size=MiB - 4096)
     async with AdminClient(serve.socket) as admin:
-        for index in range(count):
+        await loadclient.run_all(HOST, serve.port, [checkin(i, 0x06) for i in range(max(FAN_OUTS))], 20)
+        for index in range(max(FAN_OUTS)):
             await admin.accept(mac(index, 0x06))
             await admin.tag(mac(index, 0x06), add=["bench"])
-        imported = await admin.import_image(image, "bench.bin")
-        await admin.assign(imported["sha256"], tag="bench")
+        await admin.assign((await admin.import_image(image, "bench.bin"))["sha256"], tag="bench")
+    path = scratch / "bench.bin"
+    path.write_bytes(image)
+    path.chmod(0o644)
+    nginx = await asyncio.to_thread(Nginx, scratch / "nginx", path) if shutil.which("nginx") else None
+    requests = [
+        loadclient.get(
+            "/ota",
+            esp32_httpupdate_headers(sta_mac=mac(i, 0x06), free_space=4 * MiB, sketch_size=MiB, sketch_md5="0" * 32),
+        )
+        for i in range(max(FAN_OUTS))
+    ]
+    try:
+        await loadclient.fan_out(HOST, serve.port, requests[:1], len(image))  # the image into the cache
+        for clients in FAN_OUTS:
+            ours = await loadclient.fan_out(HOST, serve.port, requests[:clients], len(image))
+            figure = f"1 MiB image to {clients} stations at once"
+            if nginx is None:
+                table.note(figure, f"{ours:,.1f} MiB/s", "no nginx installed")
+                continue
+            ref = await loadclient.fan_out(HOST, nginx.port, [loadclient.get("/ota")] * clients, len(image))
+            table.row(figure, ours, "MiB/s", ref, "nginx sendfile")
+    finally:
+        if nginx is not None:
+            nginx.stop()
 
 
-async def wait_for_stations(serve: ServeProcess, count: int) -> None:
-    """Return once the registry holds `count` stations."""
-    async with AdminClient(serve.socket) as admin:
-        # Another process's registry offers no event to await: poll it.
-        while sum((await admin.status())["counts"].values()) < count:  # noqa: ASYNC110
-            await asyncio.sleep(0.5)
+async def memory_and_cpu(table: Table, scratch: Path, bare_idle_mib: float) -> ServeProcess:
+    """A fresh `serve` with 1,000 accepted simulated stations checking in every 10 s; returns it, running."""
+    serve = ServeProcess(scratch / "fleet")
+    await asyncio.to_thread(serve.start)
+    await asyncio.sleep(2)
+    floor = ("bare aiohttp, idle", bare_idle_mib)
+    table.row("resident memory, just started, no stations", rss_mib(serve.pid), "MiB", floor[1], floor[0])
+    simulate = await asyncio.create_subprocess_exec(
+        *stationmaster_command("simulate", "--count", "1000", "--url", serve.url, "--interval", "10"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        async with AdminClient(serve.socket) as admin:
+            while len(stations := await admin.stations()) < 1000:  # noqa: ASYNC110 - another process: poll
+                await asyncio.sleep(0.5)
+            for station in stations:
+                await admin.accept(station["mac"])
+        await asyncio.sleep(25)  # two rounds: every station has its token and config, the steady state
+        before = cpu_seconds(serve.pid)
+        await asyncio.sleep(10)
+        busy = 100 * (cpu_seconds(serve.pid) - before) / 10
+        table.row("resident memory, 1,000 stations checking in", rss_mib(serve.pid), "MiB", floor[1], floor[0])
+        table.row("CPU, 1,000 stations checking in every 10 s", busy, "% of a core")
+    finally:
+        simulate.terminate()
+        await asyncio.wait_for(simulate.wait(), 30)
+    await asyncio.sleep(3)
+    before = cpu_seconds(serve.pid)
+    await asyncio.sleep(20)
+    table.row(
+        "idle CPU, 1,000 stations registered, none checking in",
+        100 * (cpu_seconds(serve.pid) - before) / 20,
+        "% of a core",
+    )
+    return serve
 
 
-def row(label: str, ours: str, reference: str, ratio: str) -> None:
-    print(f"{label:<46}{ours:>16}{reference:>16}{ratio:>9}")
+async def disk_writes(table: Table, serve: ServeProcess) -> None:
+    """Bytes sent to storage per 1,000 check-ins of known stations, one at a time and 50 at once."""
+    known = 1000
+    await loadclient.run_all(HOST, serve.port, [checkin(i, 0x0B) for i in range(known)], 50)  # untimed
+    total = 3 * known
+    for concurrency in (1, 50):
+        requests = [checkin(i % known, 0x0B, uptime=10_000 + i) for i in range(total)]
+        before = written_bytes(serve.pid)
+        await loadclient.run_all(HOST, serve.port, requests, concurrency)
+        await asyncio.sleep(1)
+        kib = (written_bytes(serve.pid) - before) / 1024 / (total / 1000)
+        table.row(f"disk written per 1,000 check-ins, {concurrency} at a time", kib, "KiB")
+
+
+def _scratch() -> Path:
+    # A real disk, not tmpfs, so that /proc/PID/io counts what reaches storage.
+    scratch = Path(tempfile.mkdtemp(prefix="stationmaster-bench-", dir=Path.cwd()))
+    scratch.chmod(0o755)  # nginx's worker (nobody) reads the image from here
+    (scratch / "appliance").mkdir()
+    (scratch / "fleet").mkdir()
+    return scratch
 
 
 async def main(seconds: float) -> None:
-    scratch = Path(tempfile.mkdtemp(prefix="stationmaster-bench-", dir=Path.cwd()))  # a real disk, not tmpfs
-    (scratch / "appliance").mkdir()
+    scratch = _scratch()
     serve = ServeProcess(scratch / "appliance")
     bare_port = free_port()
     bare = await asyncio.to_thread(
         subprocess.Popen, [sys.executable, "-m", "tests.benchmarks.bare_server", str(bare_port)]
     )
-    await asyncio.to_thread(serve.start)
-    pid = serve.proc.pid if serve.proc else 0
-    python = sys.version.split()[0]
-    print(f"Stationmaster benchmark on {os.cpu_count()} cores, Python {python}; {seconds:.0f} s per load")
-    print(f"{'figure':<46}{'stationmaster':>16}{'reference':>16}{'ratio':>9}")
+    fleet: ServeProcess | None = None
+    print(f"Stationmaster benchmark: {machine()}; {seconds:g} s per check-in load\n")
     try:
-        for stations in (100, 1000, 5000):
-            ours = await checkin_load(serve.url, stations, seconds)
-            ref = await checkin_load(f"http://127.0.0.1:{bare_port}", stations, seconds)
-            rate, ref_rate = ours[0] / seconds, ref[0] / seconds
-            row(
-                f"check-ins/s, {stations} stations", f"{rate:,.0f}", f"{ref_rate:,.0f} (bare)", f"{rate / ref_rate:.2f}"
-            )
-            for name, fraction in (("median", 0.5), ("p99", 0.99)):
-                mine, theirs = percentile(ours[1], fraction) * 1000, percentile(ref[1], fraction) * 1000
-                row(f"  latency {name} ms", f"{mine:.1f}", f"{theirs:.1f}", f"{mine / theirs:.2f}")
-
-        image = build_image("esp32", project="bench", version="9.0.0", payload_size=MiB)
-        image_path = scratch / "bench.bin"
-        image_path.write_bytes(image)
-        image_path.chmod(0o644)
-        await prepare_fleet(serve, 200, image)
-        nginx = Nginx(scratch / "nginx", image_path) if shutil.which("nginx") else None
-        try:
-            for clients in (50, 200):
-                ours_mib = await fan_out(
-                    serve.url,
-                    "/ota",
-                    clients,
-                    lambda i: esp32_httpupdate_headers(
-                        sta_mac=mac(i, 0x06), free_space=4 * MiB, sketch_size=MiB, sketch_md5="0" * 32
-                    ),
-                )
-                if nginx is not None:
-                    ref_mib = await fan_out(f"http://127.0.0.1:{nginx.port}", "/ota", clients, lambda i: {})
-                    row(
-                        f"1 MiB image to {clients} stations, MiB/s",
-                        f"{ours_mib:,.0f}",
-                        f"{ref_mib:,.0f} (nginx)",
-                        f"{ours_mib / ref_mib:.2f}",
-                    )
-                else:
-                    row(f"1 MiB image to {clients} stations, MiB/s", f"{ours_mib:,.0f}", "no nginx", "-")
-        finally:
-            if nginx is not None:
-                nginx.stop()
-
-        simulate = await asyncio.create_subprocess_exec(
-            *stationmaster_command("simulate", "--count", "1000", "--url", serve.url, "--interval", "10"),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        await wait_for_stations(serve, 1000 + 200)
-        await asyncio.sleep(10)  # one more check-in interval: every simulated station in its steady state
-        row("resident memory, 1,000 stations checking in", f"{rss_mib(pid):.0f} MiB", "", "")
-        simulate.terminate()
-        await asyncio.wait_for(simulate.wait(), 30)
-        await asyncio.sleep(3)
-        before = cpu_seconds(pid)
-        await asyncio.sleep(10)
-        row("idle CPU (no station checking in)", f"{100 * (cpu_seconds(pid) - before) / 10:.2f} %", "", "")
-
-        async with aiohttp.ClientSession(serve.url) as session:
-            for concurrency in (1, 50):
-                before_bytes = written_bytes(pid)
-                semaphore = asyncio.Semaphore(concurrency)
-
-                async def one(index: int, semaphore: asyncio.Semaphore = semaphore) -> None:
-                    async with (
-                        semaphore,
-                        session.post(
-                            "/api/v1/checkin", json={"mac": mac(index, 0x0A), "rssi": -60, "uptime_s": index}
-                        ) as response,
-                    ):
-                        await response.read()
-
-                await asyncio.gather(*(one(i) for i in range(1000)))
-                kib = (written_bytes(pid) - before_bytes) / 1024
-                row(f"disk written per 1,000 check-ins, {concurrency} at once", f"{kib:,.0f} KiB", "", "")
+        await asyncio.to_thread(serve.start)
+        await asyncio.sleep(1)
+        bare_idle_mib = rss_mib(bare.pid)  # Python and aiohttp, serving nothing yet: the floor for memory
+        table = Table()
+        await checkins(table, serve, bare_port, seconds)
+        await fan_out(table, serve, scratch)
+        assert serve.stop() == 0
+        fleet = await memory_and_cpu(table, scratch, bare_idle_mib)
+        await disk_writes(table, fleet)
+        print("\nratio: Stationmaster / reference (throughput: higher is better; latency and memory: lower)")
     finally:
-        serve.stop()
+        for process in (serve, fleet):
+            if process is not None and process.proc is not None and process.proc.poll() is None:
+                process.stop()
         bare.terminate()
         bare.wait(timeout=10)
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=8.0, help="how long each check-in load runs")
     asyncio.run(main(parser.parse_args().seconds))

@@ -19,7 +19,8 @@ from typing import Any
 import aiohttp
 
 from appliance.contract.client import AdminClient
-from tests.benchmarks.appliance import mac, written_bytes
+from tests.benchmarks.appliance import mac
+from tests.benchmarks.procstats import written_bytes
 from tests.benchmarks.tui_latency import percentile
 from tests.conftest import ServeProcess
 from tests.imagefactory import build_image

@@ -19,7 +19,7 @@ from pathlib import Path
 from appliance.contract.client import AdminClient
 from services.service import REGISTRY_FILE
 from services.simulator import Behaviour, SimulatedFleet
-from tests.benchmarks.appliance import cpu_seconds, written_bytes
+from tests.benchmarks.procstats import cpu_seconds, written_bytes
 from tests.conftest import ServeProcess
 from tests.imagefactory import build_image
 from tests.rollouts.conftest import open_tap
