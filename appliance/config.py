@@ -41,6 +41,15 @@ _FILE_LAYOUT: dict[str, tuple[str, str]] = {
     "rollout_downloads_per_ap": ("rollouts", "downloads_per_ap"),
     "maintenance_window": ("rollouts", "maintenance_window"),
     "log_level": ("log", "level"),
+    "checkin_flush_interval_s": ("retention", "checkin_flush_interval_s"),
+    "checkin_hourly_days": ("retention", "hourly_days"),
+    "checkin_daily_days": ("retention", "daily_days"),
+    "offline_after_missed": ("health", "offline_after_missed"),
+    "weak_signal_dbm": ("health", "weak_signal_dbm"),
+    "reboot_loop_restarts": ("health", "reboot_loop_restarts"),
+    "reboot_loop_window_s": ("health", "reboot_loop_window_s"),
+    "command_ttl_s": ("commands", "ttl_s"),
+    "metrics": ("metrics", "enabled"),
     "usb_ports": ("usb", "ports"),
     "usb_poll_ms": ("usb", "poll_ms"),
     "usb_identify": ("usb", "identify"),
@@ -69,7 +78,7 @@ class Settings:
     mdns_browse_types: tuple[str, ...] = ()
     poll_interval_s: int = 60
     checkin_history_interval_s: int = 300
-    checkin_retention_days: int = 14
+    checkin_retention_days: int = 3
     event_retention_days: int = 90
     event_retention_rows: int = 50_000
     max_image_bytes: int = 16 * 1024 * 1024
@@ -78,6 +87,15 @@ class Settings:
     rollout_downloads_per_ap: int = 2
     maintenance_window: str = ""
     log_level: str = "info"
+    checkin_flush_interval_s: int = 60
+    checkin_hourly_days: int = 14
+    checkin_daily_days: int = 365
+    offline_after_missed: int = 3
+    weak_signal_dbm: int = -80
+    reboot_loop_restarts: int = 3
+    reboot_loop_window_s: int = 900
+    command_ttl_s: int = 86400
+    metrics: bool = True
     # Only the adapters deploy/install.sh's udev rule names: a site's 3G modem or Zigbee stick on ttyUSB*
     # must never be reset into a "bootloader" by a probe.
     usb_ports: tuple[str, ...] = ("/dev/stationmaster/*",)
@@ -280,6 +298,10 @@ def _check_ranges(settings: Settings) -> None:
     for name in _POSITIVE:
         if getattr(settings, name) <= 0:
             raise fail(name, "must be positive")
+    if settings.checkin_flush_interval_s < 0:
+        raise fail("checkin_flush_interval_s", "must be 0 (write every check-in at once) or more seconds")
+    if not -127 <= settings.weak_signal_dbm <= -1:
+        raise fail("weak_signal_dbm", "must be a signal level from -127 to -1 dBm")
     if not -127 <= settings.rollout_min_rssi <= 0:
         raise fail("rollout_min_rssi", "must be from -127 to 0 (dBm)")
     if settings.rollout_min_free_heap < 0:
@@ -301,6 +323,12 @@ _POSITIVE = (
     "event_retention_days",
     "event_retention_rows",
     "max_image_bytes",
+    "checkin_hourly_days",
+    "checkin_daily_days",
+    "offline_after_missed",
+    "reboot_loop_restarts",
+    "reboot_loop_window_s",
+    "command_ttl_s",
     "rollout_downloads_per_ap",
     "usb_poll_ms",
     "usb_improv_probe_ms",

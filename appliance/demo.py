@@ -89,7 +89,11 @@ async def _narrate(admin: AdminClient) -> None:
         if message.get("kind") == "checkin":
             checkins += 1
             seen.add(message["mac"])
-        elif message.get("kind") in interesting or _went_wrong(message):
+        elif (
+            message.get("kind") in interesting
+            or _went_wrong(message)
+            or str(message.get("kind")).startswith(("alert_", "command_"))
+        ):
             _say(f"{time.strftime('%H:%M:%S')}  {message['message']}")
         if time.monotonic() - since >= STATUS_EVERY_S:
             rate = checkins / (time.monotonic() - since)

@@ -61,6 +61,12 @@ class DeviceFailed(StationmasterError):
     code = "device_failed"
 
 
+class NeedsConfirmation(Conflict):
+    """Allowed only with the admin's explicit say (e.g. rebooting a critical station): ask again with force."""
+
+    code = "confirmation_required"
+
+
 class UpstreamFailed(StationmasterError):
     """A server out on the uplink (the release feed's) did not answer as it should; the message says how."""
 

@@ -57,6 +57,7 @@ class CheckIn:
     ip: str | None = None
     bssid: str | None = None
     free_sketch_space: int | None = None
+    reset_reason: int | None = None  # the SDK's numeric reset reason, read by chip (services.health.resets)
     config_etag: str | None = None  # the ETag of the config the station has applied
 
 
@@ -83,6 +84,7 @@ class Station:
     has_token: bool
     ota_note: str | None
     settings: dict[str, object] = field(default_factory=dict)
+    reset_reason: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +123,54 @@ class Assignment:
     created_at: float
 
 
+CommandState = Literal["queued", "delivered", "running", "succeeded", "failed", "expired", "cancelled"]
+OPEN_COMMAND_STATES: tuple[CommandState, ...] = ("queued", "delivered", "running")
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """Something the admin asked a station to do, and how far it got."""
+
+    id: int
+    mac: str
+    kind: str
+    args: dict[str, object]
+    state: CommandState
+    created_at: float
+    expires_at: float
+    delivered_at: float | None = None
+    finished_at: float | None = None
+    forced: bool = False
+    result: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A condition the admin should know about, open until cleared."""
+
+    id: int
+    kind: str
+    mac: str | None
+    message: str
+    raised_at: float
+    data: dict[str, object] = field(default_factory=dict)
+    cleared_at: float | None = None
+    cleared_message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Restart:
+    """One restart the appliance saw, with its normalised cause and what the station said."""
+
+    id: int
+    mac: str
+    at: float
+    cause: str
+    kind: str
+    reset_reason: int | None
+    firmware_cause: str | None
+    uptime_before: int | None
+    version: str | None
 @dataclass(frozen=True, slots=True)
 class Provision:
     """A station made ready before its first check-in (a bench bundle, a USB flash), awaiting or arrived."""

@@ -9,6 +9,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -20,6 +21,7 @@ from services.admin_api.backup_routes import BACKUP
 from services.admin_api.feed_routes import FEED
 from services.admin_api.status import ServiceInfo
 from services.backup import SiteBackup
+from services.commands import CommandQueue
 from services.eventbus import EventBus
 from services.firmware.store import FirmwareStore
 from services.fleet import (
@@ -30,13 +32,17 @@ from services.fleet import (
     ReportPolicy,
     StationReports,
 )
+from services.fleet.coalescing import CheckinCoalescer
 from services.fleet.retention import RetentionPolicy, run_retention
+from services.health import CheckinHealth, HealthMonitor, HealthPolicy, Presence, SignalPolicy
 from services.lan.mdns import MdnsService, MdnsSettings, MdnsStatus
+from services.periodic import run_periodically
 from services.registry import Registry
 from services.rollouts.actions import RolloutActions
 from services.rollouts.engine import RolloutEngine
 from services.rollouts.model import RolloutSettings
 from services.station_api.app import create_station_app
+from services.station_api.metrics import MetricsSource
 from services.uplink import FeedFollower
 from services.usb import UsbOnboarding, UsbSettings
 from services.usb.provisioning import UsbProvisioning
@@ -45,6 +51,8 @@ log = logging.getLogger(__name__)
 
 REGISTRY_FILE = "registry.sqlite3"
 FIRMWARE_DIR = "firmware"
+# How often the service looks for commands to expire and held check-ins to write (reads, unless there is work).
+HOUSEKEEPING_EVERY_S = 2.0
 
 
 class StartupError(Exception):
@@ -54,10 +62,16 @@ class StartupError(Exception):
 class StationmasterService:
     """One site's service; `start()` then `stop()`, or `async with`."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
+        self.clock = clock  # a benchmark passes its own to live a month in minutes
         self.bus = EventBus()
         self.registry: Registry | None = None
+        self.reports: StationReports | None = None
+        self.commands: CommandQueue | None = None
+        self.coalescer: CheckinCoalescer | None = None
+        self.health_monitor: HealthMonitor | None = None
+        self.presence = Presence(settings.poll_interval_s, settings.offline_after_missed)
         self._runners: list[web.AppRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.station_port = settings.http_port
@@ -102,17 +116,10 @@ class StationmasterService:
             raise
         self._tasks.append(
             asyncio.create_task(
-                run_retention(
-                    Journal(self.registry, self.bus),
-                    RetentionPolicy(
-                        checkin_days=settings.checkin_retention_days,
-                        event_days=settings.event_retention_days,
-                        event_rows=settings.event_retention_rows,
-                    ),
-                ),
-                name="retention",
+                run_retention(Journal(self.registry, self.bus, self.clock), self.retention), name="retention"
             )
         )
+        self._start_housekeeping()
         if self.feed is not None:
             self._tasks.append(asyncio.create_task(self.feed.run(), name="release-feed"))
         if settings.mdns:
@@ -147,8 +154,20 @@ class StationmasterService:
             settings.data_dir,
         )
 
+    @property
+    def retention(self) -> RetentionPolicy:
+        """How long history is kept, from the settings."""
+        settings = self.settings
+        return RetentionPolicy(
+            checkin_days=settings.checkin_retention_days,
+            event_days=settings.event_retention_days,
+            event_rows=settings.event_retention_rows,
+            hourly_days=settings.checkin_hourly_days,
+            daily_days=settings.checkin_daily_days,
+        )
+
     async def stop(self) -> None:
-        """Stop listening, let in-flight requests finish, then close the registry."""
+        """Stop listening, let in-flight requests finish, write held check-ins, then close the registry."""
         if self.usb is not None:
             await self.usb.stop()  # first: its jobs write to the registry as they end
             self.usb = None
@@ -165,6 +184,11 @@ class StationmasterService:
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
+        if self.coalescer is not None and self.registry is not None:
+            try:
+                await self.coalescer.flush()
+            except Exception:
+                log.exception("could not write the last held check-ins")
         with contextlib.suppress(FileNotFoundError):
             if self.settings.admin_socket.is_socket():
                 self.settings.admin_socket.unlink()
@@ -175,22 +199,49 @@ class StationmasterService:
     async def _start_listeners(self, store: FirmwareStore) -> None:
         assert self.registry is not None
         settings = self.settings
-        journal = Journal(self.registry, self.bus)
+        journal = Journal(self.registry, self.bus, self.clock)
         # Before any station is heard: the rollouts must know which stations they hold.
         self.rollouts = RolloutEngine(journal)
         await self.rollouts.start()
-        reports = StationReports(
+        self.commands = CommandQueue(journal, settings.command_ttl_s)
+        self.coalescer = CheckinCoalescer(
+            journal,
+            flush_interval_s=settings.checkin_flush_interval_s,
+            history_interval_s=settings.checkin_history_interval_s,
+            # A station a rollout holds has every check-in written and judged: its outcome is told from them.
+            must_write=self.rollouts.holds,
+        )
+        health = CheckinHealth(
+            HealthPolicy(
+                signal=SignalPolicy(threshold_dbm=settings.weak_signal_dbm),
+                presence=self.presence,
+                reboot_loop_restarts=settings.reboot_loop_restarts,
+                reboot_loop_window_s=settings.reboot_loop_window_s,
+            )
+        )
+        self.health_monitor = HealthMonitor(journal, self.presence)
+        reports = self.reports = StationReports(
             journal,
             ReportPolicy(
                 poll_interval_s=settings.poll_interval_s,
                 checkin_history_interval_s=settings.checkin_history_interval_s,
             ),
             observer=self.rollouts,
+            health=health,
+            commands=self.commands,
+            coalescer=self.coalescer,
         )
         library = FirmwareLibrary(journal, store, settings.max_image_bytes)
         offers = FirmwareOffers(journal, self.rollouts, settings.maintenance_window or None)
+        metrics = MetricsSource(self.registry, self.presence, self.clock, self.coalescer) if settings.metrics else None
         station_app = create_station_app(
-            journal, reports, offers, library, request_timeout_s=settings.request_timeout_s
+            journal,
+            reports,
+            offers,
+            library,
+            commands=self.commands,
+            metrics_source=metrics,
+            request_timeout_s=settings.request_timeout_s,
         )
         # keepalive_timeout also bounds how long a new connection may take to send its headers; after an
         # early answer (413, 408) the rest of a body is read and dropped for at most lingering_time.
@@ -223,6 +274,7 @@ class StationmasterService:
             station_url=self.station_url,
             hostname=settings.hostname,
             poll_interval_s=settings.poll_interval_s,
+            offline_after_missed=settings.offline_after_missed,
             http_host=settings.http_host,
             mdns_enabled=settings.mdns,
         )
@@ -248,6 +300,7 @@ class StationmasterService:
             info,
             settings.max_image_bytes,
             self._mdns_status,
+            self.commands,
             self.usb,
             rollouts=RolloutActions(journal, self.rollouts, rollout_defaults(settings)),
         )
@@ -261,6 +314,20 @@ class StationmasterService:
         await web.UnixSite(admin_runner, str(settings.admin_socket)).start()
         # 0660: whoever is in the socket's group is an admin; SSH is the authentication.
         os.chmod(settings.admin_socket, 0o660)
+
+    def _start_housekeeping(self) -> None:
+        assert self.commands is not None
+        assert self.coalescer is not None
+        assert self.health_monitor is not None
+        every = HOUSEKEEPING_EVERY_S
+        # Offline is told in whole poll intervals: looking four times an interval is soon enough.
+        sweep_every = max(every, self.settings.poll_interval_s / 4)
+        for name, interval, step in (
+            ("command expiry", every, self.commands.expire_due),
+            ("writing held check-ins", every, self.coalescer.flush_if_due),
+            ("health sweep", sweep_every, self.health_monitor.sweep),
+        ):
+            self._tasks.append(asyncio.create_task(run_periodically(name, interval, step), name=name))
 
 
 def rollout_defaults(settings: Settings) -> RolloutSettings:

@@ -13,6 +13,7 @@ from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from appliance import __version__
 from appliance.contract.client import AdminError, ServiceUnavailable
+from tui.alerts import AlertsTable
 from tui.detail import StationScreen
 from tui.events import EventsTable
 from tui.firmware import FirmwareTable
@@ -28,6 +29,8 @@ from tui.wifi import WifiPane
 AGE_REFRESH_S = 5.0
 # Stored events that change what a station row shows: the row is fetched again when one arrives.
 _STATION_EVENTS = ("station_", "version_changed", "image_assigned", "ota_held")
+# Stored events that change what a station's detail screen shows while it is open.
+_DETAIL_EVENTS = (*_STATION_EVENTS, "command_", "alert_")
 
 
 class StationmasterApp(App[None]):
@@ -42,6 +45,7 @@ class StationmasterApp(App[None]):
         Binding("f", "show_tab('firmware')", "Firmware", tooltip="The firmware library"),
         Binding("e", "show_tab('events')", "Events", tooltip="The live event log"),
         Binding("u", "show_tab('rollouts')", "Rollouts", tooltip="Staged rollouts, wave by wave"),
+        Binding("exclamation_mark", "show_tab('alerts')", "Alerts", tooltip="What needs your eye"),
         Binding("l", "show_tab('lan')", "LAN", tooltip="Every ESP that mDNS shows on the site's network"),
         Binding("n", "show_tab('onboarding')", "Onboarding", tooltip="Bring new stations in"),
         Binding("w", "show_tab('wifi')", "Wi-Fi", tooltip="The site's networks and their rotation"),
@@ -69,6 +73,8 @@ class StationmasterApp(App[None]):
             with TabPane("Events", id="events"):
                 yield Input(placeholder="filter events…", id="events-filter")
                 yield EventsTable(id="events-table")
+            with TabPane("Alerts", id="alerts"):
+                yield AlertsTable(self.link.client, id="alerts-table")
             with TabPane("LAN", id="lan"):
                 yield LanTable(self.link.client, self._station_name, id="lan-table")
                 yield PushProgress(id="lan-progress")
@@ -83,6 +89,11 @@ class StationmasterApp(App[None]):
     def stations_table(self) -> StationsTable:
         """The home table."""
         return self.query_one("#stations-table", StationsTable)
+
+    @property
+    def alerts_table(self) -> AlertsTable:
+        """The open alerts."""
+        return self.query_one("#alerts-table", AlertsTable)
 
     async def on_mount(self) -> None:
         """Open the link, start the stream, keep ages fresh."""
@@ -109,6 +120,7 @@ class StationmasterApp(App[None]):
             stations = await client.stations()
             images = await client.images()
             events = await client.events(limit=200)
+            alerts = await client.alerts()
             lan = await client.lan()
             awaiting = (await client.provisions())["awaiting"]
         except ServiceUnavailable as exc:
@@ -120,11 +132,15 @@ class StationmasterApp(App[None]):
             return
         # The states depend on the service's poll interval: learn it before drawing a single row.
         self.stations_table.poll_interval_s = self._poll_interval()
+        if self.status.get("offline_after_s"):
+            self.stations_table.offline_after_intervals = float(self.status["offline_after_s"]) / self._poll_interval()
         self.stations_table.load(stations + as_station_rows(awaiting))
         self.query_one("#firmware-table", FirmwareTable).load(images)
         self.query_one(OnboardingPane).reload()
         self.query_one(WifiPane).reload()
         self.query_one("#events-table", EventsTable).load(events)
+        self.alerts_table.names = {s["mac"]: s["name"] for s in stations}
+        self.alerts_table.load(alerts)
         self.query_one(RolloutsView).reload()
         self.query_one("#lan-table", LanTable).load(lan)
         self._show_status()
@@ -162,6 +178,11 @@ class StationmasterApp(App[None]):
             self.refresh_station(str(mac))
         if kind.startswith("image_"):
             self.query_one("#firmware-table", FirmwareTable).reload()
+        if kind.startswith("alert_"):
+            self.alerts_table.reload()
+        screen = self.screen
+        if mac and kind.startswith(_DETAIL_EVENTS) and isinstance(screen, StationScreen) and screen.mac == mac:
+            screen.reload()
         if kind.startswith("rollout_"):
             self.query_one(RolloutsView).apply_event(payload)
         elif kind in ("lan_seen", "lan_gone"):
@@ -314,6 +335,10 @@ class StationmasterApp(App[None]):
         banner.update(text)
         banner.add_class("shown")
 
+    def show_status(self) -> None:
+        """Redraw the status line (the alerts view calls it when the count changes)."""
+        self._show_status()
+
     def _show_status(self) -> None:
         table = self.stations_table
         table.poll_interval_s = self._poll_interval()
@@ -329,7 +354,9 @@ class StationmasterApp(App[None]):
             else (self.status.get("station_url") or "")
         )
         version = self.status.get("version") or __version__
+        alerts = self.alerts_table.row_count if self.query("#alerts-table") else 0
+        warning = f"⚠ {alerts} alert{'s' if alerts != 1 else ''} · " if alerts else ""
         # Counts first: on an 80-column terminal the end of the line is what gets cut.
         self.query_one("#status", Static).update(
-            f"{' · '.join(parts) or 'no stations'} · {where} · {uptime} · v{version}"
+            f"{warning}{' · '.join(parts) or 'no stations'} · {where} · {uptime} · v{version}"
         )

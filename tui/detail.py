@@ -1,4 +1,4 @@
-"""One station in full: identity, signal history, restarts, its events, and what the admin can do to it."""
+"""One station in full: identity, signal, uptime and heap history, restarts, commands, events, and its actions."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Sparkline, Static
 
 from appliance.contract.client import AdminClient, AdminError
 from tui.dialogs import Ask, Choose, Confirm
 from tui.states import ago, state_label, station_state
+from tui.station_commands import CommandActions
 
 
-class StationScreen(Screen[None]):
-    """The detail of one station, with its actions."""
+class StationScreen(CommandActions):
+    """The detail of one station, with its actions (the commands come from CommandActions)."""
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
@@ -29,6 +29,11 @@ class StationScreen(Screen[None]):
         Binding("x", "reject", "Reject"),
         Binding("R", "retire", "Retire"),
         Binding("g", "assign", "Assign firmware"),
+        Binding("b", "reboot", "Reboot"),
+        Binding("U", "update_now", "Update now"),
+        Binding("c", "refresh_config", "Refresh config"),
+        Binding("i", "identify", "Identify"),
+        Binding("k", "custom_command", "Command…"),
     ]
 
     def __init__(self, client: AdminClient, mac: str, poll_interval_s: float) -> None:
@@ -42,15 +47,23 @@ class StationScreen(Screen[None]):
             yield Label("Signal (RSSI, oldest → newest)", classes="section")
             yield Sparkline([], id="rssi")
             yield Static(id="rssi-range")
+            yield Label("Uptime (a drop is a restart)", classes="section")
+            yield Sparkline([], id="uptime")
+            yield Label("Free heap", classes="section")
+            yield Sparkline([], id="heap")
+            yield Static(id="uptime-range")
             yield Label("Restarts", classes="section")
             yield DataTable(id="restarts", cursor_type="none")
+            yield Label("Commands", classes="section")
+            yield DataTable(id="commands", cursor_type="none")
             yield Label("Events", classes="section")
             yield DataTable(id="station-events", cursor_type="none")
         yield Footer()
 
     def on_mount(self) -> None:
         """Lay out the tables and load."""
-        self.query_one("#restarts", DataTable).add_columns("When", "Cause", "Version")
+        self.query_one("#restarts", DataTable).add_columns("When", "Cause", "Code", "Firmware said", "Version")
+        self.query_one("#commands", DataTable).add_columns("Queued", "Command", "State", "Result")
         self.query_one("#station-events", DataTable).add_columns("When", "Kind", "Message")
         self.reload()
 
@@ -60,6 +73,8 @@ class StationScreen(Screen[None]):
         self.station = await self.client.station(self.mac)
         history = list(reversed(await self.client.checkins(self.mac, limit=300)))
         events = await self.client.events(mac=self.mac, limit=50)
+        restarts = await self.client.restarts(self.mac, limit=50)
+        commands = await self.client.commands(station=self.mac, limit=20)
         self._show_identity()
         signal = [h["rssi"] for h in history if h.get("rssi") is not None]
         self.query_one("#rssi", Sparkline).data = [float(v + 100) for v in signal]  # sparklines need positives
@@ -68,18 +83,41 @@ class StationScreen(Screen[None]):
             if signal
             else "no history yet"
         )
-        restarts = self.query_one("#restarts", DataTable)
-        restarts.clear()
-        previous_uptime = None
-        for row in history:
-            uptime = row.get("uptime_s")
-            if previous_uptime is not None and uptime is not None and uptime < previous_uptime:
-                restarts.add_row(ago(row["at"]), row.get("restart_cause") or "?", row.get("version") or "-")
-            previous_uptime = uptime
+        self._show_uptime_and_heap(history)
+        table = self.query_one("#restarts", DataTable)
+        table.clear()
+        for restart in restarts:
+            code = restart.get("reset_reason")
+            table.add_row(
+                ago(restart["at"]),
+                restart["cause"],
+                "-" if code is None else str(code),
+                restart.get("firmware_cause") or "-",
+                restart.get("version") or "-",
+            )
+        table = self.query_one("#commands", DataTable)
+        table.clear()
+        for command in commands:
+            args = " ".join(f"{k}={v}" for k, v in sorted(command["args"].items()))
+            table.add_row(
+                ago(command["created_at"]),
+                f"{command['kind']} {args}".strip(),
+                command["state"],
+                command.get("result") or "",
+            )
         table = self.query_one("#station-events", DataTable)
         table.clear()
         for event in events:
             table.add_row(ago(event["at"]), event["kind"], event["message"])
+
+    def _show_uptime_and_heap(self, history: list[dict[str, Any]]) -> None:
+        uptime = [float(h["uptime_s"]) for h in history if h.get("uptime_s") is not None]
+        heap = [float(h["free_heap"]) for h in history if h.get("free_heap") is not None]
+        self.query_one("#uptime", Sparkline).data = uptime
+        self.query_one("#heap", Sparkline).data = heap
+        parts = [f"uptime up to {max(uptime) / 3600:.1f} h" if uptime else "no uptime history"]
+        parts.append(f"free heap {min(heap):,.0f} to {max(heap):,.0f} bytes" if heap else "no heap history")
+        self.query_one("#uptime-range", Static).update("; ".join(parts))
 
     def _show_identity(self) -> None:
         s = self.station
@@ -89,13 +127,13 @@ class StationScreen(Screen[None]):
             "  ",
             s["mac"],
             "  ",
-            state_label(station_state(s, self.poll_interval_s)),
+            state_label(s.get("state") or station_state(s, self.poll_interval_s)),
             "\n",
             f"chip {s.get('chip') or '?'}   firmware {s.get('project') or '-'} {s.get('version') or '-'}"
             f"   should run {s.get('assigned_version') or '(nothing assigned)'}\n",
             f"IP {s.get('ip') or '-'}   BSSID {s.get('bssid') or '-'}   RSSI {s.get('rssi') or '-'} dBm\n",
             f"uptime {s.get('uptime_s') or '-'} s   free heap {s.get('free_heap') or '-'}   last restart"
-            f" {s.get('restart_cause') or '-'}   last seen {ago(s.get('last_seen_at'))}\n",
+            f" {s.get('restart') or s.get('restart_cause') or '-'}   last seen {ago(s.get('last_seen_at'))}\n",
             f"tags {', '.join(s.get('tags') or []) or '-'}   token {'issued' if s.get('has_token') else 'none'}",
         )
         if s.get("ota_note"):

@@ -14,6 +14,7 @@ ACTIONS = (
     ("Stations", "show_tab('stations')", "the station list"),
     ("Firmware", "show_tab('firmware')", "the firmware library"),
     ("Events", "show_tab('events')", "the live event log"),
+    ("Alerts", "show_tab('alerts')", "weak signal, reboot loops, silent stations, wrong versions"),
     ("Rollouts", "show_tab('rollouts')", "staged rollouts, wave by wave"),
     ("LAN", "show_tab('lan')", "every ESP on the site's network, enrolled or not; push to ArduinoOTA ones"),
     ("Onboarding", "show_tab('onboarding')", "bring new stations in: bench bundles, claims"),

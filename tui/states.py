@@ -26,8 +26,16 @@ _LOOK = {
 }
 
 
-def station_state(station: dict[str, Any], poll_interval_s: float, now: float | None = None) -> str:
-    """online / late / offline for accepted stations, else their status (awaiting: accepted, never seen)."""
+def station_state(
+    station: dict[str, Any],
+    poll_interval_s: float,
+    now: float | None = None,
+    offline_after_intervals: float = OFFLINE_AFTER_INTERVALS,
+) -> str:
+    """online / late / offline for accepted stations, else their status (awaiting: accepted, never seen).
+
+    The same rule as the service's (its status gives the intervals): computed here too, as time passes.
+    """
     status = str(station.get("status"))
     if status != "accepted":
         return status
@@ -37,7 +45,7 @@ def station_state(station: dict[str, Any], poll_interval_s: float, now: float | 
     age = (time.time() if now is None else now) - float(seen)
     if age <= poll_interval_s * LATE_AFTER_INTERVALS:
         return "online"
-    return "late" if age <= poll_interval_s * OFFLINE_AFTER_INTERVALS else "offline"
+    return "late" if age <= poll_interval_s * max(offline_after_intervals, LATE_AFTER_INTERVALS) else "offline"
 
 
 def state_label(state: str) -> Text:

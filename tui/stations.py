@@ -43,6 +43,7 @@ class StationsTable(DataTable[Any]):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.stations: dict[str, dict[str, Any]] = {}
         self.poll_interval_s = 60.0
+        self.offline_after_intervals = 3.0  # the service's setting, from its status
         self.filter_text = ""
         self._previous_rssi: dict[str, int | None] = {}
         self._shown: dict[str, dict[str, str]] = {}  # the text in each row's cells, to skip unchanged ones
@@ -133,7 +134,7 @@ class StationsTable(DataTable[Any]):
         """How many stations are in each state."""
         result: dict[str, int] = {}
         for station in self.stations.values():
-            state = station_state(station, self.poll_interval_s)
+            state = station_state(station, self.poll_interval_s, offline_after_intervals=self.offline_after_intervals)
             result[state] = result.get(state, 0) + 1
         return result
 
@@ -176,7 +177,7 @@ class StationsTable(DataTable[Any]):
             return True
         words = [station.get(k) or "" for k in ("name", "mac", "ip", "chip", "version", "status")]
         words += list(station.get("tags") or [])
-        words.append(station_state(station, self.poll_interval_s))
+        words.append(station_state(station, self.poll_interval_s, offline_after_intervals=self.offline_after_intervals))
         haystack = " ".join(str(w) for w in words).lower()
         return all(part in haystack for part in self.filter_text.split())
 
@@ -187,7 +188,9 @@ class StationsTable(DataTable[Any]):
             version = f"{version} → {target}"
         cells: dict[str, Any] = {
             "name": station.get("name") or station["mac"],
-            "state": state_label(station_state(station, self.poll_interval_s)),
+            "state": state_label(
+                station_state(station, self.poll_interval_s, offline_after_intervals=self.offline_after_intervals)
+            ),
             "chip": station.get("chip") or "?",
             "version": version,
             "rssi": rssi_label(station.get("rssi"), self._previous_rssi.get(station["mac"])),

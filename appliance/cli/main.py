@@ -14,6 +14,7 @@ from appliance.cli import (
     backup_commands,
     doctor,
     feed_commands,
+    health_commands,
     onboard_commands,
     rollout_commands,
     usb_commands,
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=0, help="seed for the stations' identities (default 0)")
 
     admin_commands.add_parsers(commands)
+    health_commands.add_parsers(commands)
     rollout_commands.add_parsers(commands)
     backup_commands.add_parsers(commands)
     feed_commands.add_parsers(commands)

@@ -273,6 +273,63 @@ class AdminClient:
         except FileNotFoundError:
             raise ServiceUnavailable(self.socket_path) from None
 
+    # Commands and station health (issue 6)
+
+    async def send_command(
+        self,
+        mac: str,
+        kind: str,
+        args: JSON | None = None,
+        *,
+        ttl_s: float | None = None,
+        force: bool = False,
+    ) -> JSON:
+        """Queue a command for a station (delivered at its next check-in); `force` past the critical tag."""
+        body: JSON = {"station": mac, "kind": kind, "args": args or {}, "force": force}
+        if ttl_s is not None:
+            body["ttl_s"] = ttl_s
+        return await self._call("POST", "/v1/commands", json=body)
+
+    async def commands(self, *, station: str | None = None, open_only: bool = False, limit: int = 200) -> list[JSON]:
+        """Commands newest first, of one station or all, the unfinished only if asked."""
+        params: dict[str, str | int] = {"limit": limit}
+        if station is not None:
+            params["station"] = station
+        if open_only:
+            params["open"] = 1
+        return list((await self._call("GET", "/v1/commands", params=params))["commands"])
+
+    async def command(self, command_id: int) -> JSON:
+        """One command."""
+        return await self._call("GET", f"/v1/commands/{int(command_id)}")
+
+    async def cancel_command(self, command_id: int) -> JSON:
+        """Cancel a command the station has not finished; returns it."""
+        return await self._call("POST", f"/v1/commands/{int(command_id)}/cancel")
+
+    async def alerts(self, *, all_kept: bool = False, station: str | None = None) -> list[JSON]:
+        """Open alerts newest first (cleared ones too with `all_kept`)."""
+        params: dict[str, str | int] = {}
+        if all_kept:
+            params["all"] = 1
+        if station is not None:
+            params["station"] = station
+        return list((await self._call("GET", "/v1/alerts", params=params))["alerts"])
+
+    async def clear_alert(self, alert_id: int) -> JSON:
+        """Dismiss an open alert; returns it."""
+        return await self._call("POST", f"/v1/alerts/{int(alert_id)}/clear")
+
+    async def restarts(self, mac: str, limit: int = 100) -> list[JSON]:
+        """A station's restarts with their causes, newest first."""
+        answer = await self._call("GET", f"/v1/stations/{_segment(mac)}/restarts", params={"limit": limit})
+        return list(answer["restarts"])
+
+    async def rollups(self, mac: str, span: str = "hour", limit: int = 500) -> list[JSON]:
+        """A station's history summarised by `hour` or `day`, newest first."""
+        params: dict[str, str | int] = {"span": span, "limit": limit}
+        answer = await self._call("GET", f"/v1/stations/{_segment(mac)}/rollups", params=params)
+        return list(answer["rollups"])
     # Rollouts (issue 6): docs/admin-api.md, "Rollouts".
 
     async def rollouts(self) -> list[JSON]:

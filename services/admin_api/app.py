@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.admin_api import backup_routes, feed_routes, onboarding_routes, rollout_routes, wifi_routes
+from services.admin_api import (
+    backup_routes,
+    command_routes,
+    feed_routes,
+    health_routes,
+    onboarding_routes,
+    rollout_routes,
+    wifi_routes,
+)
 from services.admin_api.keys import ADMINISTRATION, BUS, INFO, LIBRARY, MDNS, PUSHER, REGISTRY, REPORTS
 from services.admin_api.routes import routes
 from services.admin_api.status import ServiceInfo
 from services.admin_api.stream import event_stream
 from services.admin_api.usb_routes import install as install_usb
+from services.commands import CommandQueue
 from services.eventbus import EventBus
 from services.fleet import Administration, FirmwareLibrary, StationReports
 from services.fleet.journal import Journal
@@ -30,6 +39,7 @@ def create_admin_app(
     info: ServiceInfo,
     max_image_bytes: int,
     mdns_status: list[MdnsStatus],
+    commands: CommandQueue | None = None,
     usb: UsbOnboarding | None = None,
     *,
     rollouts: RolloutActions,
@@ -48,6 +58,10 @@ def create_admin_app(
     app[PUSHER] = LanPusher(Journal(registry, bus), library)
     app.router.add_get("/v1/events/stream", event_stream)
     app.router.add_routes(routes)
+    app[health_routes.ALERT_JOURNAL] = Journal(registry, bus)
+    app.router.add_routes(health_routes.routes)
+    app[command_routes.COMMAND_QUEUE] = commands or CommandQueue(Journal(registry, bus))
+    app.router.add_routes(command_routes.routes)
     rollout_routes.register(app, rollouts)
     app.router.add_routes(backup_routes.routes)
     app.router.add_routes(feed_routes.routes)

@@ -11,6 +11,7 @@ from aiohttp import web
 from services.admin_api.keys import ADMINISTRATION, INFO, LIBRARY, MDNS, PUSHER, REGISTRY
 from services.admin_api.wire import assignment_json, event_json, image_json, station_json
 from services.errors import InvalidInput
+from services.health import Presence
 from services.http_errors import json_body, read_body
 from services.macaddr import parse_mac
 from services.models import Station, StationStatus
@@ -33,7 +34,10 @@ async def status(request: web.Request) -> web.Response:
             "station_url": info.station_url,
             "hostname": info.hostname,
             "poll_interval_s": info.poll_interval_s,
+            "late_after_s": _presence(request).late_after_s,
+            "offline_after_s": _presence(request).offline_after_s,
             "counts": counts,
+            "alerts_open": await request.app[REGISTRY].health.open_count(),
             "mdns": dataclasses.asdict(request.app[MDNS][0]) if request.app[MDNS] else None,
         }
     )
@@ -56,10 +60,12 @@ async def lan_push(request: web.Request) -> web.Response:
 async def list_stations(request: web.Request) -> web.Response:
     """Every station with what it should run."""
     registry = request.app[REGISTRY]
+    presence, now = _presence(request), time.time()
     return web.json_response(
         {
             "stations": [
-                station_json(s, await registry.images.assigned_for(s.mac)) for s in await registry.stations.all()
+                station_json(s, await registry.images.assigned_for(s.mac), presence, now)
+                for s in await registry.stations.all()
             ]
         }
     )
@@ -204,7 +210,12 @@ async def events(request: web.Request) -> web.Response:
 
 async def _station_answer(request: web.Request, station: Station) -> web.Response:
     assigned = await request.app[REGISTRY].images.assigned_for(station.mac)
-    return web.json_response(station_json(station, assigned))
+    return web.json_response(station_json(station, assigned, _presence(request), time.time()))
+
+
+def _presence(request: web.Request) -> Presence:
+    info = request.app[INFO]
+    return Presence(info.poll_interval_s, info.offline_after_missed)
 
 
 def _object(body: object) -> dict[str, Any]:

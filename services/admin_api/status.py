@@ -15,5 +15,6 @@ class ServiceInfo:
     station_url: str
     hostname: str
     poll_interval_s: int
+    offline_after_missed: int = 3
     http_host: str = "0.0.0.0"  # what the station API is bound to (a wildcard says nothing of where to reach it)
     mdns_enabled: bool = False  # announcing by mDNS (perhaps not yet up: it starts after the listeners)

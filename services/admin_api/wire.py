@@ -5,15 +5,25 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from services.health import Presence, normalise_restart, station_state
 from services.models import Assignment, Event, FirmwareImage, Station
 
 
-def station_json(station: Station, assigned: FirmwareImage | None) -> dict[str, Any]:
-    """A station with the image it should run."""
+def station_json(
+    station: Station, assigned: FirmwareImage | None, presence: Presence | None = None, now: float | None = None
+) -> dict[str, Any]:
+    """A station with the image it should run, its derived state and its last restart in the common vocabulary."""
     body = asdict(station)
     body["tags"] = list(station.tags)
     body["assigned_image"] = None if assigned is None else assigned.sha256
     body["assigned_version"] = None if assigned is None else assigned.version
+    if presence is not None and now is not None:
+        body["state"] = station_state(station.status, station.last_seen_at, presence, now)
+    body["restart"] = (
+        normalise_restart(station.chip, station.reset_reason, station.restart_cause).word
+        if station.reset_reason is not None or station.restart_cause
+        else None
+    )
     return body
 
 

@@ -25,6 +25,7 @@ _CHECKIN_FIELDS = frozenset(
         "ip",
         "bssid",
         "free_sketch_space",
+        "reset_reason",
         "config_etag",
     )
 )
@@ -45,6 +46,7 @@ def parse_checkin(body: object) -> CheckIn:
         ip=_ip(obj),
         bssid=None if obj.get("bssid") is None else parse_mac(obj["bssid"]),
         free_sketch_space=_integer(obj, "free_sketch_space", 0, 2**32),
+        reset_reason=_integer(obj, "reset_reason", 0, 255),
         config_etag=_text(obj, "config_etag", 80),
     )
 

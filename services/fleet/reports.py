@@ -6,18 +6,25 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from services.errors import Forbidden, InvalidInput, Unauthorized
 from services.fleet.journal import EventLog, Journal
 from services.fleet.parsing import parse_checkin, parse_station_events
 from services.fleet.tokens import hash_token, mint_token
+from services.health.resets import normalise_restart
 from services.models import CheckIn, Station
 from services.onboarding import arrival
 from services.registry import stations as station_rows
+from services.registry.checkin_buffer import checkin_view
 from services.registry.history import maybe_insert_checkin
 from services.registry.wifi import config_entry
 from services.sitewifi import acks as wifi_acks
+
+if TYPE_CHECKING:  # wired in by the service; imported for types only, so the packages load in any order
+    from services.commands import CommandQueue
+    from services.fleet.coalescing import CheckinCoalescer
+    from services.health import CheckinHealth, Verdict
 
 _LIVE_FIELDS = ("chip", "project", "version", "rssi", "uptime_s", "free_heap", "restart_cause", "ip", "bssid")
 
@@ -50,21 +57,47 @@ class CheckInObserver(Protocol):
 class StationReports:
     """The station side of the domain: everything `/api/v1/` does."""
 
-    def __init__(self, journal: Journal, policy: ReportPolicy, observer: CheckInObserver | None = None) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        policy: ReportPolicy,
+        observer: CheckInObserver | None = None,
+        *,
+        health: CheckinHealth | None = None,
+        commands: CommandQueue | None = None,
+        coalescer: CheckinCoalescer | None = None,
+    ) -> None:
         self._journal = journal
         self._registry = journal.registry
         self._policy = policy
         self._observer = observer
+        self._health = health
+        self._commands = commands
+        self._coalescer = coalescer
 
     async def check_in(self, body: object, bearer: str | None) -> dict[str, Any]:
         """Record a check-in and return the answer the contract promises."""
         report = parse_checkin(body)
         caller = await self.identify(report.mac, bearer)
+        view = None
+        if self._coalescer is not None or self._health is not None:
+            view = await checkin_view(self._registry.db, report.mac)
+        verdict = None
+        if self._health is not None and view is not None and view["status"] == "accepted":
+            verdict = self._health.assess(report, set((view["open_alerts"] or "").split(",")) - {""})
+        quiet = verdict is None or verdict.quiet
+        commands: list[dict[str, Any]] = []
+        if self._coalescer is not None and await self._coalescer.hold(
+            report, view, authenticated=caller.authenticated, quiet=quiet
+        ):
+            assert view is not None
+            status, token = str(view["status"]), None
+        else:
 
-        async def op(log: EventLog) -> tuple[str, str | None]:
-            return await self._record(log, report, caller)
+            async def op(log: EventLog) -> tuple[str, str | None, list[dict[str, Any]]]:
+                return await self._record(log, report, caller, verdict)
 
-        status, token = await self._journal.write(op)
+            status, token, commands = await self._journal.write(op)
         # Everything a live table row shows, so that a view never has to fetch the station per check-in.
         self._journal.publish_live(
             "checkin",
@@ -79,7 +112,7 @@ class StationReports:
             "status": status,
             "poll_interval_s": self._policy.poll_interval_s,
             "config_etag": None,
-            "commands": [],
+            "commands": commands,
             "ota_path": "/ota",
         }
         if token is not None:
@@ -145,6 +178,12 @@ class StationReports:
         digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:32]
         return f'"{digest}"', config, [n.id for n in networks]
 
+    async def station_for_token(self, bearer: str) -> str:
+        """The MAC of the station that holds `bearer`; Unauthorized if none, Forbidden if it is barred."""
+        mac = await self._mac_for_bearer(bearer)
+        _refuse_if_barred(await self._registry.stations.require(mac))
+        return mac
+
     async def identify(self, mac: str, bearer: str | None) -> Caller:
         """Check the bearer token against the station it names; refuse a token-holder that sent none."""
         if bearer is not None:
@@ -169,8 +208,12 @@ class StationReports:
             raise Unauthorized("unknown or revoked token")
         return mac
 
-    async def _record(self, log: EventLog, report: CheckIn, caller: Caller) -> tuple[str, str | None]:
+    async def _record(
+        self, log: EventLog, report: CheckIn, caller: Caller, verdict: Verdict | None
+    ) -> tuple[str, str | None, list[dict[str, Any]]]:
         conn, now = log.conn, log.now
+        if self._coalescer is not None:
+            await self._coalescer.write_station(conn, report.mac)
         if caller.arriving is not None and caller.token_hash is not None:
             await arrival.arrive_by_token(log, caller.arriving, caller.token_hash, report)
         if await station_rows.insert_pending(conn, report.mac, now):
@@ -181,6 +224,10 @@ class StationReports:
         await maybe_insert_checkin(conn, report, now, self._policy.checkin_history_interval_s)
         await station_rows.apply_report(conn, report, now)
         await _log_changes(log, report, before)
+        if self._health is not None:
+            restart = await self._health.record(log, report, before, verdict)
+            if restart is not None and self._commands is not None:
+                await self._commands.after_restart(log, restart, before["version"], report.version)
         if self._observer is not None and before["status"] == "accepted":
             await self._observer.checked_in(log, report, before)
         token = None
@@ -198,12 +245,15 @@ class StationReports:
             await log("station_arrived", report.mac, f"{before['name']} arrived", **_identity(report))
         if before["status"] == "accepted" and caller.authenticated and report.config_etag is not None:
             await wifi_acks.config_applied(log, report.mac, before["name"], report.config_etag)
-        return str(before["status"]), token
+        commands = []
+        if self._commands is not None and before["status"] == "accepted":
+            commands = await self._commands.deliver(log, report.mac)
+        return str(before["status"]), token, commands
 
 
 async def _station_in(conn: Any, mac: str) -> dict[str, Any]:
     async with conn.execute(
-        "SELECT name, status, token_unconfirmed, last_seen_at, uptime_s, version, project,"
+        "SELECT name, status, token_unconfirmed, last_seen_at, uptime_s, version, project, chip,"
         " token_hash IS NOT NULL, restart_cause FROM stations WHERE mac = ?",
         (mac,),
     ) as cursor:
@@ -216,6 +266,7 @@ async def _station_in(conn: Any, mac: str) -> dict[str, Any]:
         "uptime_s",
         "version",
         "project",
+        "chip",
         "has_token",
         "restart_cause",
     )
@@ -225,8 +276,19 @@ async def _station_in(conn: Any, mac: str) -> dict[str, Any]:
 async def _log_changes(log: EventLog, report: CheckIn, before: dict[str, Any]) -> None:
     name = before["name"]
     if report.uptime_s is not None and before["uptime_s"] is not None and report.uptime_s < before["uptime_s"]:
-        cause = report.restart_cause or "unknown cause"
-        await log("station_restarted", report.mac, f"{name} restarted ({cause})", cause=cause)
+        cause = normalise_restart(report.chip or before["chip"], report.reset_reason, report.restart_cause)
+        said = (
+            f", it said {report.restart_cause!r}" if report.restart_cause and report.restart_cause != cause.word else ""
+        )
+        await log(
+            "station_restarted",
+            report.mac,
+            f"{name} restarted ({cause.word}{said})",
+            cause=cause.word,
+            restart_kind=cause.kind,
+            reset_reason=report.reset_reason,
+            firmware_cause=report.restart_cause,
+        )
     if report.version is not None and before["version"] is not None and report.version != before["version"]:
         await log(
             "version_changed",

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.registry.checkin_buffer import CheckinBuffer
+from services.registry.commands import CommandTable
 from services.registry.configs import ConfigTable
 from services.registry.database import Database, MigrationError
 from services.registry.feed import FeedTable
+from services.registry.health import HealthTable
 from services.registry.history import HistoryTable
 from services.registry.images import ImageTable
 from services.registry.lan import LanTable
@@ -23,11 +26,14 @@ class Registry:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.stations = StationTable(db)
+        self.checkin_buffer = CheckinBuffer()  # check-ins not yet written; station reads see them
+        self.stations = StationTable(db, self.checkin_buffer)
         self.images = ImageTable(db)
         self.history = HistoryTable(db)
         self.wifi = WifiTable(db)
         self.lan = LanTable(db)
+        self.commands = CommandTable(db)
+        self.health = HealthTable(db)
         self.rollouts = RolloutTable(db)
         self.feed = FeedTable(db)
         self.provisions = ProvisionTable(db)

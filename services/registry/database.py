@@ -264,6 +264,8 @@ def _fsync_directory(directory: Path) -> None:
 
 async def _configure(conn: aiosqlite.Connection) -> None:
     await conn.execute("PRAGMA journal_mode = WAL")
+    # After a burst the WAL file shrinks back to this once checkpointed, instead of keeping its peak size.
+    await conn.execute("PRAGMA journal_size_limit = 4194304")
     # FULL: a check-in acknowledged to a station survives a power cut, which at a remote site is routine.
     await conn.execute("PRAGMA synchronous = FULL")
     await conn.execute("PRAGMA foreign_keys = ON")

@@ -125,13 +125,15 @@ async def prune(
     checkin_days: float,
     event_days: float,
     event_rows: int,
+    transfer_days: float | None = None,
 ) -> dict[str, int]:
     """Delete history past its retention and return how many rows of each kind went."""
     day = 86400.0
     gone = {}
     cursor = await conn.execute("DELETE FROM checkins WHERE at < ?", (now - checkin_days * day,))
     gone["checkins"] = cursor.rowcount
-    cursor = await conn.execute("DELETE FROM transfers WHERE started_at < ?", (now - checkin_days * day,))
+    kept = checkin_days if transfer_days is None else transfer_days
+    cursor = await conn.execute("DELETE FROM transfers WHERE started_at < ?", (now - kept * day,))
     gone["transfers"] = cursor.rowcount
     cursor = await conn.execute("DELETE FROM events WHERE at < ?", (now - event_days * day,))
     gone["events"] = cursor.rowcount

@@ -10,6 +10,7 @@ import aiosqlite
 
 from services.errors import Conflict, NotFound
 from services.models import CheckIn, Station, StationStatus
+from services.registry.checkin_buffer import CheckinBuffer
 from services.registry.database import Database
 from services.registry.provisions import name_awaited
 
@@ -24,14 +25,16 @@ _REPORT_FIELDS = (
     "restart_cause",
     "ip",
     "bssid",
+    "reset_reason",
 )
 
 
 class StationTable:
     """Reads and writes of the `stations` and `station_tags` tables."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, buffer: CheckinBuffer | None = None) -> None:
         self._db = db
+        self._buffer = buffer if buffer is not None else CheckinBuffer()
 
     async def get(self, mac: str) -> Station | None:
         """Return the station with this MAC, or None."""
@@ -39,7 +42,7 @@ class StationTable:
         if row is None:
             return None
         tags = await self._db.fetch_all("SELECT tag FROM station_tags WHERE mac = ? ORDER BY tag", (mac,))
-        return _station(row, tuple(t["tag"] for t in tags))
+        return self._buffer.overlay(_station(row, tuple(t["tag"] for t in tags)))
 
     async def require(self, mac: str) -> Station:
         """Return the station with this MAC, or raise NotFound."""
@@ -54,7 +57,7 @@ class StationTable:
         tags: dict[str, list[str]] = defaultdict(list)
         for row in await self._db.fetch_all("SELECT mac, tag FROM station_tags ORDER BY tag"):
             tags[row["mac"]].append(row["tag"])
-        return [_station(row, tuple(tags.get(row["mac"], ()))) for row in rows]
+        return [self._buffer.overlay(_station(row, tuple(tags.get(row["mac"], ())))) for row in rows]
 
     async def token_hash(self, mac: str) -> tuple[str | None, bool]:
         """Return (token hash, whether it is still unconfirmed) for a station."""
@@ -196,4 +199,5 @@ def _station(row: sqlite3.Row, tags: tuple[str, ...]) -> Station:
         has_token=row["token_hash"] is not None,
         ota_note=row["ota_note"],
         settings=json.loads(row["settings"]),
+        reset_reason=row["reset_reason"],
     )

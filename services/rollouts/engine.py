@@ -142,6 +142,10 @@ class RolloutEngine:
             await record(entry, rollout, row, step)
             self.wake()
 
+    def holds(self, mac: str) -> bool:
+        """True while an active rollout holds this station (so that each of its check-ins is written and judged)."""
+        return mac in self._watched
+
     async def offer(self, station: Station) -> RolloutOffer | None:
         """What the rollout holding this station offers it now; None if no rollout holds it."""
         if self._generation != self._registry.db.generation:

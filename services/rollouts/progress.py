@@ -5,6 +5,7 @@ from __future__ import annotations
 from statistics import fmean
 
 from services.fleet.journal import EventLog
+from services.health.alerts import raise_alert
 from services.registry import images as image_rows
 from services.registry.rollouts import fetch, recent_rssi_in, update_station
 from services.rollouts.evidence import Step
@@ -67,12 +68,16 @@ async def record(log: EventLog, rollout: Rollout, row: RolloutStation, step: Ste
         reason=reason,
     )
     if step.wrong_version:
-        await log(
-            "alert_wrong_version",
+        # Stored and cleared by the health alerts: cleared once the station reports the version it was given.
+        expected = row.previous_version if row.direction == "back" else await _image_version(log, rollout.sha256)
+        await raise_alert(
+            log,
+            "wrong_version",
             row.mac,
             f"{name} came back on the wrong version after an update: {step.reason}",
             rollout=rollout.id,
             severity="warning",
+            expected=expected,
         )
     if step.state == "updated" and row.direction == "forward":
         await pin(log, row.mac, rollout.sha256)
@@ -84,6 +89,11 @@ async def pin(log: EventLog, mac: str, sha256: str) -> None:
     """Assign the image to the station itself, so that it stays on it once the rollout is over."""
     if await fetch(log.conn, "SELECT 1 FROM images WHERE sha256 = ?", (sha256,)):
         await image_rows.assign(log.conn, sha256, mac=mac, tag=None, now=log.now)
+
+
+async def _image_version(log: EventLog, sha256: str) -> str | None:
+    rows = await fetch(log.conn, "SELECT version FROM images WHERE sha256 = ?", (sha256,))
+    return None if not rows else rows[0]["version"]
 
 
 async def name_in(log: EventLog, mac: str) -> str:

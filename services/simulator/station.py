@@ -16,6 +16,7 @@ from services.firmware.image import inspect_image
 from services.models import STATION_STATUSES
 from services.simulator.answers import ContractError, TokenRefused, json_answer
 from services.simulator.behaviour import HEALTHY, Behaviour
+from services.simulator.commands import carried_commands, obey, reset_code
 from services.simulator.identity import (
     SIM_PROJECT,
     SIM_VERSION,
@@ -74,6 +75,7 @@ class SimulatedStation:
         self.networks: list[dict[str, Any]] = []  # the Wi-Fi list the firmware would store and join from
         self.ota_path = "/ota"
         self.restart_cause = "power_on"
+        self.commands_done: set[int] = set()  # command ids already run, as firmware keeps them across a reboot
         self.stats = StationStats()
         self._rng = random.Random(f"stationmaster-sim/{seed}/{index}/life")
         self._rssi = self._rng.randint(-75, -55)
@@ -136,6 +138,8 @@ class SimulatedStation:
             etag = answer.get("config_etag") if answer else None
             if etag and self.token and etag != self.config_etag:
                 await self.fetch_config(session)
+            for command in carried_commands(answer):
+                await obey(self, session, command)
             asks = not (self.behaviour.no_ota_client or self._gave_up_updates)
             if asks and self._rounds % self.ota_every == 0:
                 await self.poll_ota(session)
@@ -164,9 +168,12 @@ class SimulatedStation:
             "bssid": self.identity.bssid,
             "free_sketch_space": self.sketch.free_space,
         }
+        code = reset_code(self.chip, self.restart_cause)
+        if code is not None:
+            body["reset_reason"] = code
         if self.applied_etag is not None:
             body["config_etag"] = self.applied_etag
-        async with session.post("/api/v1/checkin", json=body, headers=self._headers()) as response:
+        async with session.post("/api/v1/checkin", json=body, headers=self.headers()) as response:
             answer = await json_answer(response, "check-in", 200, self.stats)
         if answer is None:
             return None
@@ -184,10 +191,10 @@ class SimulatedStation:
             self.ota_path = ota_path
         return answer
 
-    async def fetch_config(self, session: aiohttp.ClientSession) -> None:
-        """GET the config with the ETag held; a 304 here contradicts the check-in that named a new ETag."""
-        headers = self._headers()
-        if self.config_etag:
+    async def fetch_config(self, session: aiohttp.ClientSession, *, force: bool = False) -> None:
+        """GET the config with the ETag held (`force`: without); a 304 here contradicts the check-in's new ETag."""
+        headers = self.headers()
+        if self.config_etag and not force:
             headers["If-None-Match"] = self.config_etag
         async with session.get("/api/v1/config", headers=headers) as response:
             if response.status == 304:
@@ -210,7 +217,7 @@ class SimulatedStation:
         self.networks = list(wifi)
         self.applied_etag = etag  # reported from the next check-in on, never before it is applied
 
-    async def poll_ota(self, session: aiohttp.ClientSession) -> None:
+    async def poll_ota(self, session: aiohttp.ClientSession) -> OtaResult:
         """Poll `/ota` with the stock client's headers; install what it offers, or report why not."""
         self.stats.ota_polls += 1
 
@@ -238,11 +245,12 @@ class SimulatedStation:
             raise ContractError(f"/ota: {result.reason}")
         elif result.outcome == "downloaded":
             await self._install(session, result)
+        return result
 
     async def report(self, session: aiohttp.ClientSession, kind: str, message: str) -> None:
         """POST one event of a contract kind; the message is cut to the contract's 256 characters."""
         body = {"mac": self.mac, "events": [{"kind": kind, "message": message[:256]}]}
-        async with session.post("/api/v1/events", json=body, headers=self._headers()) as response:
+        async with session.post("/api/v1/events", json=body, headers=self.headers()) as response:
             if await json_answer(response, "events", 202, self.stats) is not None:
                 self.stats.events_sent += 1
 
@@ -285,7 +293,7 @@ class SimulatedStation:
             # and the bootloader went back to the old one, which knows nothing of the update.
             await self.report(session, "update_finished", f"updated to v{claimed} at {time.strftime('%H:%M')}")
             self.stats.restarts += 1
-            self._reboot("panic")
+            self.reboot("panic")
             return
         # An ESP8266 image has no app description: only the appliance's x-Firmware-Version says what it is.
         self.sketch = running_sketch_after(self.chip, self.mac, data, free_sketch_space(self.chip, len(data)))
@@ -294,7 +302,7 @@ class SimulatedStation:
             self.version = self.running_version
         self._crash_looping = self.behaviour.crash_after_update
         self.stats.updates += 1
-        self._reboot("ota")
+        self.reboot("ota")
         await self.report(session, "update_finished", f"updated to v{self.version} at {time.strftime('%H:%M')}")
         self._dead = self.behaviour.dead_after_update
 
@@ -306,13 +314,15 @@ class SimulatedStation:
         else:
             return
         self.stats.restarts += 1
-        self._reboot(cause)
+        self.reboot(cause)
 
-    def _reboot(self, cause: str) -> None:
+    def reboot(self, cause: str) -> None:
+        """Restart, remembering why (ESP.restart() after writing the cause to RTC memory)."""
         self._booted_at = time.monotonic()
         self.restart_cause = cause
 
-    def _headers(self) -> dict[str, str]:
+    def headers(self) -> dict[str, str]:
+        """The headers of the requests the sketch makes itself: its HTTP client's User-Agent and its token."""
         # HTTPClient's default User-Agent on each core, for the requests the sketch makes itself.
         headers = {"User-Agent": "ESP8266HTTPClient" if self.chip == "esp8266" else "ESP32HTTPClient"}
         if self.token:

@@ -18,6 +18,7 @@ class StationStats:
     events_sent: int = 0
     refused: int = 0  # 403 answers: a rejected or retired station carries on as firmware would
     restarts: int = 0  # watchdog and brownout restarts, not OTA ones
+    commands: int = 0  # commands run (each once, however often delivered)
     errors: int = 0
     connection_errors: int = 0  # the part of `errors` where the appliance could not be reached or broke off
     last_error: str | None = None

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from services.commands import CommandQueue
 from services.fleet import FirmwareLibrary, FirmwareOffers, Journal, StationReports
 from services.http_errors import BODY_LIMIT, BODY_TIMEOUT, answer_bad_expectations, error_middleware
 from services.station_api import api_v1, esphome, ota
+from services.station_api.commands import COMMANDS, command_result
 from services.station_api.imagecache import ImageCache
 from services.station_api.keys import IMAGE_CACHE, JOURNAL, LIBRARY, OFFERS, REPORTS, SEND_TIMEOUT
+from services.station_api.metrics import METRICS, MetricsSource, metrics
 
 # The contract caps JSON bodies at 16 KiB: a check-in is a few hundred bytes.
 MAX_BODY_BYTES = 16 * 1024
@@ -20,9 +23,12 @@ def create_station_app(
     offers: FirmwareOffers,
     library: FirmwareLibrary,
     *,
+    commands: CommandQueue | None = None,
+    metrics_source: MetricsSource | None = None,
     request_timeout_s: float = 30.0,
 ) -> web.Application:
-    """Build the station app around the domain objects it serves; a station stalling longer is hung up on."""
+    """Build the station app around the domain objects it serves (`/metrics` only with a metrics source); a
+    station stalling longer than `request_timeout_s` is hung up on."""
     answer_bad_expectations()
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[BODY_LIMIT] = MAX_BODY_BYTES
@@ -42,4 +48,10 @@ def create_station_app(
     app.router.add_post("/api/v1/enrol", api_v1.enrol)
     app.router.add_get("/api/v1/config", api_v1.config)
     app.router.add_post("/api/v1/events", api_v1.events)
+    if commands is not None:
+        app[COMMANDS] = commands
+        app.router.add_post("/api/v1/commands/{id}", command_result)
+    if metrics_source is not None:
+        app[METRICS] = metrics_source
+        app.router.add_get("/metrics", metrics)
     return app

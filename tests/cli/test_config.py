@@ -107,7 +107,11 @@ def test_the_config_file_can_be_named_by_the_environment(tmp_path: Path) -> None
     ("text", "env", "words"),
     [
         ("[http]\nprot = 1\n", {}, "FILE: unknown key 'prot' in [http]; valid keys: host, port"),
-        ("[web]\nport = 1\n", {}, "FILE: unknown section [web]; the sections are admin, firmware, http, log"),
+        (
+            "[web]\nport = 1\n",
+            {},
+            "FILE: unknown section [web]; the sections are admin, commands, firmware, health, http, log",
+        ),
         ("port = 8080\n", {}, "FILE: 'port' must be inside a section (did you mean [http] port?)"),
         ('[http]\nport = "eighty"\n', {}, "FILE: [http] port must be a whole number, got 'eighty'"),
         ("[http]\nport = true\n", {}, "FILE: [http] port must be a whole number, got True"),

@@ -40,6 +40,10 @@ class BackgroundService:
 
     def __init__(self, tmp_path: Path, **changes: object) -> None:
         self.loop = asyncio.new_event_loop()
+        # Nothing may write behind a refusal's back while tables are compared: every check-in is written as it
+        # is answered (not held for a minute), and no station falls silent long enough for an offline alert.
+        changes.setdefault("checkin_flush_interval_s", 0)
+        changes.setdefault("offline_after_missed", 100_000)
         self.service = StationmasterService(make_settings(tmp_path, **changes))
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()

@@ -28,6 +28,7 @@ CHECKIN_FIELDS: dict[str, type] = {
     "ip": str,
     "bssid": str,
     "free_sketch_space": int,
+    "reset_reason": int,
     "config_etag": str,
 }
 # The stock clients' own headers, spelt as in ESP8266httpUpdate.cpp (core 3.x) and HTTPUpdate.cpp (arduino-esp32 2.x).
@@ -105,6 +106,8 @@ class FakeAppliance:
     config_requests: list[tuple[str | None, str | None]] = field(default_factory=list)
     ota_requests: list[dict[str, str]] = field(default_factory=list)
     events: list[tuple[str, str, str]] = field(default_factory=list)
+    commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # carried in answers until answered
+    command_answers: list[tuple[str, int, str, str]] = field(default_factory=list)  # (mac, id, status, message)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     def app(self) -> web.Application:
@@ -113,6 +116,7 @@ class FakeAppliance:
         app.router.add_post("/api/v1/checkin", self._checkin)
         app.router.add_get("/api/v1/config", self._config)
         app.router.add_post("/api/v1/events", self._events)
+        app.router.add_post("/api/v1/commands/{id}", self._command_answer)
         app.router.add_get("/ota", self._ota)
         return app
 
@@ -144,7 +148,7 @@ class FakeAppliance:
             "status": "accepted" if accepted else "pending",
             "poll_interval_s": 60,
             "config_etag": None,
-            "commands": [],
+            "commands": list(self.commands.get(mac, [])) if accepted else [],
             "ota_path": "/ota",
         }
         if accepted:
@@ -178,6 +182,23 @@ class FakeAppliance:
                 return await self._done(self._violation(f"bad event {event!r}"))
             self.events.append((mac, event["kind"], event["message"]))
         return await self._done(web.json_response({"accepted": len(events)}, status=202))
+
+    async def _command_answer(self, request: web.Request) -> web.StreamResponse:
+        auth = request.headers.get("Authorization")
+        owner = next((mac for mac, known in self.stations.items() if f"Bearer {known.token}" == auth), None)
+        if owner is None:
+            return await self._done(self._violation(f"command answered without a valid bearer token ({auth!r})", 401))
+        command_id = int(request.match_info["id"])
+        if all(c["id"] != command_id for c in self.commands.get(owner, [])):
+            return await self._done(self._violation(f"{owner} answered command {command_id}, never given to it", 404))
+        body = await self._json(request)
+        status, message = body.get("status"), body.get("message", "")
+        if status not in ("running", "succeeded", "failed") or not isinstance(message, str) or len(message) > 256:
+            return await self._done(self._violation(f"bad command answer {body!r}"))
+        self.command_answers.append((owner, command_id, status, message))
+        if status != "running":  # finished: no longer carried (a real appliance also stops re-sending)
+            self.commands[owner] = [c for c in self.commands[owner] if c["id"] != command_id]
+        return await self._done(web.json_response({"id": command_id, "state": status}))
 
     async def _ota(self, request: web.Request) -> web.StreamResponse:
         names = {name.decode() for name, _ in request.raw_headers}

@@ -19,6 +19,11 @@ from tui.detail import StationScreen
 
 SNAPSHOT_PORT = 18931  # fixed: the status bar shows it
 SIZES = [(80, 24), (160, 48)]
+# (kind, mac, minutes since raised, message): whole minutes, like every age drawn here
+ALERTS = [
+    ("weak_signal", "24:0A:C4:00:00:02", 20, "STA2: signal -83 dBm, below -80 dBm"),
+    ("offline", "5C:CF:7F:00:00:03", 90, "pump-house is offline: no check-in for 90 min (9 missed)"),
+]
 # (mac, name, status, chip, version, rssi, seconds since last seen, restart cause, ip)
 # Ages are whole minutes and more, with a 10-minute poll interval: what is drawn cannot change between
 # seeding and the snapshot (seconds would).
@@ -86,8 +91,28 @@ def seeded_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
             )
         for step, signal in enumerate((-60, -62, -65, -70, -78, -83, -81, -79, -83)):
             db.execute(
-                "INSERT INTO checkins (mac, at, rssi, uptime_s, restart_cause, version) VALUES (?, ?, ?, ?, ?, ?)",
-                (FLEET[1][0], now - 86400 + step * 600, signal, 100 + step * 600, "watchdog", "1.4.0"),
+                "INSERT INTO checkins (mac, at, rssi, uptime_s, free_heap, restart_cause, version)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    FLEET[1][0],
+                    now - 86400 + step * 600,
+                    signal,
+                    100 + step * 600,
+                    150000 - step * 900,
+                    "watchdog",
+                    "1.4.0",
+                ),
+            )
+        for hours, cause, code in ((30, "watchdog", 7), (26, "brownout", 9)):
+            db.execute(
+                "INSERT INTO restarts (mac, at, cause, kind, reset_reason, firmware_cause, uptime_before, version)"
+                " VALUES (?, ?, ?, 'crash', ?, 'boot', 3600, '1.4.0')",
+                (FLEET[1][0], now - hours * 3600, cause, code),
+            )
+        for kind, mac, minutes, message in ALERTS:
+            db.execute(
+                "INSERT INTO alerts (kind, mac, message, raised_at) VALUES (?, ?, ?, ?)",
+                (kind, mac, message, now - minutes * 60),
             )
         for sha, chip, project, version, size, filename in IMAGES:
             db.execute(
@@ -150,13 +175,13 @@ def test_station_detail_layout(snap_compare: Any, seeded_service: ServeProcess, 
 
 
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("tab", ["firmware", "rollouts", "events", "lan"])
+@pytest.mark.parametrize("tab", ["firmware", "rollouts", "events", "lan", "alerts"])
 def test_tab_layouts(snap_compare: Any, seeded_service: ServeProcess, size: tuple[int, int], tab: str) -> None:
     app = StationmasterApp(seeded_service.socket)
 
     async def open_tab(pilot: Pilot[Any]) -> None:
         await waiting_for(lambda a: a.stations_table.row_count == 5)(pilot)
-        await pilot.press({"rollouts": "u"}.get(tab, tab[0]))
+        await pilot.press({"rollouts": "u", "alerts": "exclamation_mark"}.get(tab, tab[0]))
         await waiting_for(lambda a: a.query_one(f"#{tab}-table").row_count > 0)(pilot)  # type: ignore[attr-defined]
 
     assert snap_compare(app, terminal_size=size, run_before=open_tab)

@@ -1,0 +1,38 @@
+"""A station's state as the service tells it: online, late or offline from its check-ins, else its status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Late once a check-in is half an interval overdue; offline after `offline_after_missed` intervals.
+LATE_AFTER_INTERVALS = 1.5
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """When a station counts as late and as offline."""
+
+    poll_interval_s: float = 60
+    offline_after_missed: int = 3
+
+    @property
+    def late_after_s(self) -> float:
+        """Seconds of silence after which a station is late."""
+        return self.poll_interval_s * LATE_AFTER_INTERVALS
+
+    @property
+    def offline_after_s(self) -> float:
+        """Seconds of silence after which a station is offline."""
+        return self.poll_interval_s * max(self.offline_after_missed, LATE_AFTER_INTERVALS)
+
+
+def station_state(status: str, last_seen_at: float | None, presence: Presence, now: float) -> str:
+    """online / late / offline for an accepted station (awaiting before its first check-in), else its status."""
+    if status != "accepted":
+        return status
+    if last_seen_at is None:
+        return "awaiting"
+    silence = now - last_seen_at
+    if silence <= presence.late_after_s:
+        return "online"
+    return "late" if silence <= presence.offline_after_s else "offline"

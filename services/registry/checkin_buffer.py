@@ -1,0 +1,137 @@
+"""Check-ins that only say "still here", held in memory and written together: an SD card's wear is its life.
+
+A check-in that changes nothing but signal, uptime and heap is kept here and written with every other such
+check-in in one transaction once a minute (with the history samples that fell due meanwhile). Whatever
+reads a station reads it through `overlay`, so nobody sees the difference; a power cut loses at most that
+minute of "last seen".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiosqlite
+
+from services.models import CheckIn, Station
+from services.registry.database import Database
+
+# The fields a "still here" check-in may change; any other difference is written at once.
+VOLATILE_FIELDS = ("rssi", "uptime_s", "free_heap")
+
+
+@dataclass(slots=True)
+class PendingCheckins:
+    """One station's unwritten check-ins: the latest, and the history samples due since the last write."""
+
+    report: CheckIn
+    at: float
+    samples: list[tuple[CheckIn, float]] = field(default_factory=list)
+
+
+class CheckinBuffer:
+    """Unwritten "still here" check-ins by MAC."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, PendingCheckins] = {}
+        self._since: float | None = None  # when the oldest unwritten check-in arrived
+        # When each station's last history sample was taken here, written or not: a check-in that read the
+        # station's row just before a write must not take a second sample for the same interval.
+        self._sampled: dict[str, float] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def put(self, report: CheckIn, at: float, *, sample: bool) -> None:
+        """Hold a check-in; `sample` when it is due as a history row."""
+        pending = self._pending.get(report.mac)
+        if pending is None:
+            pending = self._pending[report.mac] = PendingCheckins(report, at)
+        pending.report, pending.at = report, at
+        if sample:
+            pending.samples.append((report, at))
+            self._sampled[report.mac] = at
+        if self._since is None:
+            self._since = at
+
+    def get(self, mac: str) -> PendingCheckins | None:
+        """A station's unwritten check-ins, if any."""
+        return self._pending.get(mac)
+
+    def last_sample(self, mac: str) -> float | None:
+        """When this buffer last took a history sample of the station (written or not), if ever."""
+        return self._sampled.get(mac)
+
+    def due(self, now: float, interval_s: float) -> bool:
+        """True when the oldest unwritten check-in has waited `interval_s`."""
+        return self._since is not None and now - self._since >= interval_s
+
+    def take(self, mac: str) -> PendingCheckins | None:
+        """Remove and return one station's unwritten check-ins (to write them before a change of its)."""
+        return self._pending.pop(mac, None)
+
+    def take_all(self) -> list[PendingCheckins]:
+        """Remove and return everything unwritten."""
+        taken = list(self._pending.values())
+        self._pending.clear()
+        self._since = None
+        return taken
+
+    def give_back(self, taken: list[PendingCheckins]) -> None:
+        """Put back check-ins whose write failed, unless newer ones have arrived meanwhile."""
+        for pending in taken:
+            newer = self._pending.get(pending.report.mac)
+            if newer is None:
+                self._pending[pending.report.mac] = pending
+            else:
+                newer.samples[:0] = pending.samples
+            self._since = min(self._since or pending.at, pending.at)
+
+    def overlay(self, station: Station) -> Station:
+        """The station as its latest check-in left it, written or not."""
+        pending = self._pending.get(station.mac)
+        if pending is None:
+            return station
+        changes: dict[str, object] = {"last_seen_at": pending.at}
+        for name in VOLATILE_FIELDS:
+            value = getattr(pending.report, name)
+            if value is not None:
+                changes[name] = value
+        return dataclasses.replace(station, **changes)  # type: ignore[arg-type]
+
+
+async def write_pending(conn: aiosqlite.Connection, taken: list[PendingCheckins]) -> int:
+    """Write unwritten check-ins (station rows, then history samples) in the current transaction; return rows."""
+    await conn.executemany(
+        "UPDATE stations SET last_seen_at = ?, rssi = coalesce(?, rssi), uptime_s = coalesce(?, uptime_s),"
+        " free_heap = coalesce(?, free_heap) WHERE mac = ?",
+        [(p.at, p.report.rssi, p.report.uptime_s, p.report.free_heap, p.report.mac) for p in taken],
+    )
+    samples = [(report, at) for p in taken for report, at in p.samples]
+    await conn.executemany(
+        "INSERT INTO checkins (mac, at, rssi, uptime_s, free_heap, restart_cause, version, ip, bssid)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(r.mac, at, r.rssi, r.uptime_s, r.free_heap, r.restart_cause, r.version, r.ip, r.bssid) for r, at in samples],
+    )
+    await conn.executemany(
+        "UPDATE stations SET last_history_at = ? WHERE mac = ?",
+        [(p.samples[-1][1], p.report.mac) for p in taken if p.samples],
+    )
+    return len(taken) + len(samples)
+
+
+async def checkin_view(db: Database, mac: str) -> dict[str, Any] | None:
+    """What deciding about a check-in needs in one read: the station's row, its open alerts and commands, and
+    the config it last reported applied."""
+    row = await db.fetch_one(
+        "SELECT s.*,"
+        " (SELECT count(*) FROM commands c WHERE c.mac = s.mac AND c.state IN ('queued', 'delivered'))"
+        " AS commands_waiting,"
+        " (SELECT group_concat(a.kind) FROM alerts a WHERE a.mac = s.mac AND a.cleared_at IS NULL) AS open_alerts,"
+        # The config the station last said it applied: a check-in repeating it changes nothing.
+        " (SELECT c.applied_etag FROM station_config c WHERE c.mac = s.mac) AS config_etag"
+        " FROM stations s WHERE s.mac = ?",
+        (mac,),
+    )
+    return None if row is None else dict(row)
