@@ -171,6 +171,8 @@ class Restart:
     firmware_cause: str | None
     uptime_before: int | None
     version: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class Provision:
     """A station made ready before its first check-in (a bench bundle, a USB flash), awaiting or arrived."""

@@ -330,6 +330,7 @@ class AdminClient:
         params: dict[str, str | int] = {"span": span, "limit": limit}
         answer = await self._call("GET", f"/v1/stations/{_segment(mac)}/rollups", params=params)
         return list(answer["rollups"])
+
     # Rollouts (issue 6): docs/admin-api.md, "Rollouts".
 
     async def rollouts(self) -> list[JSON]:
