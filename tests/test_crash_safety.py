@@ -1,4 +1,11 @@
-"""A power cut (SIGKILL) at a random moment under load loses no acknowledged write and leaves no partial image."""
+"""A power cut (SIGKILL) at a random moment under load loses no acknowledged write and leaves no partial image.
+
+One exception, by design and documented: with the default `checkin_flush_interval_s` (60 s) a check-in that
+changes nothing but a station's signal, uptime and heap ("still here") is answered from memory and written
+with the others once a minute, to spare the SD card; a power cut loses at most that minute of such figures.
+Rounds alternate between the default and `checkin_flush_interval_s = 0`, where every acknowledged check-in
+must survive.
+"""
 
 from __future__ import annotations
 
@@ -103,6 +110,8 @@ async def test_sigkill_under_load_keeps_the_registry_and_store_whole(tmp_path: P
     ]
     serve = ServeProcess(tmp_path)
     for round_no in range(ROUNDS):
+        every_checkin_at_once = round_no % 2 == 1
+        serve.extra_env = {"STATIONMASTER_CHECKIN_FLUSH_INTERVAL_S": "0"} if every_checkin_at_once else {}
         await asyncio.to_thread(serve.start)
         acked = await _load_then_kill(serve, round_no, images, rng.uniform(0.3, 1.5))
         db = sqlite3.connect(serve.data_dir / REGISTRY_FILE)
@@ -119,8 +128,10 @@ async def test_sigkill_under_load_keeps_the_registry_and_store_whole(tmp_path: P
         assert acked.events, "and their events"
         missing = [mac for mac in acked.new_stations if mac not in stored]
         assert not missing, f"{len(missing)} acknowledged check-ins of new stations were lost"
-        stale = {mac: (uptimes.get(mac), up) for mac, up in acked.uptimes.items() if (uptimes.get(mac) or 0) < up}
-        assert not stale, f"acknowledged check-ins lost (stored, acknowledged): {stale}"
+        assert set(acked.uptimes) <= set(stored), "every regular's first check-in (a new station) is kept"
+        if every_checkin_at_once:
+            stale = {mac: (uptimes.get(mac), up) for mac, up in acked.uptimes.items() if (uptimes.get(mac) or 0) < up}
+            assert not stale, f"acknowledged check-ins lost (stored, acknowledged): {stale}"
         assert set(acked.events) <= events, "acknowledged station events were lost"
         assert set(acked.images) <= {sha256 for sha256, _ in image_rows}, "acknowledged imports were lost"
         _assert_store_holds_only_whole_images(serve.data_dir / FIRMWARE_DIR)

@@ -11,8 +11,6 @@ import io
 from dataclasses import dataclass, field
 from typing import Literal
 
-from esp_idf_nvs_partition_gen import nvs_partition_gen as generator
-
 from services.errors import InvalidInput
 from services.models import SiteNetwork
 from services.onboarding.flashmap import DEFAULT_NVS_SIZE, MIN_NVS_SIZE, SECTOR
@@ -85,6 +83,10 @@ def build_nvs_image(settings: StationSettings, size: int = DEFAULT_NVS_SIZE) -> 
         raise InvalidInput(
             f"an NVS partition is a whole number of 4 KiB pages, at least {MIN_NVS_SIZE:#x}; got {size:#x}"
         )
+    # Imported here: the generator pulls in `cryptography` (for encrypted NVS), about 10 MiB that `serve`
+    # would carry all its life for the few bundles an admin makes.
+    from esp_idf_nvs_partition_gen import nvs_partition_gen as generator
+
     entries = nvs_entries(settings)
     out = io.BytesIO()
     try:

@@ -55,6 +55,10 @@ class Database:
         self._reads_idle = asyncio.Event()
         self._reads_idle.set()
         self._active_reads = 0
+        # One statement at a time on the reader, each run to its end: statements left open side by side keep
+        # one read transaction alive between them, its snapshot never moves on, and a row committed a moment
+        # ago is not there for the very caller that wrote it.
+        self._reader_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path) -> Database:
@@ -155,7 +159,8 @@ class Database:
         self._active_reads += 1
         self._reads_idle.clear()
         try:
-            yield
+            async with self._reader_lock:
+                yield
         finally:
             self._active_reads -= 1
             if self._active_reads == 0:

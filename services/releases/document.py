@@ -7,12 +7,13 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typing import TYPE_CHECKING, Any
 
 from services.errors import InvalidInput
 from services.releases.keys import PublicKey, public_key_of
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 ENVELOPE_FORMAT = "stationmaster-feed/1"
 _SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -87,3 +87,33 @@ async def test_concurrent_writes_share_commits_and_a_failure_rolls_back_alone(tm
         assert db.commits - commits_before < 40, "a burst of writes is committed in fewer transactions"
     finally:
         await db.close()
+
+
+async def test_a_read_after_a_write_sees_it_while_other_reads_keep_the_reader_busy(tmp_path: Path) -> None:
+    # Reads that overlap on the one reader connection must not keep a read transaction open between them:
+    # otherwise its snapshot never moves on and a station (or image) just written is "not there".
+    db = await Database.open(tmp_path / "r.sqlite3")
+    stop = asyncio.Event()
+
+    async def busy_reader() -> None:
+        while not stop.is_set():
+            await db.fetch_one("SELECT count(*) FROM stations")
+            await db.fetch_all("SELECT mac FROM stations")
+
+    readers = [asyncio.create_task(busy_reader()) for _ in range(8)]
+    try:
+        for n in range(200):
+            mac = f"02:00:00:00:{n >> 8:02X}:{n & 0xFF:02X}"
+
+            async def add(conn: aiosqlite.Connection, mac: str = mac, n: int = n) -> None:
+                await conn.execute(
+                    "INSERT INTO stations (mac, name, status, created_at) VALUES (?, ?, 'pending', 0)", (mac, f"s{n}")
+                )
+
+            await db.write(add)
+            row = await db.fetch_one("SELECT name FROM stations WHERE mac = ?", (mac,))
+            assert row is not None, f"write {n} was committed but a read right after it did not see it"
+    finally:
+        stop.set()
+        await asyncio.gather(*readers)
+        await db.close()

@@ -19,9 +19,13 @@ async def test_fifty_stations_are_updated_wave_by_wave(
         assert [w["size"] for w in started["waves"]] == [1, 13, 36]
         canary = fleet.stations[7].mac
         assert [s["mac"] for s in started["stations"] if s["wave"] == 1] == [canary], "the canary goes first"
-        await tap.wait_for(
-            lambda _: bool(tap.of("rollout_completed", rollout=started["id"]) or tap.of("rollout_halted")), 120
-        )
+        try:
+            await tap.wait_for(
+                lambda _: bool(tap.of("rollout_completed", rollout=started["id"]) or tap.of("rollout_halted")), 120
+            )
+        except TimeoutError:
+            stuck = await admin.rollout(started["id"])
+            raise AssertionError(f"the rollout neither completed nor halted: {stuck}") from None
     halted = tap.of("rollout_halted", rollout=started["id"])
     assert not halted, f"the rollout halted: {halted[0]['data']}"
     done = tap.of("rollout_completed", rollout=started["id"])[0]
