@@ -11,7 +11,6 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
-from appliance import __version__
 from appliance.contract.client import AdminError, ServiceUnavailable
 from tui.alerts import AlertsTable
 from tui.detail import StationScreen
@@ -23,7 +22,9 @@ from tui.onboarding import OnboardingPane
 from tui.onboarding.bundle import AWAITING_KEY, BenchBundleRoad, as_station_rows
 from tui.palette import StationmasterCommands
 from tui.rollouts import RolloutsView
+from tui.site_actions import back_up, sync_feed
 from tui.stations import StationsTable
+from tui.statusline import status_line
 from tui.wifi import WifiPane
 
 AGE_REFRESH_S = 5.0
@@ -255,34 +256,12 @@ class StationmasterApp(App[None]):
 
     def action_backup(self) -> None:
         """Save a backup of the site (secrets left out) in the home folder of whoever runs the TUI."""
-        self.run_worker(self._backup(), group="site", exit_on_error=False)
+        host = str(self.status.get("hostname") or "site")
+        self.run_worker(back_up(self, self.link.client, host), group="site", exit_on_error=False)
 
     def action_sync_feed(self) -> None:
         """Look at the release feed now and fetch what is new."""
-        self.run_worker(self._sync_feed(), group="site", exit_on_error=False)
-
-    async def _backup(self) -> None:
-        host = str(self.status.get("hostname") or "site")
-        target = Path.home() / f"stationmaster-{host}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.tar.gz"
-        self.notify(f"backing up to {target}…")
-        try:
-            saved = await self.link.client.backup(target)
-        except AdminError as exc:
-            self.notify(exc.message, title="Backup failed", severity="error")
-            return
-        self.notify(f"{saved['path']} ({saved['bytes']:,} bytes, secrets left out)", title="Backup saved")
-
-    async def _sync_feed(self) -> None:
-        try:
-            outcome = await self.link.client.sync_feed()
-        except AdminError as exc:
-            self.notify(exc.message, title="Release feed", severity="error")
-            return
-        summary = (
-            f"{len(outcome['imported'])} imported, {len(outcome['refused'])} refused,"
-            f" {len(outcome['interrupted'])} cut short; {outcome['uplink_bytes']:,} bytes over the uplink"
-        )
-        self.notify(summary, title=f"Release feed {outcome['feed']}")
+        self.run_worker(sync_feed(self, self.link.client), group="site", exit_on_error=False)
 
     def action_new_bundle(self) -> None:
         """Go to the Onboarding tab and start a bench bundle."""
@@ -342,21 +321,5 @@ class StationmasterApp(App[None]):
     def _show_status(self) -> None:
         table = self.stations_table
         table.poll_interval_s = self._poll_interval()
-        counts = table.counts()
-        order = ("online", "late", "offline", "awaiting", "pending", "rejected", "retired")
-        parts = [f"{counts[state]} {state}" for state in order if counts.get(state)]
-        started = self.status.get("started_at")
-        uptime = f"up {(time.time() - started) / 3600:.1f} h" if started else "not connected"
-        mdns = self.status.get("mdns") or {}
-        where = (
-            f"{mdns.get('hostname')} ({', '.join(mdns.get('addresses') or [])})"
-            if mdns.get("hostname")
-            else (self.status.get("station_url") or "")
-        )
-        version = self.status.get("version") or __version__
         alerts = self.alerts_table.row_count if self.query("#alerts-table") else 0
-        warning = f"⚠ {alerts} alert{'s' if alerts != 1 else ''} · " if alerts else ""
-        # Counts first: on an 80-column terminal the end of the line is what gets cut.
-        self.query_one("#status", Static).update(
-            f"{warning}{' · '.join(parts) or 'no stations'} · {where} · {uptime} · v{version}"
-        )
+        self.query_one("#status", Static).update(status_line(self.status, table.counts(), alerts, time.time()))
