@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp.http_exceptions import HttpProcessingError
 
 from appliance.config import Settings
+from appliance.memory import keep_giving_back
 from appliance.sdnotify import SystemdNotifier
 from services.service import StartupError, StationmasterService
 
@@ -162,6 +163,7 @@ async def _run(settings: Settings, demo_count: int) -> int:
     notifier = SystemdNotifier()
     notifier.notify(READY=1, STATUS=f"serving stations on {service.station_url}")
     extras.append(asyncio.create_task(notifier.run_watchdog(lambda: _healthy(service)), name="watchdog"))
+    extras.append(asyncio.create_task(keep_giving_back(), name="give-back-freed-memory"))
     try:
         if demo_count:
             from appliance.demo import run_demo_fleet

@@ -163,7 +163,10 @@ class StationmasterApp(App[None]):
             return  # the views are gone (the app is closing): the messages have nowhere to go
         latest_checkin: dict[str, dict[str, Any]] = {}
         for payload in message.payloads:
-            if payload.get("kind") == "checkin":
+            if payload.get("kind") == "stream_gap":
+                # The service dropped messages this app was too slow to take: what it shows may have holes.
+                self.reload_all()
+            elif payload.get("kind") == "checkin":
                 latest_checkin[str(payload["mac"])] = payload  # a station's newest check-in says it all
             else:
                 self._route(payload)

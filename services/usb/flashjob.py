@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from services.errors import StationmasterError
+from services.eventbus import Subscription
 from services.fleet.journal import EventLog
 from services.models import FirmwareImage
 from services.usb.board import Job, PortBoard
@@ -203,7 +204,7 @@ class _ProgressSink:
         self._run.on_progress(done, total)
 
 
-async def _first_checkin(queue: asyncio.Queue[dict[str, Any]], mac: str, within_s: float) -> dict[str, Any] | None:
+async def _first_checkin(queue: Subscription, mac: str, within_s: float) -> dict[str, Any] | None:
     """The first check-in from `mac` within `within_s`, or None."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within_s
