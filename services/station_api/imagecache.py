@@ -11,6 +11,8 @@ from pathlib import Path
 
 from services.errors import StationmasterError
 
+IDLE_S = 300.0  # an image nobody has asked for in this long is let go
+
 
 class CorruptStoredImage(StationmasterError):
     """A stored file no longer matches its digest; it is never served."""
@@ -26,7 +28,7 @@ class ImageCache:
     """
 
     def __init__(
-        self, max_bytes: int = 32 * 1024 * 1024, idle_s: float = 300.0, clock: Callable[[], float] = time.monotonic
+        self, max_bytes: int = 32 * 1024 * 1024, idle_s: float = IDLE_S, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._max = max_bytes
         self._idle_s = idle_s
