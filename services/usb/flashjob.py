@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from services.errors import StationmasterError
-from services.eventbus import Subscription
+from services.eventbus import GAP, Subscription
 from services.fleet.journal import EventLog
 from services.models import FirmwareImage
 from services.usb.board import Job, PortBoard
@@ -137,6 +138,7 @@ class _FlashRun:
         board = self.board
         # Subscribe before the reset: a quick station must not check in before anyone listens.
         async with board.journal.bus.subscribe() as queue:
+            since = board.journal.clock()
             note = ""
             try:
                 await asyncio.to_thread(self.session.reset)
@@ -147,7 +149,9 @@ class _FlashRun:
             self._step("waiting for its first check-in", 100)
             waiting = f"{self.name} flashed: waiting for its first check-in{note}"
             board.update(self.path, phase="waiting", message=waiting)
-            arrived = await _first_checkin(queue, mac, board.settings.checkin_wait_s)
+            arrived = await _first_checkin(
+                queue, mac, board.settings.checkin_wait_s, lambda: self._seen_since(mac, since)
+            )
         port = board.get(self.path)
         assert port.job is not None
         finished = dataclasses.replace(port.job, stage="done", finished_at=board.journal.clock())
@@ -162,6 +166,13 @@ class _FlashRun:
                 f" {board.settings.checkin_wait_s:g} s: is the site Wi-Fi right? It stays awaiting in the list",
                 job=finished,
             )
+
+    async def _seen_since(self, mac: str, since: float) -> dict[str, Any] | None:
+        """The station as a check-in would show it, if the registry has it checking in since `since`."""
+        station = await self.board.journal.registry.stations.get(mac)
+        if station is None or station.last_seen_at is None or station.last_seen_at < since:
+            return None
+        return {"kind": "checkin", "mac": mac, "ip": station.ip}
 
     def _step(self, stage: str, percent: int) -> None:
         self.percent = percent
@@ -204,8 +215,10 @@ class _ProgressSink:
         self._run.on_progress(done, total)
 
 
-async def _first_checkin(queue: Subscription, mac: str, within_s: float) -> dict[str, Any] | None:
-    """The first check-in from `mac` within `within_s`, or None."""
+async def _first_checkin(
+    queue: Subscription, mac: str, within_s: float, seen: Callable[[], Awaitable[dict[str, Any] | None]]
+) -> dict[str, Any] | None:
+    """The first check-in from `mac` within `within_s`, or None; `seen` asks the registry after a stream gap."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within_s
     while (left := deadline - loop.time()) > 0:
@@ -217,4 +230,6 @@ async def _first_checkin(queue: Subscription, mac: str, within_s: float) -> dict
             return None  # the service is stopping
         if message.get("kind") == "checkin" and message.get("mac") == mac:
             return message
+        if message.get("kind") == GAP and (found := await seen()) is not None:
+            return found  # its check-in may be among the messages the stream dropped: the registry knows
     return None
