@@ -9,7 +9,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,14 +47,9 @@ class Database:
         self._full_reported_at = -_FULL_REPORT_INTERVAL_S
         # Bumped when a restore swaps the file: whoever caches what is in it must read it again.
         self.generation = 0
-        # A restore swaps the file under a running service: it holds the write lock (no batch runs) and
-        # closes the read gate (no query runs) while the connections are replaced.
+        # A restore swaps the file under a running service: it holds the write lock (no batch runs) and the
+        # reader lock (no query runs) while the connections are replaced.
         self._write_lock = asyncio.Lock()
-        self._reads_open = asyncio.Event()
-        self._reads_open.set()
-        self._reads_idle = asyncio.Event()
-        self._reads_idle.set()
-        self._active_reads = 0
         # One statement at a time on the reader, each run to its end: statements left open side by side keep
         # one read transaction alive between them, its snapshot never moves on, and a row committed a moment
         # ago is not there for the very caller that wrote it.
@@ -89,12 +84,12 @@ class Database:
 
     async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Run a read-only query and return every row."""
-        async with self._reading(), self._reader.execute(sql, tuple(params)) as cursor:
+        async with self._reader_lock, self._reader.execute(sql, tuple(params)) as cursor:
             return list(await cursor.fetchall())
 
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         """Run a read-only query and return its first row, or None."""
-        async with self._reading(), self._reader.execute(sql, tuple(params)) as cursor:
+        async with self._reader_lock, self._reader.execute(sql, tuple(params)) as cursor:
             return await cursor.fetchone()
 
     async def backup_to(self, target: Path) -> None:
@@ -102,7 +97,7 @@ class Database:
 
         One step under one read transaction: check-ins keep being committed (WAL) and are simply not in it.
         """
-        async with self._reading():
+        async with self._reader_lock:
             copy = await asyncio.to_thread(sqlite3.connect, target, check_same_thread=False)
             try:
                 await self._reader.backup(copy, pages=-1)
@@ -121,50 +116,31 @@ class Database:
         migrated, then `prepare` runs on it in the same exclusive window, so nothing sees it half made. If
         the new file cannot be opened the old one is put back and the error raised.
         """
-        async with self._write_lock:
-            self._reads_open.clear()
+        async with self._write_lock, self._reader_lock:
+            await self._reader.close()
+            await self._writer.close()
+            os.replace(self.path, keep_previous_as)
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(f"{self.path}{suffix}")
+            os.replace(staged, self.path)
+            _fsync_directory(self.path.parent)
             try:
-                await self._reads_idle.wait()
-                await self._reader.close()
-                await self._writer.close()
-                os.replace(self.path, keep_previous_as)
-                for suffix in ("-wal", "-shm"):
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(f"{self.path}{suffix}")
-                os.replace(staged, self.path)
+                self._writer, self._reader = await _connect(self.path)
+                if prepare is not None:
+                    await self._writer.execute("BEGIN IMMEDIATE")
+                    await prepare(self._writer)
+                    await self._writer.execute("COMMIT")
+                self.generation += 1
+            except BaseException:
+                log.exception("the restored registry could not be opened; putting the previous one back")
+                with contextlib.suppress(Exception):
+                    await self._writer.close()
+                    await self._reader.close()
+                os.replace(keep_previous_as, self.path)
                 _fsync_directory(self.path.parent)
-                try:
-                    self._writer, self._reader = await _connect(self.path)
-                    if prepare is not None:
-                        await self._writer.execute("BEGIN IMMEDIATE")
-                        await prepare(self._writer)
-                        await self._writer.execute("COMMIT")
-                    self.generation += 1
-                except BaseException:
-                    log.exception("the restored registry could not be opened; putting the previous one back")
-                    with contextlib.suppress(Exception):
-                        await self._writer.close()
-                        await self._reader.close()
-                    os.replace(keep_previous_as, self.path)
-                    _fsync_directory(self.path.parent)
-                    self._writer, self._reader = await _connect(self.path)
-                    raise
-            finally:
-                self._reads_open.set()
-
-    @contextlib.asynccontextmanager
-    async def _reading(self) -> AsyncIterator[None]:
-        while not self._reads_open.is_set():
-            await self._reads_open.wait()
-        self._active_reads += 1
-        self._reads_idle.clear()
-        try:
-            async with self._reader_lock:
-                yield
-        finally:
-            self._active_reads -= 1
-            if self._active_reads == 0:
-                self._reads_idle.set()
+                self._writer, self._reader = await _connect(self.path)
+                raise
 
     async def integrity_check(self) -> str:
         """Return SQLite's integrity_check verdict ("ok" when sound)."""
