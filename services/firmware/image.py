@@ -219,12 +219,12 @@ def _app_description(chip: str, segment: bytes) -> dict[str, str | None]:
 
 def _image_end(data: bytes, start: int, header_len: int, label: str) -> int:
     """Return the offset just past the checksum byte, walking the segment headers; refuse a cut-short file."""
-    count = data[start + 1]
-    if not 1 <= count <= _MAX_SEGMENTS:
-        raise InvalidImage(f"not an app image: the header{label} claims {count} segments, 1 to {_MAX_SEGMENTS} can be")
     position = start + header_len
     if position > len(data):
         raise InvalidImage(f"truncated: the file ends at {len(data)}, inside the image header{label}")
+    count = data[start + 1]
+    if not 1 <= count <= _MAX_SEGMENTS:
+        raise InvalidImage(f"not an app image: the header{label} claims {count} segments, 1 to {_MAX_SEGMENTS} can be")
     for number in range(1, count + 1):
         if position + 8 > len(data):
             raise InvalidImage(

@@ -185,6 +185,10 @@ def test_an_arduino_download_that_stops_after_eboot_is_refused_as_truncated() ->
     assert refusal(truncate(data, 3000)) == (
         "truncated: an Arduino build has its app at offset 4096 after the eboot loader, the file ends at 3000"
     )
+    # Cut one byte into the app (only its magic arrived): found by hypothesis as an IndexError in CI.
+    assert refusal(truncate(data, ARDUINO_APP_AT + 1)) == (
+        "truncated: the file ends at 4097, inside the image header of the app at offset 4096"
+    )
     message = refusal(truncate(data, ARDUINO_APP_AT + 4000))
     assert re.fullmatch(r"truncated: segment 1 of the app at offset 4096 claims \d+ bytes .* ends at 8096", message)
 
