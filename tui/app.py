@@ -116,6 +116,9 @@ class StationmasterApp(App[None]):
     async def reload_all(self) -> None:
         """Fetch everything the views show."""
         client = self.link.client
+        table, events_table = self.stations_table, self.query_one("#events-table", EventsTable)
+        # What streams in while the snapshots are fetched is kept, to be applied over them.
+        tickets = (table.since_snapshot.asked(), events_table.since_snapshot.asked())
         try:
             self.status = await client.status()
             stations = await client.stations()
@@ -125,21 +128,25 @@ class StationmasterApp(App[None]):
             lan = await client.lan()
             awaiting = (await client.provisions())["awaiting"]
         except ServiceUnavailable as exc:
+            table.since_snapshot.abandon(tickets[0])
+            events_table.since_snapshot.abandon(tickets[1])
             # The stream notices too and reconnects; until then the banner says so, whoever saw it first.
             self._show_banner(f"Lost the service ({exc.message}); reconnecting…")
             return
         except AdminError as exc:
+            table.since_snapshot.abandon(tickets[0])
+            events_table.since_snapshot.abandon(tickets[1])
             self._show_banner(exc.message)
             return
         # The states depend on the service's poll interval: learn it before drawing a single row.
-        self.stations_table.poll_interval_s = self._poll_interval()
+        table.poll_interval_s = self._poll_interval()
         if self.status.get("offline_after_s"):
-            self.stations_table.offline_after_intervals = float(self.status["offline_after_s"]) / self._poll_interval()
-        self.stations_table.load(stations + as_station_rows(awaiting))
+            table.offline_after_intervals = float(self.status["offline_after_s"]) / self._poll_interval()
+        table.load(stations + as_station_rows(awaiting), tickets[0])
         self.query_one("#firmware-table", FirmwareTable).load(images)
         self.query_one(OnboardingPane).reload()
         self.query_one(WifiPane).reload()
-        self.query_one("#events-table", EventsTable).load(events)
+        events_table.load(events, tickets[1])
         self.alerts_table.names = {s["mac"]: s["name"] for s in stations}
         self.alerts_table.load(alerts)
         self.query_one(RolloutsView).reload()

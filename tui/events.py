@@ -7,6 +7,8 @@ from typing import Any
 
 from textual.widgets import DataTable
 
+from tui.catchup import SinceSnapshot
+
 MAX_ROWS = 500
 
 
@@ -17,29 +19,51 @@ class EventsTable(DataTable[Any]):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.events: list[dict[str, Any]] = []
         self.filter_text = ""
+        self.since_snapshot: SinceSnapshot[Any, dict[str, Any]] = SinceSnapshot()  # by event id
+        self._stale = False  # rows differ from `events`: redrawn when next shown, at most once per refresh
+        self._redraw_queued = False
 
     def on_mount(self) -> None:
         """Lay out the columns."""
         self.add_columns("Time", "Kind", "Station", "Message")
 
-    def load(self, events: list[dict[str, Any]]) -> None:
-        """Show these events (newest first)."""
-        self.events = events[:MAX_ROWS]
+    def on_show(self) -> None:
+        """Catch up with what arrived while another tab was showing."""
+        if self._stale:
+            self._rebuild()
+
+    def load(self, events: list[dict[str, Any]], ticket: int | None = None) -> None:
+        """Show these stored events (newest first), and those streamed since the ticket's snapshot was asked."""
+        held = {event["id"] for event in events}
+        streamed = [e for e in self.since_snapshot.take(ticket).values() if e["id"] not in held]
+        self.events = (streamed[::-1] + events)[:MAX_ROWS]
         self._rebuild()
 
     def add_event(self, event: dict[str, Any]) -> None:
-        """Put a new event on top."""
+        """Put a new event on top (drawn with the next refresh, or when the tab is next shown)."""
+        self.since_snapshot.keep(event["id"], event)
         self.events.insert(0, event)
         del self.events[MAX_ROWS:]
-        if self._visible(event):
-            self._rebuild()  # new rows go on top: a rebuild of at most MAX_ROWS rows, only when one arrives
+        if self._visible(event) and not self._stale:
+            # New rows go on top, which DataTable can only do by a rebuild: one per refresh, not one per event
+            # (a busy site streams dozens a second), and none while the admin looks at another tab.
+            self._stale = True
+            if not self._redraw_queued:
+                self._redraw_queued = True
+                self.call_after_refresh(self._redraw_if_shown)
 
     def set_filter(self, text: str) -> None:
         """Show only events containing every word of `text`."""
         self.filter_text = text.strip().lower()
         self._rebuild()
 
+    def _redraw_if_shown(self) -> None:
+        self._redraw_queued = False
+        if self._stale and self.is_on_screen:
+            self._rebuild()
+
     def _rebuild(self) -> None:
+        self._stale = False
         self.clear()
         for event in self.events:
             if self._visible(event):

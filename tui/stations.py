@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
+from tui.catchup import SinceSnapshot
 from tui.states import age, rssi_label, state_label, station_state
 
 COLUMNS = (
@@ -49,6 +51,10 @@ class StationsTable(DataTable[Any]):
         self._shown: dict[str, dict[str, str]] = {}  # the text in each row's cells, to skip unchanged ones
         self._sort_index = 0
         self.wide = False
+        # Live changes that came while a full reload fetched its snapshot, replayed over it when it lands:
+        # without them the older snapshot would undo them (a station discovered meanwhile would vanish).
+        # Keyed by (change, MAC): a busy fleet's check-ins fold into one entry per station.
+        self.since_snapshot: SinceSnapshot[tuple[str, str], Any] = SinceSnapshot(_fold_checkins)
 
     def on_mount(self) -> None:
         """Lay out the columns."""
@@ -71,17 +77,28 @@ class StationsTable(DataTable[Any]):
         """The columns `o` cycles through, in the order shown."""
         return [key for key, _ in self._columns_shown()]
 
-    def load(self, stations: list[dict[str, Any]]) -> None:
-        """Replace everything (at start and after a reconnect), keeping the cursor on the same station."""
+    def load(self, stations: list[dict[str, Any]], ticket: int | None = None) -> None:
+        """Replace everything (at start and after a reconnect), keeping the cursor on the same station.
+
+        With a ticket from `since_snapshot.asked()`, what changed live since then is applied over `stations`.
+        """
         current = self.current_mac()
         self.stations = {s["mac"]: s for s in stations}
         self._rebuild()
-        if current in self.stations:
+        replay: dict[str, Callable[[Any], None]] = {
+            "checkin": self.apply_checkin,
+            "upsert": self.upsert,
+            "drop": self.drop_row,
+        }
+        for (change, _), value in self.since_snapshot.take(ticket).items():
+            replay[change](value)
+        if current in self.stations and current in self.rows:
             self.move_cursor(row=self.get_row_index(current))
 
     def apply_checkin(self, payload: dict[str, Any]) -> None:
         """Fold a live check-in into its row without touching the cursor or the scroll."""
         mac = payload["mac"]
+        self.since_snapshot.keep(("checkin", mac), payload)
         station = self.stations.get(mac)
         if station is None:
             return  # a new station arrives with its own stored event; the app reloads then
@@ -93,6 +110,7 @@ class StationsTable(DataTable[Any]):
 
     def upsert(self, station: dict[str, Any]) -> None:
         """Add or refresh one station's row (after an action or a stored event)."""
+        self.since_snapshot.keep(("upsert", station["mac"]), station)
         self.stations[station["mac"]] = station
         if station["mac"] in self.rows:
             self._update_row(station["mac"], self._cells(station))
@@ -101,6 +119,7 @@ class StationsTable(DataTable[Any]):
 
     def drop_row(self, key: str) -> None:
         """Take one row away (a placeholder whose station has arrived under its own MAC)."""
+        self.since_snapshot.keep(("drop", key), key)
         self.stations.pop(key, None)
         self._shown.pop(key, None)
         if key in self.rows:
@@ -211,6 +230,11 @@ class StationsTable(DataTable[Any]):
                 }
             )
         return cells
+
+
+def _fold_checkins(earlier: Any, later: Any) -> Any:
+    """A check-in updates the fields it carries: two in a row amount to both, the later winning."""
+    return {**earlier, **later} if isinstance(earlier, dict) else later
 
 
 def _text(value: Any) -> str:

@@ -89,7 +89,8 @@ async def test_a_check_in_updates_its_row_without_moving_the_cursor(
         await pilot.press("down", "down")
         cursor = table.cursor_row
         await check_in(http, MACS[0], rssi=-83, version="1.0.1")
-        await until(pilot, lambda: cell(app, MACS[0], "rssi").startswith("-83"), within=1.0)
+        # How fast (the brief's "within a second") is the TUI benchmark's figure.
+        await until(pilot, lambda: cell(app, MACS[0], "rssi").startswith("-83"))
         assert cell(app, MACS[0], "rssi") == "-83↓"
         assert cell(app, MACS[0], "version") == "1.0.1"
         assert table.cursor_row == cursor
@@ -256,6 +257,9 @@ async def test_help_lists_the_bindings_and_events_filter(
         await pilot.press("slash", *"renamed")
         await until(pilot, lambda: events.row_count == 1)
         assert "renamed to STA1" in str(events.get_row_at(0)[3])
+        await admin.rename(MACS[1], "STA2")  # live, on top, through the filter
+        await until(pilot, lambda: events.row_count == 2)
+        assert "renamed to STA2" in str(events.get_row_at(0)[3])
 
 
 async def test_retire_asks_first_and_a_no_changes_nothing(
@@ -306,3 +310,40 @@ async def test_sort_by_the_next_column_and_filter_by_tag(
         await pilot.press("slash", *"garden")
         await until(pilot, lambda: table.row_count == 1)
         assert table.current_mac() == MACS[1]
+
+
+async def test_what_arrives_while_a_reload_fetches_is_not_undone_by_it(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    # A reload fetches several lists one after the other; a station discovered (and drawn) in between used
+    # to vanish when the older list landed: found with 1,000 stations, 95 of which never showed.
+    await populated(http, admin)
+    app = StationmasterApp(service.settings.admin_socket)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: app.stations_table.row_count == 3)
+        client = app.link.client
+        fetched, go_on = asyncio.Event(), asyncio.Event()
+        real_stations = client.stations
+
+        async def stations_then_wait() -> list[dict[str, Any]]:
+            snapshot = await real_stations()
+            fetched.set()
+            await go_on.wait()  # the snapshot is now older than what happens next
+            return snapshot
+
+        client.stations = stations_then_wait  # type: ignore[method-assign]
+        app.reload_all()
+        await asyncio.wait_for(fetched.wait(), 5)
+        newcomer = "24:0A:C4:00:00:04"
+        await check_in(http, newcomer)
+        await admin.rename(MACS[1], "STA2")
+        await until(pilot, lambda: app.stations_table.row_count == 4 and cell(app, MACS[1], "name") == "STA2")
+        go_on.set()
+        await until(pilot, lambda: not any(w.name == "reload_all" and not w.is_finished for w in app.workers))
+        await pilot.pause()
+        assert app.stations_table.row_count == 4
+        assert cell(app, newcomer, "state") != ""
+        assert cell(app, MACS[1], "name") == "STA2"
+        events = app.query_one("#events-table", DataTable)
+        messages = [str(events.get_row_at(row)[3]) for row in range(events.row_count)]
+        assert any("renamed to STA2" in message for message in messages)
