@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from appliance.contract.client import AdminClient, AdminError
+from tui.catchup import Refetch
 from tui.states import ago
 
 # By word as well as colour: a 16-colour or colourless terminal still tells them apart.
@@ -37,6 +38,7 @@ class AlertsTable(DataTable[Any]):
         self.client = client
         self.alerts: list[dict[str, Any]] = []
         self.names: dict[str, str] = {}  # station names by MAC, from the stations view
+        self._refetch = Refetch(self, self._fetch, "alerts")
 
     def on_mount(self) -> None:
         """Lay out the columns."""
@@ -57,9 +59,11 @@ class AlertsTable(DataTable[Any]):
                 key=str(alert["id"]),
             )
 
-    @work(exclusive=True, group="alerts", exit_on_error=False)
-    async def reload(self) -> None:
-        """Fetch the open alerts again (after an `alert_*` event)."""
+    def reload(self) -> None:
+        """Fetch the open alerts again (after an `alert_*` event; asks during a fetch fold into one more)."""
+        self._refetch()
+
+    async def _fetch(self) -> None:
         try:
             self.load(await self.client.alerts())
         except AdminError:

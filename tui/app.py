@@ -13,6 +13,7 @@ from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from appliance.contract.client import AdminError, ServiceUnavailable
 from tui.alerts import AlertsTable
+from tui.catchup import Refetch
 from tui.detail import StationScreen
 from tui.events import EventsTable
 from tui.firmware import FirmwareTable
@@ -60,6 +61,10 @@ class StationmasterApp(App[None]):
         self.link = ServiceLink(socket_path)
         self.status: dict[str, Any] = {}
         self.link_up = False
+        # Reloads come after a reconnect and after every stream gap, which can follow one another faster
+        # than a reload takes: they fold into one more, never cancel the one under way.
+        self.reload_all = Refetch(self, self._reload_everything, "reload_all")
+        self.refresh_awaiting = Refetch(self, self._fetch_awaiting, "awaiting")
 
     def compose(self) -> ComposeResult:
         yield Static(id="banner")
@@ -112,8 +117,7 @@ class StationmasterApp(App[None]):
         """Keep the event stream flowing into this app's messages."""
         await self.link.pump(self)
 
-    @work(exclusive=True, group="reload", exit_on_error=False)
-    async def reload_all(self) -> None:
+    async def _reload_everything(self) -> None:
         """Fetch everything the views show."""
         client = self.link.client
         table, events_table = self.stations_table, self.query_one("#events-table", EventsTable)
@@ -122,10 +126,7 @@ class StationmasterApp(App[None]):
         try:
             self.status = await client.status()
             stations = await client.stations()
-            images = await client.images()
             events = await client.events(limit=200)
-            alerts = await client.alerts()
-            lan = await client.lan()
             awaiting = (await client.provisions())["awaiting"]
         except ServiceUnavailable as exc:
             table.since_snapshot.abandon(tickets[0])
@@ -143,14 +144,18 @@ class StationmasterApp(App[None]):
         if self.status.get("offline_after_s"):
             table.offline_after_intervals = float(self.status["offline_after_s"]) / self._poll_interval()
         table.load(stations + as_station_rows(awaiting), tickets[0])
-        self.query_one("#firmware-table", FirmwareTable).load(images)
-        self.query_one(OnboardingPane).reload()
-        self.query_one(WifiPane).reload()
         events_table.load(events, tickets[1])
         self.alerts_table.names = {s["mac"]: s["name"] for s in stations}
-        self.alerts_table.load(alerts)
-        self.query_one(RolloutsView).reload()
-        self.query_one("#lan-table", LanTable).load(lan)
+        # The other views fetch their own: an event meanwhile makes them fetch once more, never land older.
+        for view in (
+            self.query_one("#firmware-table", FirmwareTable),
+            self.alerts_table,
+            self.query_one("#lan-table", LanTable),
+            self.query_one(OnboardingPane),
+            self.query_one(WifiPane),
+            self.query_one(RolloutsView),
+        ):
+            view.reload()
         self._show_status()
 
     def on_link_up(self, _: LinkUp) -> None:
@@ -205,8 +210,7 @@ class StationmasterApp(App[None]):
         if kind.startswith("bundle_") or kind == "station_arrived":
             self.refresh_awaiting()
 
-    @work(exclusive=True, group="awaiting", exit_on_error=False)
-    async def refresh_awaiting(self) -> None:
+    async def _fetch_awaiting(self) -> None:
         """Bundles made, cancelled or arrived: the stations list's "awaiting" placeholders follow."""
         try:
             rows = as_station_rows((await self.link.client.provisions())["awaiting"])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+from textual.dom import DOMNode
 
 Key = TypeVar("Key")
 Value = TypeVar("Value")
@@ -44,3 +46,41 @@ class SinceSnapshot(Generic[Key, Value]):
         """The snapshot of `ticket` will not come: stop keeping changes for it."""
         if ticket == self._ticket:
             self._kept = None
+
+
+class Refetch:
+    """A view's fetch-and-draw, run in a worker of its owner; asks made during a fetch fold into one more.
+
+    A fetch under way is never cancelled: while events come faster than a round trip (a flash's progress
+    every 2 %, a stream gap after another), cancelling would mean no fetch ever lands. Whatever is asked
+    for is fetched after the ask, so the last draw is never older than the last event.
+    """
+
+    def __init__(self, owner: DOMNode, fetch: Callable[[], Awaitable[object]], name: str) -> None:
+        self._owner = owner
+        self._fetch = fetch
+        self._name = name
+        self._stale = False
+        self._running = False
+
+    def __call__(self) -> None:
+        """Fetch again soon (once more after the fetch under way, if there is one)."""
+        self._stale = True
+        if self._running:
+            return
+        self._running = True
+        run: Any = self._fetch_until_fresh  # Textual's WorkType cannot name a method returning a coroutine
+        self._owner.run_worker(run, name=self._name, group=self._name, exit_on_error=False)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a fetch is under way or asked for."""
+        return self._running
+
+    async def _fetch_until_fresh(self) -> None:
+        try:
+            while self._stale:
+                self._stale = False
+                await self._fetch()
+        finally:
+            self._running = False

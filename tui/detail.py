@@ -13,6 +13,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Label, Sparkline, Static
 
 from appliance.contract.client import AdminClient, AdminError
+from tui.catchup import Refetch
 from tui.dialogs import Ask, Choose, Confirm
 from tui.states import ago, state_label, station_state
 from tui.station_commands import CommandActions
@@ -40,6 +41,7 @@ class StationScreen(CommandActions):
         super().__init__()
         self.client, self.mac, self.poll_interval_s = client, mac, poll_interval_s
         self.station: dict[str, Any] = {}
+        self._refetch = Refetch(self, self._fetch, "detail")
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
@@ -67,9 +69,11 @@ class StationScreen(CommandActions):
         self.query_one("#station-events", DataTable).add_columns("When", "Kind", "Message")
         self.reload()
 
-    @work(exclusive=True, group="detail", exit_on_error=False)
-    async def reload(self) -> None:
-        """Fetch the station, its history and its events."""
+    def reload(self) -> None:
+        """Fetch the station, its history and its events (asks during a fetch fold into one more)."""
+        self._refetch()
+
+    async def _fetch(self) -> None:
         self.station = await self.client.station(self.mac)
         history = list(reversed(await self.client.checkins(self.mac, limit=300)))
         events = await self.client.events(mac=self.mac, limit=50)

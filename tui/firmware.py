@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, DirectoryTree, Input, Label
 
 from appliance.contract.client import AdminClient, AdminError
+from tui.catchup import Refetch
 from tui.dialogs import Ask, Confirm
 
 
@@ -29,6 +30,7 @@ class FirmwareTable(DataTable[Any]):
     def __init__(self, client: AdminClient, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.client = client
+        self._refetch = Refetch(self, self._fetch, "firmware")
 
     def on_mount(self) -> None:
         """Lay out the columns."""
@@ -49,9 +51,11 @@ class FirmwareTable(DataTable[Any]):
                 key=image["sha256"],
             )
 
-    @work(exclusive=True, group="firmware", exit_on_error=False)
-    async def reload(self) -> None:
-        """Fetch the library again."""
+    def reload(self) -> None:
+        """Fetch the library again (asks during a fetch fold into one more)."""
+        self._refetch()
+
+    async def _fetch(self) -> None:
         self.load(await self.client.images())
 
     def _selected(self) -> str | None:

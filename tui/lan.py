@@ -13,6 +13,7 @@ from textual.widgets import DataTable, ProgressBar, Static
 
 from appliance.contract.ages import age
 from appliance.contract.client import AdminClient, AdminError
+from tui.catchup import Refetch
 from tui.dialogs import Ask, Choose
 
 ARDUINO_OTA = "_arduino._tcp.local."
@@ -30,6 +31,7 @@ class LanTable(DataTable[Any]):
         self.client = client
         self.station_name = station_name
         self.services: dict[str, dict[str, Any]] = {}
+        self._refetch = Refetch(self, self._fetch, "lan")
 
     def on_mount(self) -> None:
         """Lay out the columns."""
@@ -48,9 +50,11 @@ class LanTable(DataTable[Any]):
         if current in self.services:
             self.move_cursor(row=self.get_row_index(current))
 
-    @work(exclusive=True, group="lan", exit_on_error=False)
-    async def reload(self) -> None:
-        """Fetch what is on the LAN again (a device came or went)."""
+    def reload(self) -> None:
+        """Fetch what is on the LAN again (a device came or went; asks during a fetch fold into one more)."""
+        self._refetch()
+
+    async def _fetch(self) -> None:
         try:
             self.load(await self.client.lan())
         except AdminError as exc:

@@ -9,6 +9,7 @@ from textual.containers import Vertical
 from textual.widgets import Label, Static
 
 from appliance.contract.client import AdminClient
+from tui.catchup import Refetch
 
 
 class Road(Vertical):
@@ -29,8 +30,7 @@ class Road(Vertical):
     def __init__(self, client: AdminClient, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.client = client
-        self._loading = False
-        self._stale = False
+        self._refetch = Refetch(self, self.load, f"road-{type(self).__name__}")
 
     def compose(self) -> ComposeResult:
         """The header; subclasses yield from this, then their own widgets."""
@@ -43,23 +43,8 @@ class Road(Vertical):
 
     def reload(self) -> None:
         """Fetch what the road shows again, in a worker; reloads asked for meanwhile fold into one more fetch."""
-        # Never cancel a fetch under way: while events come faster than a round trip (a flash's progress every
-        # 2 %), cancelling would mean no fetch ever finishes and the bar stands still until the last event.
-        self._stale = True
-        if self._loading:
-            return
-        self._loading = True
-        fetch: Any = self._fetch_until_fresh  # Textual's WorkType cannot name a method returning a coroutine
-        self.run_worker(fetch, group=f"road-{type(self).__name__}", exit_on_error=False)
-
-    async def _fetch_until_fresh(self) -> None:
-        """Load, and load again as long as something changed while loading."""
-        try:
-            while self._stale:
-                self._stale = False
-                await self.load()
-        finally:
-            self._loading = False
+        # A flash's progress comes every 2 %: a fetch per event, cancelling the last, would never land.
+        self._refetch()
 
     async def load(self) -> None:
         """Fetch and show what the road lists (each road its own)."""
