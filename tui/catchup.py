@@ -1,4 +1,4 @@
-"""Live changes kept while a view's snapshot is fetched, to be replayed over the snapshot when it lands."""
+"""Views kept fresh under a live stream: changes kept while a snapshot is fetched, fetches that fold, not cancel."""
 
 from __future__ import annotations
 
@@ -71,11 +71,6 @@ class Refetch:
         self._running = True
         run: Any = self._fetch_until_fresh  # Textual's WorkType cannot name a method returning a coroutine
         self._owner.run_worker(run, name=self._name, group=self._name, exit_on_error=False)
-
-    @property
-    def busy(self) -> bool:
-        """Whether a fetch is under way or asked for."""
-        return self._running
 
     async def _fetch_until_fresh(self) -> None:
         try:
