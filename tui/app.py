@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from tui.statusline import status_line
 from tui.wifi import WifiPane
 
 AGE_REFRESH_S = 5.0
+# Stations changed at once from which one list fetch beats a fetch per station.
+WHOLE_LIST_FROM = 20
 # Stored events that change what a station row shows: the row is fetched again when one arrives.
 _STATION_EVENTS = ("station_", "version_changed", "image_assigned", "ota_held")
 # Stored events that change what a station's detail screen shows while it is open.
@@ -65,6 +68,8 @@ class StationmasterApp(App[None]):
         # than a reload takes: they fold into one more, never cancel the one under way.
         self.reload_all = Refetch(self, self._reload_everything, "reload_all")
         self.refresh_awaiting = Refetch(self, self._fetch_awaiting, "awaiting")
+        self._stations_to_fetch: set[str] = set()
+        self._fetch_stations = Refetch(self, self._fetch_changed_stations, "station-refresh")
 
     def compose(self) -> ComposeResult:
         yield Static(id="banner")
@@ -224,14 +229,26 @@ class StationmasterApp(App[None]):
             table.upsert(row)
         self._show_status()
 
-    @work(group="station-refresh", exit_on_error=False)
-    async def refresh_station(self, mac: str) -> None:
-        """Fetch one station again and update its row."""
+    def refresh_station(self, mac: str) -> None:
+        """Fetch a station again soon and update its row (stations that change together are fetched together)."""
+        self._stations_to_fetch.add(mac)
+        self._fetch_stations()
+
+    async def _fetch_changed_stations(self) -> None:
+        macs, self._stations_to_fetch = self._stations_to_fetch, set()
+        client = self.link.client
         try:
-            station = await self.link.client.station(mac)
+            if len(macs) >= WHOLE_LIST_FROM:
+                # A site's worth at once (a new appliance discovering its fleet): one list, not a request each.
+                stations = [s for s in await client.stations() if s["mac"] in macs]
+            else:
+                answers = await asyncio.gather(*(client.station(mac) for mac in macs), return_exceptions=True)
+                # A station gone meanwhile answers 404: nothing to draw for it.
+                stations = [a for a in answers if isinstance(a, dict)]
         except AdminError:
-            return
-        self.stations_table.upsert(station)
+            return  # the link is down: the reload after the reconnect draws everything
+        for station in stations:
+            self.stations_table.upsert(station)
         self._show_status()
 
     @on(StationsTable.RowSelected, "#stations-table")

@@ -347,3 +347,18 @@ async def test_what_arrives_while_a_reload_fetches_is_not_undone_by_it(
         events = app.query_one("#events-table", DataTable)
         messages = [str(events.get_row_at(row)[3]) for row in range(events.row_count)]
         assert any("renamed to STA2" in message for message in messages)
+
+
+async def test_a_fleet_discovered_at_once_all_shows(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    # A new appliance at a site hears every station within seconds: more than WHOLE_LIST_FROM at once are
+    # fetched as one list, and every one of them gets its row.
+    await populated(http, admin)
+    app = StationmasterApp(service.settings.admin_socket)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: app.stations_table.row_count == 3)
+        newcomers = [f"24:0A:C4:00:01:{index:02X}" for index in range(40)]
+        await asyncio.gather(*(check_in(http, mac, ip=f"10.0.1.{n + 10}") for n, mac in enumerate(newcomers)))
+        await until(pilot, lambda: app.stations_table.row_count == 43, within=10)
+        assert {mac for mac in newcomers if cell(app, mac, "state")} == set(newcomers)
