@@ -133,16 +133,12 @@ class StationmasterApp(App[None]):
             stations = await client.stations()
             events = await client.events(limit=200)
             awaiting = (await client.provisions())["awaiting"]
-        except ServiceUnavailable as exc:
-            table.since_snapshot.abandon(tickets[0])
-            events_table.since_snapshot.abandon(tickets[1])
-            # The stream notices too and reconnects; until then the banner says so, whoever saw it first.
-            self._show_banner(f"Lost the service ({exc.message}); reconnecting…")
-            return
         except AdminError as exc:
             table.since_snapshot.abandon(tickets[0])
             events_table.since_snapshot.abandon(tickets[1])
-            self._show_banner(exc.message)
+            # A lost service: the stream notices too and reconnects; until then the banner says so.
+            lost = isinstance(exc, ServiceUnavailable)
+            self._show_banner(f"Lost the service ({exc.message}); reconnecting…" if lost else exc.message)
             return
         # The states depend on the service's poll interval: learn it before drawing a single row.
         table.poll_interval_s = self._poll_interval()

@@ -21,7 +21,6 @@ class EventsTable(DataTable[Any]):
         self.filter_text = ""
         self.since_snapshot: SinceSnapshot[Any, dict[str, Any]] = SinceSnapshot()  # by event id
         self._stale = False  # rows differ from `events`: redrawn when next shown, at most once per refresh
-        self._redraw_queued = False
 
     def on_mount(self) -> None:
         """Lay out the columns."""
@@ -48,9 +47,7 @@ class EventsTable(DataTable[Any]):
             # New rows go on top, which DataTable can only do by a rebuild: one per refresh, not one per event
             # (a busy site streams dozens a second), and none while the admin looks at another tab.
             self._stale = True
-            if not self._redraw_queued:
-                self._redraw_queued = True
-                self.call_after_refresh(self._redraw_if_shown)
+            self.call_after_refresh(self._redraw_if_shown)
 
     def set_filter(self, text: str) -> None:
         """Show only events containing every word of `text`."""
@@ -58,7 +55,6 @@ class EventsTable(DataTable[Any]):
         self._rebuild()
 
     def _redraw_if_shown(self) -> None:
-        self._redraw_queued = False
         if self._stale and self.is_on_screen:
             self._rebuild()
 

@@ -14,6 +14,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
 from appliance.contract.client import AdminClient, AdminError
+from tui.catchup import Refetch
 from tui.dialogs import Choose, Confirm
 from tui.rollout_form import StartRollout
 
@@ -49,6 +50,7 @@ class RolloutsView(Vertical):
         self.rollouts: list[dict[str, Any]] = []
         self.shown: dict[str, Any] = {}  # the chosen rollout in full, as last fetched
         self._pending: Timer | None = None  # a fetch already asked for, not yet run
+        self._refetch = Refetch(self, self._fetch_quietly, "rollouts-fetch")
 
     def compose(self) -> ComposeResult:
         yield DataTable(id="rollouts-table", cursor_type="row", zebra_stripes=True)
@@ -75,7 +77,7 @@ class RolloutsView(Vertical):
 
     def reload(self) -> None:
         """Fetch everything again (at start and after a reconnect)."""
-        self.fetch()
+        self._refetch()
 
     def fetch_soon(self) -> None:
         """Fetch again shortly: what changes together (a wave of stations) is fetched once."""
@@ -84,7 +86,7 @@ class RolloutsView(Vertical):
 
     def _fetch_now(self) -> None:
         self._pending = None
-        self.fetch()
+        self._refetch()
 
     def apply_event(self, payload: dict[str, Any]) -> None:
         """A rollout event from the stream: a station's row changes at once, the rest is fetched again soon."""
@@ -97,9 +99,7 @@ class RolloutsView(Vertical):
                     self._update_station(station)
         self.fetch_soon()
 
-    @work(exclusive=True, group="rollouts-fetch", exit_on_error=False)
-    async def fetch(self) -> None:
-        """Fetch the list and the chosen rollout, and draw them."""
+    async def _fetch_quietly(self) -> None:
         # A lost link is the banner's to tell; the next event, or the reconnect, fetches again.
         with contextlib.suppress(AdminError):
             await self._fetch()

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
 
 from appliance.contract.client import AdminClient, AdminError
+from tui.catchup import Refetch
 from tui.dialogs import Confirm
 from tui.states import ago
 
@@ -77,6 +78,7 @@ class WifiPane(Vertical):
         super().__init__(**kwargs)
         self.client = client
         self.rotation: dict[str, Any] = {}
+        self._refetch = Refetch(self, self._fetch, "wifi")
         self.revealed: dict[str, str] = {}
         self._reload_pending = False
 
@@ -99,9 +101,11 @@ class WifiPane(Vertical):
             self._reload_pending = True
             self.set_timer(RELOAD_AFTER_S, self.reload)
 
-    @work(exclusive=True, group="wifi", exit_on_error=False)
-    async def reload(self) -> None:
-        """Fetch the networks and the rotation."""
+    def reload(self) -> None:
+        """Fetch the networks and the rotation (asks during a fetch fold into one more)."""
+        self._refetch()
+
+    async def _fetch(self) -> None:
         self._reload_pending = False
         try:
             self.rotation = await self.client.wifi_rotation()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,18 @@ def cell(app: StationmasterApp, mac: str, column: str) -> str:
     return str(getattr(value, "plain", value))
 
 
+@contextlib.asynccontextmanager
+async def three_stations_open(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient, size: tuple[int, int] = (120, 30)
+) -> AsyncIterator[tuple[StationmasterApp, Pilot[None]]]:
+    """The app on the three stations of `populated`, once their rows are drawn."""
+    await populated(http, admin)
+    app = StationmasterApp(service.settings.admin_socket)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: app.stations_table.row_count == 3)
+        yield app, pilot
+
+
 async def populated(http: aiohttp.ClientSession, admin: AdminClient) -> None:
     """Three stations: two accepted, one pending."""
     for mac in MACS:
@@ -65,10 +78,7 @@ async def populated(http: aiohttp.ClientSession, admin: AdminClient) -> None:
 async def test_the_stations_appear_with_their_state(
     service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
 ) -> None:
-    await populated(http, admin)
-    app = StationmasterApp(service.settings.admin_socket)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await until(pilot, lambda: app.stations_table.row_count == 3)
+    async with three_stations_open(service, http, admin) as (app, _):
         assert cell(app, MACS[0], "name") == "STA1"
         assert cell(app, MACS[0], "state") == "● online"
         assert cell(app, MACS[2], "state") == "? pending"
@@ -80,10 +90,7 @@ async def test_the_stations_appear_with_their_state(
 async def test_a_check_in_updates_its_row_without_moving_the_cursor(
     service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
 ) -> None:
-    await populated(http, admin)
-    app = StationmasterApp(service.settings.admin_socket)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await until(pilot, lambda: app.stations_table.row_count == 3)
+    async with three_stations_open(service, http, admin) as (app, pilot):
         table = app.stations_table
         table.focus()
         await pilot.press("down", "down")
@@ -99,10 +106,7 @@ async def test_a_check_in_updates_its_row_without_moving_the_cursor(
 async def test_rename_and_reject_from_the_detail_screen(
     service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
 ) -> None:
-    await populated(http, admin)
-    app = StationmasterApp(service.settings.admin_socket)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.stations_table.row_count == 3)
+    async with three_stations_open(service, http, admin, size=(120, 40)) as (app, pilot):
         app.stations_table.focus()
         app.stations_table.move_cursor(row=app.stations_table.get_row_index(MACS[1]))
         await pilot.press("enter")
@@ -122,10 +126,7 @@ async def test_rename_and_reject_from_the_detail_screen(
 
 
 async def test_filter_by_text(service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient) -> None:
-    await populated(http, admin)
-    app = StationmasterApp(service.settings.admin_socket)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await until(pilot, lambda: app.stations_table.row_count == 3)
+    async with three_stations_open(service, http, admin) as (app, pilot):
         await pilot.press("slash", *"esp32c3")
         await until(pilot, lambda: app.stations_table.row_count == 1)
         assert app.stations_table.current_mac() == MACS[2]
@@ -177,10 +178,7 @@ async def test_a_lost_service_shows_a_banner_and_the_tui_reconnects(tmp_path: Pa
 async def test_the_palette_jumps_to_a_station_by_name(
     service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
 ) -> None:
-    await populated(http, admin)
-    app = StationmasterApp(service.settings.admin_socket)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await until(pilot, lambda: app.stations_table.row_count == 3)
+    async with three_stations_open(service, http, admin) as (app, pilot):
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"STA1")
@@ -245,10 +243,7 @@ async def test_firmware_assign_to_a_tag_and_delete_needs_confirmation(
 async def test_help_lists_the_bindings_and_events_filter(
     service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
 ) -> None:
-    await populated(http, admin)
-    app = StationmasterApp(service.settings.admin_socket)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await until(pilot, lambda: app.stations_table.row_count == 3)
+    async with three_stations_open(service, http, admin) as (app, pilot):
         await pilot.press("question_mark")
         await until(pilot, lambda: bool(app.screen.query("HelpPanel")))
         await pilot.press("e")
@@ -265,10 +260,7 @@ async def test_help_lists_the_bindings_and_events_filter(
 async def test_retire_asks_first_and_a_no_changes_nothing(
     service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
 ) -> None:
-    await populated(http, admin)
-    app = StationmasterApp(service.settings.admin_socket)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.stations_table.row_count == 3)
+    async with three_stations_open(service, http, admin, size=(120, 40)) as (app, pilot):
         app.open_station(MACS[0])
         await until(pilot, lambda: bool(getattr(app.screen, "station", None)))
         await pilot.press("R")
@@ -317,10 +309,7 @@ async def test_what_arrives_while_a_reload_fetches_is_not_undone_by_it(
 ) -> None:
     # A reload fetches several lists one after the other; a station discovered (and drawn) in between used
     # to vanish when the older list landed: found with 1,000 stations, 95 of which never showed.
-    await populated(http, admin)
-    app = StationmasterApp(service.settings.admin_socket)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await until(pilot, lambda: app.stations_table.row_count == 3)
+    async with three_stations_open(service, http, admin) as (app, pilot):
         client = app.link.client
         fetched, go_on = asyncio.Event(), asyncio.Event()
         real_stations = client.stations
@@ -354,10 +343,7 @@ async def test_a_fleet_discovered_at_once_all_shows(
 ) -> None:
     # A new appliance at a site hears every station within seconds: more than WHOLE_LIST_FROM at once are
     # fetched as one list, and every one of them gets its row.
-    await populated(http, admin)
-    app = StationmasterApp(service.settings.admin_socket)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await until(pilot, lambda: app.stations_table.row_count == 3)
+    async with three_stations_open(service, http, admin) as (app, pilot):
         newcomers = [f"24:0A:C4:00:01:{index:02X}" for index in range(40)]
         await asyncio.gather(*(check_in(http, mac, ip=f"10.0.1.{n + 10}") for n, mac in enumerate(newcomers)))
         await until(pilot, lambda: app.stations_table.row_count == 43, within=10)
