@@ -9,7 +9,7 @@ import time
 
 from appliance.contract.client import AdminClient
 from services.service import StationmasterService
-from services.simulator import SimulatedFleet
+from services.simulator import Behaviour, SimulatedFleet
 from services.simulator.builds import build_app_image
 
 log = logging.getLogger("stationmaster.demo")
@@ -18,13 +18,18 @@ DEMO_INTERVAL_S = 3.0
 DEMO_SOAK_S = 10.0
 DEMO_CHIPS = ("esp8266", "esp32", "esp32c3")
 STATUS_EVERY_S = 10.0
+STOCK_ONLY_INDEX = 6  # an ESP8266 (chips take turns) whose simulated module runs its flash in DOUT mode
 
 
 async def run_demo_fleet(
     service: StationmasterService, count: int, stop: asyncio.Event, *, narrate: bool = True
 ) -> None:
     """Start `count` simulated stations, act as their admin over the admin API; narrate unless the TUI shows it."""
-    fleet = SimulatedFleet(url=service.station_url, count=count, interval_s=DEMO_INTERVAL_S, seed=1)
+    # One station is the forum thread's STA1: nothing but the stock update client on a DOUT ESP8266 module.
+    behaviours = {STOCK_ONLY_INDEX: Behaviour(stock_only=True)} if count > STOCK_ONLY_INDEX else {}
+    fleet = SimulatedFleet(
+        url=service.station_url, count=count, interval_s=DEMO_INTERVAL_S, seed=1, behaviours=behaviours
+    )
     await fleet.start()
     try:
         async with AdminClient(service.settings.admin_socket) as admin:

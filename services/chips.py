@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Final
-
+from appliance.contract.chips import CHIPS
 from services.errors import InvalidInput
 
-CHIPS: Final[tuple[str, ...]] = (
-    "esp8266",
-    "esp32",
-    "esp32s2",
-    "esp32s3",
-    "esp32c2",
-    "esp32c3",
-    "esp32c5",
-    "esp32c6",
-    "esp32h2",
-    "esp32p4",
-)
+__all__ = ["CHIPS", "parse_chip"]
 
 
 def parse_chip(value: object) -> str:

@@ -59,6 +59,15 @@ class CheckIn:
     free_sketch_space: int | None = None
     reset_reason: int | None = None  # the SDK's numeric reset reason, read by chip (services.health.resets)
     config_etag: str | None = None  # the ETag of the config the station has applied
+    # What a stock update client's /ota headers say (services.station_api.ota); a JSON check-in leaves them out.
+    sketch_size: int | None = None
+    sketch_md5: str | None = None
+    sketch_sha256: str | None = None
+    chip_size: int | None = None
+    sdk_version: str | None = None
+    ota_client: str | None = None
+    # Not sent by the station: its own pace, learned by the appliance from the gaps between its signs of life.
+    seen_period_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +94,13 @@ class Station:
     ota_note: str | None
     settings: dict[str, object] = field(default_factory=dict)
     reset_reason: int | None = None
+    sketch_size: int | None = None
+    sketch_md5: str | None = None
+    sketch_sha256: str | None = None
+    chip_size: int | None = None
+    sdk_version: str | None = None
+    ota_client: str | None = None
+    seen_period_s: float | None = None  # the station's own pace between signs of life, once learned
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from services.fleet import (
 )
 from services.fleet.coalescing import CheckinCoalescer
 from services.fleet.retention import RetentionPolicy, run_retention
+from services.fleet.sketches import SketchRecognizer
 from services.health import CheckinHealth, HealthMonitor, HealthPolicy, Presence, SignalPolicy
 from services.lan.mdns import MdnsService, MdnsSettings, MdnsStatus
 from services.periodic import run_periodically
@@ -232,7 +233,13 @@ class StationmasterService:
             coalescer=self.coalescer,
         )
         library = FirmwareLibrary(journal, store, settings.max_image_bytes)
-        offers = FirmwareOffers(journal, self.rollouts, settings.maintenance_window or None)
+        offers = FirmwareOffers(
+            journal,
+            self.rollouts,
+            settings.maintenance_window or None,
+            reports=reports,
+            sketches=SketchRecognizer(self.registry, store),
+        )
         metrics = MetricsSource(self.registry, self.presence, self.clock, self.coalescer) if settings.metrics else None
         station_app = create_station_app(
             journal,

@@ -51,7 +51,9 @@ ESP_HTTPS_OTA_RANGE_NOT_SATISFIABLE_STATUS: Final = 416
 #: DEFAULT_REQUEST_SIZE in esp_https_ota.c: max_http_request_size when the config leaves it 0.
 ESP_HTTPS_OTA_DEFAULT_MAX_HTTP_REQUEST_SIZE: Final = 64 * 1024
 
-Esp8266Mode = Literal["sketch", "spiffs"]
+# "version": ESPhttpUpdate.getAvailableVersion() of the core's master branch (esp8266/Arduino #8968, merged
+# as fb8d6d6, Nov 2023) asks with x-ESP8266-mode: version and takes 200 + x-version, or 304, as its answer.
+Esp8266Mode = Literal["sketch", "spiffs", "version"]
 Esp32Mode = Literal["sketch", "spiffs", "fatfs", "littlefs", "flashfs"]
 
 
@@ -79,7 +81,7 @@ def esp8266_httpupdate_headers(
         "x-ESP8266-sketch-md5": sketch_md5,  # ESP.getSketchMD5(): 32 lower-case hex digits
         "x-ESP8266-chip-size": str(chip_size),  # ESP.getFlashChipRealSize(), bytes
         "x-ESP8266-sdk-version": sdk_version,  # ESP.getSdkVersion()
-        "x-ESP8266-mode": mode,  # "spiffs" for updateFS(), else "sketch"
+        "x-ESP8266-mode": mode,  # "spiffs" for updateFS(), "version" for getAvailableVersion(), else "sketch"
     }
     if version:  # only when the sketch passes a non-empty currentVersion
         headers["x-ESP8266-version"] = version

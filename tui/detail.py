@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Label, Sparkline, Static
 
+from appliance.contract.chips import CHIPS
 from appliance.contract.client import AdminClient, AdminError
 from tui.catchup import Refetch
 from tui.dialogs import Ask, Choose, Confirm
@@ -35,6 +36,7 @@ class StationScreen(CommandActions):
         Binding("c", "refresh_config", "Refresh config"),
         Binding("i", "identify", "Identify"),
         Binding("k", "custom_command", "Command…"),
+        Binding("C", "set_chip", "Set chip"),
     ]
 
     def __init__(self, client: AdminClient, mac: str, poll_interval_s: float) -> None:
@@ -140,6 +142,11 @@ class StationScreen(CommandActions):
             f" {s.get('restart') or s.get('restart_cause') or '-'}   last seen {ago(s.get('last_seen_at'))}\n",
             f"tags {', '.join(s.get('tags') or []) or '-'}   token {'issued' if s.get('has_token') else 'none'}",
         )
+        if s.get("ota_client"):
+            # A stock update client tells what the sketch is; its own pace is what the state is judged by.
+            pace = f"   polls every {s['seen_period_s']:.0f} s" if s.get("seen_period_s") else ""
+            sketch = f"sketch MD5 {s['sketch_md5'][:12]}…" if s.get("sketch_md5") else "sketch unknown"
+            identity.append(f"\nupdate client {s['ota_client']}   {sketch}{pace}")
         if s.get("ota_note"):
             identity.append(f"\nfirmware held back: {s['ota_note']}", style="yellow")
         if s.get("settings"):
@@ -189,10 +196,23 @@ class StationScreen(CommandActions):
             await self._act(self.client.retire(self.mac))
 
     @work(group="detail-action", exit_on_error=False)
+    async def action_set_chip(self) -> None:
+        """Say which chip the station is (an ESP32-family stock client does not tell the model)."""
+        options = [(chip, chip) for chip in CHIPS]
+        chip = await self.app.push_screen_wait(Choose(f"Which chip is {self.station.get('name')}?", options))
+        if chip:
+            await self._act(self.client.set_chip(self.mac, chip))
+
+    @work(group="detail-action", exit_on_error=False)
     async def action_assign(self) -> None:
-        """Choose an image of this station's chip to assign to it."""
+        """Choose an image of this station's chip (of its chip family while the model is unknown) to assign to it."""
         chip = self.station.get("chip")
-        images = [i for i in await self.client.images() if chip is None or i["chip"] == chip]
+        esp32_family = str(self.station.get("ota_client") or "").startswith("HTTPUpdate")
+        images = [
+            i
+            for i in await self.client.images()
+            if (i["chip"] == chip if chip else not (esp32_family and i["chip"] == "esp8266"))
+        ]
         if not images:
             self.notify(f"no image for {chip or 'this chip'} in the library", severity="warning")
             return

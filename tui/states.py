@@ -42,10 +42,12 @@ def station_state(
     seen = station.get("last_seen_at")
     if seen is None:
         return "awaiting"
+    # A stock sketch polls /ota at its own pace, which the service learns: never judge it by a faster one.
+    interval = max(poll_interval_s, float(station.get("seen_period_s") or 0))
     age = (time.time() if now is None else now) - float(seen)
-    if age <= poll_interval_s * LATE_AFTER_INTERVALS:
+    if age <= interval * LATE_AFTER_INTERVALS:
         return "online"
-    return "late" if age <= poll_interval_s * max(offline_after_intervals, LATE_AFTER_INTERVALS) else "offline"
+    return "late" if age <= interval * max(offline_after_intervals, LATE_AFTER_INTERVALS) else "offline"
 
 
 def state_label(state: str) -> Text:

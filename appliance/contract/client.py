@@ -125,6 +125,10 @@ class AdminClient:
         """Rename a station; returns it."""
         return await self._call("POST", f"/v1/stations/{_segment(mac)}/rename", json={"name": name})
 
+    async def set_chip(self, mac: str, chip: str) -> JSON:
+        """Say which chip a station is; return the station."""
+        return await self._call("POST", f"/v1/stations/{_segment(mac)}/chip", json={"chip": chip})
+
     async def tag(self, mac: str, add: list[str] | None = None, remove: list[str] | None = None) -> JSON:
         """Add and remove tags; returns the station."""
         body = {"add": add or [], "remove": remove or []}

@@ -105,6 +105,14 @@ async def tags(request: web.Request) -> web.Response:
     return await _station_answer(request, station)
 
 
+@routes.post("/v1/stations/{mac}/chip")
+async def set_chip(request: web.Request) -> web.Response:
+    """Say which chip a station is (an ESP32-family update client does not tell the model)."""
+    body = _object(await json_body(request))
+    station = await request.app[ADMINISTRATION].set_chip(request.match_info["mac"], body.get("chip"))
+    return await _station_answer(request, station)
+
+
 @routes.put("/v1/stations/{mac}/settings")
 async def settings(request: web.Request) -> web.Response:
     """Replace a station's settings object."""

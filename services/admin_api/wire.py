@@ -18,7 +18,7 @@ def station_json(
     body["assigned_image"] = None if assigned is None else assigned.sha256
     body["assigned_version"] = None if assigned is None else assigned.version
     if presence is not None and now is not None:
-        body["state"] = station_state(station.status, station.last_seen_at, presence, now)
+        body["state"] = station_state(station.status, station.last_seen_at, presence, now, station.seen_period_s)
     body["restart"] = (
         normalise_restart(station.chip, station.reset_reason, station.restart_cause).word
         if station.reset_reason is not None or station.restart_cause

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from services.chips import parse_chip
 from services.errors import InvalidInput
 from services.fleet.journal import EventLog, Journal
+from services.fleet.sketches import chip_family, client_family
 from services.macaddr import parse_mac
 from services.models import Assignment, Station, StationStatus
 from services.registry import images as image_rows
@@ -83,7 +85,8 @@ class Administration:
         if (station is None) == (tag is None):
             raise InvalidInput("give exactly one of 'station' or 'tag'")
         image = await self._registry.images.by_prefix(image_prefix)
-        mac = None if station is None else (await self._registry.stations.require(parse_mac(station))).mac
+        chosen = None if station is None else await self._registry.stations.require(parse_mac(station))
+        mac = None if chosen is None else chosen.mac
         tag_name = None if tag is None else parse_tags([tag])[0]
         target = f"station {mac}" if mac else f"tag {tag_name}"
         what = " ".join(str(v) for v in (image.project, image.version) if v) or image.sha256[:12]
@@ -91,9 +94,28 @@ class Administration:
         async def op(log: EventLog) -> Assignment:
             assignment = await image_rows.assign(log.conn, image.sha256, mac=mac, tag=tag_name, now=log.now)
             await log("image_assigned", mac, f"{what} ({image.chip}) assigned to {target}", sha256=image.sha256)
+            if chosen is not None:
+                await _learn_chip_from(log, chosen, image.chip, what)
             return assignment
 
         return await self._journal.write(op)
+
+    async def set_chip(self, mac: str, chip: object) -> Station:
+        """Say which chip a station is (the ESP32 family's update client does not tell the model)."""
+        model = parse_chip(chip)
+        station = await self._registry.stations.require(parse_mac(mac))
+        family = chip_family(station.chip) if station.chip is not None else client_family(station.ota_client)
+        if family is not None and family != chip_family(model):
+            what = station.chip or f"{family}-family station (its update client says so)"
+            raise InvalidInput(f"{station.name} is an {what}: it cannot be an {model}")
+
+        async def op(log: EventLog) -> None:
+            await station_rows.set_chip(log.conn, station.mac, model)
+            was = f" (was {station.chip})" if station.chip not in (None, model) else ""
+            await log("station_chip_set", station.mac, f"{station.name} is an {model}{was}", chip=model)
+
+        await self._journal.write(op)
+        return await self._registry.stations.require(station.mac)
 
     async def unassign(self, assignment_id: int) -> None:
         """Remove an assignment."""
@@ -103,6 +125,20 @@ class Administration:
             await log("image_unassigned", None, f"assignment {assignment_id} removed")
 
         await self._journal.write(op)
+
+
+async def _learn_chip_from(log: EventLog, station: Station, chip: str, what: str) -> None:
+    """An image assigned to one station tells its chip, when the station's own client could not."""
+    family = client_family(station.ota_client)
+    if station.chip is not None or (family is not None and family != chip_family(chip)):
+        return  # known, or an image of another family (it will not be offered, and the note says why)
+    await station_rows.set_chip(log.conn, station.mac, chip)
+    await log(
+        "station_chip_learned",
+        station.mac,
+        f"{station.name} is taken to be an {chip}: the admin assigned it {what}, built for {chip}",
+        chip=chip,
+    )
 
 
 def parse_name(value: object) -> str:

@@ -44,16 +44,25 @@ class CheckinCoalescer:
         self.held = 0  # check-ins answered from memory since start
         self.written = 0  # check-ins written at once
 
-    async def hold(self, report: CheckIn, view: Mapping[str, Any] | None, *, authenticated: bool, quiet: bool) -> bool:
+    async def hold(
+        self,
+        report: CheckIn,
+        view: Mapping[str, Any] | None,
+        *,
+        authenticated: bool,
+        quiet: bool = True,
+        by_poll: bool = False,
+    ) -> bool:
         """Hold the check-in in memory if it changes nothing that must be written now; True if held.
 
-        `view` is `checkin_view` of the station, read just before; `quiet` that the check-in moves no alert.
+        `view` is `checkin_view` of the station, read just before; `quiet` that the check-in moves no alert;
+        `by_poll` that it is a stock client's poll of /ota (no token to settle, no command to take, no sample).
         """
         if (
             self.flush_interval_s <= 0
             or view is None
             or not quiet
-            or not _settled(view, authenticated)
+            or not (_arrived(view) if by_poll else _settled(view, authenticated))
             or self._must_write(report.mac)
         ):
             self.written += 1
@@ -65,7 +74,7 @@ class CheckinCoalescer:
             return False
         now = self._journal.clock()
         known = [t for t in (view["last_history_at"], self._buffer.last_sample(report.mac)) if t is not None]
-        sample = not known or now - max(known) >= self.history_interval_s
+        sample = not by_poll and (not known or now - max(known) >= self.history_interval_s)
         self._buffer.put(report, now, sample=sample)
         self.held += 1
         if self._buffer.due(now, self.flush_interval_s):
@@ -112,6 +121,11 @@ def _settled(view: Mapping[str, Any], authenticated: bool) -> bool:
         and not view["token_unconfirmed"]
         and view["last_seen_at"] is not None
     )
+
+
+def _arrived(view: Mapping[str, Any]) -> bool:
+    """True when a poll can change nothing of the station's admission: pending, or accepted and seen before."""
+    return view["status"] == "pending" or (view["status"] == "accepted" and view["last_seen_at"] is not None)
 
 
 def _changes_something(report: CheckIn, view: Mapping[str, Any], latest: CheckIn | None) -> bool:

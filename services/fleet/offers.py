@@ -7,11 +7,19 @@ from typing import Literal, Protocol
 
 from services.errors import Forbidden
 from services.fleet.journal import EventLog, Journal
-from services.models import FirmwareImage, Station
+from services.fleet.sketches import SketchRecognizer
+from services.health.alerts import clear_alert, raise_alert
+from services.models import CheckIn, FirmwareImage, Station
 from services.registry import stations as station_rows
+from services.registry.health import open_alerts_for
 from services.rollouts.gates import critical_hold
 
-OtaMode = Literal["sketch", "filesystem"]
+_NOT_TAKING = "update_not_taking"
+# Downloaded in full this many times and still not running it: the update does not take.
+_DOWNLOADS_THAT_DID_NOT_TAKE = 2
+
+# "version": ESP8266httpUpdate's getAvailableVersion() asks what would be offered, without the image.
+OtaMode = Literal["sketch", "filesystem", "version"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +34,11 @@ class OtaRequest:
     sketch_sha256: str | None = None
     free_space: int | None = None
     mode: OtaMode = "sketch"
+    sketch_size: int | None = None
+    chip_size: int | None = None
+    sdk_version: str | None = None
+    ip: str | None = None  # where the poll came from: on the site's LAN, the station's own address
+    family: str | None = None  # "esp8266" or "esp32", from the client's header names; None for esp_https_ota
 
 
 class RolloutDecision(Protocol):
@@ -56,23 +69,41 @@ class RolloutGate(Protocol):
         """A download ended having sent the image up to fraction `reached` (inside its transaction)."""
 
 
+class PollRecorder(Protocol):
+    """Where a poll is recorded as a sign of life (services.fleet.reports.StationReports)."""
+
+    async def polled(self, report: CheckIn) -> None:
+        """Record what the station's update client said of it."""
+
+
 class FirmwareOffers:
     """Decide, per poll, whether a station gets an image."""
 
     def __init__(
-        self, journal: Journal, rollouts: RolloutGate | None = None, maintenance_window: str | None = None
+        self,
+        journal: Journal,
+        rollouts: RolloutGate | None = None,
+        maintenance_window: str | None = None,
+        *,
+        reports: PollRecorder | None = None,
+        sketches: SketchRecognizer | None = None,
     ) -> None:
         self._journal = journal
         self._registry = journal.registry
         self.rollouts = rollouts
         self._window = maintenance_window
+        self._reports = reports
+        self._sketches = sketches
 
     async def decide(self, request: OtaRequest) -> FirmwareImage | None:
         """Return the image to send, or None for 304; raise Forbidden for 403."""
+        known = await self._registry.stations.get(request.mac)
+        if known is None or known.status not in ("rejected", "retired"):
+            # Every poll is a sign of life and says what the station runs: recorded before deciding.
+            await self._record(request, known)
         station = await self._registry.stations.get(request.mac)
-        if station is None:
-            await self._discover(request)
-            return None
+        if known is None or station is None:
+            return None  # just discovered: it waits to be accepted
         if station.status in ("rejected", "retired"):
             raise Forbidden(f"this station is {station.status}")
         if request.mode == "filesystem":
@@ -87,6 +118,42 @@ class FirmwareOffers:
         if decision is not None and self.rollouts is not None:
             await self.rollouts.polled(decision, image is not None, note)
         return image
+
+    async def _record(self, request: OtaRequest, station: Station | None) -> None:
+        running = await self._running(request, station)
+        report = CheckIn(
+            mac=request.mac,
+            chip=running.chip if running is not None else request.chip_hint,
+            project=running.project if running is not None else None,
+            version=request.version or (running.version if running is not None else None),
+            ip=request.ip,
+            free_sketch_space=request.free_space,
+            sketch_size=request.sketch_size,
+            sketch_md5=request.sketch_md5,
+            sketch_sha256=request.sketch_sha256,
+            chip_size=request.chip_size,
+            sdk_version=request.sdk_version,
+            ota_client=request.client,
+        )
+        if self._reports is not None:
+            await self._reports.polled(report)
+        elif station is None:
+            await self._journal.write(lambda log: station_rows.insert_pending(log.conn, request.mac, log.now))
+
+    async def _running(self, request: OtaRequest, station: Station | None) -> FirmwareImage | None:
+        """The library image the station's reported sketch digests name, when that tells something new."""
+        if self._sketches is None or (request.sketch_md5 is None and request.sketch_sha256 is None):
+            return None
+        if (
+            station is not None
+            and station.chip is not None
+            and (request.version is not None or station.version is not None)
+            and (station.sketch_md5, station.sketch_sha256) == (request.sketch_md5, request.sketch_sha256)
+        ):
+            return None  # the same sketch as last time, already told
+        return await self._sketches.recognise(
+            md5=request.sketch_md5, sha256=request.sketch_sha256, sketch_size=request.sketch_size, family=request.family
+        )
 
     async def _choose(
         self, station: Station, request: OtaRequest, decision: RolloutDecision | None
@@ -109,17 +176,19 @@ class FirmwareOffers:
             # rollout) is that; a tag's assignment is not, outside the maintenance window.
             now = self._journal.clock()
             hold = None if own else critical_hold(station.tags, approved=False, window=self._window, now=now)
-            if hold is not None and not _already_runs(station, request, image):
+            if hold is not None and not await self._already_runs(station, request, image):
                 return None, f"{hold}: assign the image to the station itself, or roll it out and approve it"
         chip = station.chip or request.chip_hint
         if chip is None:
-            return (
-                None,
-                f"image {image.version or image.sha256[:12]} waits: the station has not said its chip",
+            return None, (
+                f"{_label(image)} waits: this station has not said which ESP32 chip it is;"
+                f" set it with `stationmaster stations set-chip {station.mac} {image.chip}`"
+                " (or assign the image to the station itself)"
             )
         if chip != image.chip:
             return None, f"the assigned image is for {image.chip}, this station is {chip}: not offered"
-        if _already_runs(station, request, image):
+        if await self._already_runs(station, request, image):
+            await self._took(station, image)
             return None, None
         free = request.free_space if request.free_space is not None else station.free_sketch_space
         if free is not None and image.size > free:
@@ -127,21 +196,51 @@ class FirmwareOffers:
                 f"the assigned image ({image.size:,} bytes) does not fit the {free:,} bytes"
                 " of free space the station reports: not offered"
             )
-        return image, None
+        held = await self._does_not_take(station, request, image)
+        return (None, held) if held is not None else (image, None)
 
-    async def _discover(self, request: OtaRequest) -> None:
+    async def _already_runs(self, station: Station, request: OtaRequest, image: FirmwareImage) -> bool:
+        if self._sketches is not None and await self._sketches.runs(
+            image, md5=request.sketch_md5, sha256=request.sketch_sha256, sketch_size=request.sketch_size
+        ):
+            return True
+        if self._sketches is None and _same_digest(request, image):
+            return True
+        version = request.version or station.version
+        if version is None or image.version is None or version != image.version:
+            return False
+        return station.project is None or image.project is None or station.project == image.project
+
+    async def _does_not_take(self, station: Station, request: OtaRequest, image: FirmwareImage) -> str | None:
+        """The loop breaker: None to offer the image, else why it is no longer offered (and the alert is up)."""
+        downloads, last = await self._registry.history.full_downloads(station.mac, image.sha256, image.size)
+        if downloads < _DOWNLOADS_THAT_DID_NOT_TAKE:
+            return None
+        running = request.version or station.version
+        if running is None:
+            running = f"the sketch of MD5 {request.sketch_md5[:12]}…" if request.sketch_md5 else "what it ran before"
+        message = (
+            f"the update does not take: {station.name} downloaded {_label(image)} in full {downloads} times"
+            f" and still runs {running}; it is no longer offered (clear the alert to try again)"
+        )
+
         async def op(log: EventLog) -> None:
-            if await station_rows.insert_pending(log.conn, request.mac, log.now):
-                if request.chip_hint is not None:
-                    await log.conn.execute(
-                        "UPDATE stations SET chip = ? WHERE mac = ?", (request.chip_hint, request.mac)
-                    )
-                await log(
-                    "station_discovered",
-                    request.mac,
-                    f"new station {request.mac} polled for firmware ({request.client}) and is waiting to be accepted",
-                    client=request.client,
-                )
+            open_alerts = await open_alerts_for(log.conn, station.mac)
+            stale = open_alerts.get(_NOT_TAKING)
+            if stale is not None and stale.data.get("sha256") != image.sha256:
+                await clear_alert(log, _NOT_TAKING, station.mac, f"{station.name} is offered another image now")
+            await raise_alert(log, _NOT_TAKING, station.mac, message, sha256=image.sha256, last_transfer=last)
+
+        await self._journal.write(op)
+        return message
+
+    async def _took(self, station: Station, image: FirmwareImage) -> None:
+        """The station runs the image: an alert that it would not take it is over."""
+        if station.ota_note is None or not station.ota_note.startswith("the update does not take"):
+            return
+
+        async def op(log: EventLog) -> None:
+            await clear_alert(log, _NOT_TAKING, station.mac, f"{station.name} now runs {_label(image)}")
 
         await self._journal.write(op)
 
@@ -158,12 +257,11 @@ class FirmwareOffers:
         await self._journal.write(op)
 
 
-def _already_runs(station: Station, request: OtaRequest, image: FirmwareImage) -> bool:
+def _label(image: FirmwareImage) -> str:
+    return " ".join(str(v) for v in (image.project, image.version) if v) or f"image {image.sha256[:12]}"
+
+
+def _same_digest(request: OtaRequest, image: FirmwareImage) -> bool:
     if request.sketch_md5 is not None and request.sketch_md5.lower() == image.md5:
         return True
-    if request.sketch_sha256 is not None and request.sketch_sha256.lower() == image.app_sha256:
-        return True
-    version = request.version or station.version
-    if version is None or image.version is None or version != image.version:
-        return False
-    return station.project is None or image.project is None or station.project == image.project
+    return request.sketch_sha256 is not None and request.sketch_sha256.lower() == image.app_sha256

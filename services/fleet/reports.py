@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from services.errors import Forbidden, InvalidInput, Unauthorized
+from services.fleet.cadence import Cadence
 from services.fleet.journal import EventLog, Journal
 from services.fleet.parsing import parse_checkin, parse_station_events
 from services.fleet.tokens import hash_token, mint_token
@@ -74,6 +76,7 @@ class StationReports:
         self._health = health
         self._commands = commands
         self._coalescer = coalescer
+        self.cadence = Cadence()
 
     async def check_in(self, body: object, bearer: str | None) -> dict[str, Any]:
         """Record a check-in and return the answer the contract promises."""
@@ -82,6 +85,7 @@ class StationReports:
         view = None
         if self._coalescer is not None or self._health is not None:
             view = await checkin_view(self._registry.db, report.mac)
+            report = self._paced(report, view)
         verdict = None
         if self._health is not None and view is not None and view["status"] == "accepted":
             verdict = self._health.assess(report, set((view["open_alerts"] or "").split(",")) - {""})
@@ -120,6 +124,32 @@ class StationReports:
         if status == "accepted" and (caller.authenticated or token is not None):
             answer["config_etag"] = (await self.config_for(report.mac))[0]
         return answer
+
+    async def polled(self, report: CheckIn) -> None:
+        """Record a stock client's poll of /ota (its headers as `report`) as a sign of life of its station.
+
+        A poll proves nothing (anyone on the LAN can send one with any MAC): a station that proves itself with
+        its token at check-in is told by its check-ins alone, and a barred one by nothing.
+        """
+        view = await checkin_view(self._registry.db, report.mac)
+        if view is not None:
+            if view["status"] in ("rejected", "retired") or (view["token_hash"] and not view["token_unconfirmed"]):
+                return
+            report = self._paced(report, view)
+        if self._coalescer is not None and await self._coalescer.hold(report, view, authenticated=False, by_poll=True):
+            assert view is not None
+            status = str(view["status"])
+        else:
+            status = await self._journal.write(lambda log: self._record_poll(log, report))
+        self._journal.publish_live(
+            "checkin",
+            {
+                "mac": report.mac,
+                "status": status,
+                "message": "",
+                **{name: getattr(report, name) for name in _LIVE_FIELDS if getattr(report, name) is not None},
+            },
+        )
 
     async def enrol(self, body: object, bearer: str | None) -> dict[str, Any]:
         """Record a station announcing itself; answer with its status."""
@@ -201,6 +231,51 @@ class StationReports:
         if token_hash is not None and not unconfirmed:
             raise Unauthorized("this station holds a token: send it as 'Authorization: Bearer <token>'")
         return Caller(mac, authenticated=False)
+
+    def _paced(self, report: CheckIn, view: Mapping[str, Any] | None) -> CheckIn:
+        """The report with the station's own pace, as its gap since it was last seen teaches it."""
+        if view is None:
+            return report
+        held = self._registry.checkin_buffer.get(report.mac)
+        seen = [t for t in (view["last_seen_at"], held.at if held is not None else None) if t is not None]
+        gap = self._journal.clock() - max(seen) if seen else None
+        period = self.cadence.seen(report.mac, gap, view["seen_period_s"])
+        return report if period is None else dataclasses.replace(report, seen_period_s=period)
+
+    async def _record_poll(self, log: EventLog, report: CheckIn) -> str:
+        conn, now = log.conn, log.now
+        if self._coalescer is not None:
+            await self._coalescer.write_station(conn, report.mac)
+        if await station_rows.insert_pending(conn, report.mac, now):
+            await log(
+                "station_discovered",
+                report.mac,
+                f"new station {report.mac} polled for firmware ({report.ota_client}) and is waiting to be accepted",
+                client=report.ota_client,
+                **_identity(report),
+            )
+        before = await _station_in(conn, report.mac)
+        if before["status"] in ("rejected", "retired"):
+            return str(before["status"])
+        await station_rows.apply_report(conn, report, now)
+        await _log_changes(log, report, before)
+        if report.chip not in (None, before["chip"]) and not (before["chip"] is None and report.chip == "esp8266"):
+            # Only a library image the station runs names an ESP32-family chip here (the headers cannot).
+            was = f", not an {before['chip']}" if before["chip"] else ""
+            await log(
+                "station_chip_learned",
+                report.mac,
+                f"{before['name']} is an {report.chip}{was}: it runs an image of the library built for that chip",
+                chip=report.chip,
+                previous=before["chip"],
+            )
+        if before["status"] == "accepted":
+            if before["last_seen_at"] is None:
+                await arrival.first_check_in(log, report.mac, before["name"])
+                await log("station_arrived", report.mac, f"{before['name']} arrived", **_identity(report))
+            if self._observer is not None:
+                await self._observer.checked_in(log, report, before)
+        return str(before["status"])
 
     async def _mac_for_bearer(self, bearer: str) -> str:
         mac = await self._registry.stations.mac_for_token(hash_token(bearer))
@@ -289,11 +364,14 @@ async def _log_changes(log: EventLog, report: CheckIn, before: dict[str, Any]) -
             reset_reason=report.reset_reason,
             firmware_cause=report.restart_cause,
         )
-    if report.version is not None and before["version"] is not None and report.version != before["version"]:
+    # The first version told of a station seen before is news too (a stock sketch is known by its digest).
+    known = before["version"] is not None or before["last_seen_at"] is not None
+    if report.version is not None and report.version != before["version"] and known:
+        was = f" (was {before['version']})" if before["version"] is not None else ""
         await log(
             "version_changed",
             report.mac,
-            f"{name} now runs {report.version} (was {before['version']})",
+            f"{name} now runs {report.version}{was}",
             version=report.version,
             previous=before["version"],
         )

@@ -7,12 +7,14 @@ An alert is stored (one open per kind and station) and announced as an event: `a
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.errors import InvalidInput
-from services.fleet.journal import EventLog
 from services.models import Alert
 from services.registry.health import close_alert, open_alert
+
+if TYPE_CHECKING:  # the journal's entry is handed in; importing it would make fleet and health import each other
+    from services.fleet.journal import EventLog
 
 # The kinds the appliance raises itself, and what each means; other domain code may add its own.
 ALERT_KINDS = {
@@ -20,6 +22,7 @@ ALERT_KINDS = {
     "reboot_loop": "the station keeps restarting without being asked to",
     "offline": "the station missed its check-ins",
     "wrong_version": "after an update the station does not run the version it was given",
+    "update_not_taking": "the station downloaded its image in full twice and still runs something else",
 }
 _KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
 

@@ -37,7 +37,7 @@ async def gather_figures(registry: Registry, presence: Presence, clock: Callable
     """Read the figures from the registry (station rows include check-ins not yet written)."""
     now = clock()
     stations = await registry.stations.all()
-    states = {s.mac: station_state(s.status, s.last_seen_at, presence, now) for s in stations}
+    states = {s.mac: station_state(s.status, s.last_seen_at, presence, now, s.seen_period_s) for s in stations}
     return FleetFigures(
         at=now,
         stations=stations,

@@ -25,13 +25,12 @@ class HealthMonitor:
         stations = await self._registry.stations.all()
         open_alerts = await self._registry.health.alerts(open_only=True, limit=100_000)
         offline_open = {a.mac for a in open_alerts if a.kind == "offline"}
-        limit = self.presence.offline_after_s
         silent = [
             s
             for s in stations
             if s.status == "accepted"
             and s.last_seen_at is not None
-            and now - s.last_seen_at > limit
+            and now - s.last_seen_at > self.presence.paced(s.seen_period_s).offline_after_s
             and s.mac not in offline_open
         ]
         in_service = {s.mac for s in stations if s.status == "accepted"}
@@ -44,7 +43,8 @@ class HealthMonitor:
             for station in silent:
                 assert station.last_seen_at is not None
                 minutes = (entry.now - station.last_seen_at) / 60
-                missed = int((entry.now - station.last_seen_at) // self.presence.poll_interval_s)
+                interval = self.presence.paced(station.seen_period_s).poll_interval_s
+                missed = int((entry.now - station.last_seen_at) // interval)
                 alert = await raise_alert(
                     entry,
                     "offline",

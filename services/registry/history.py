@@ -45,6 +45,21 @@ class HistoryTable:
         rows = await self._db.fetch_all("SELECT * FROM transfers WHERE mac = ? ORDER BY id DESC LIMIT ?", (mac, limit))
         return [dict(r) for r in rows]
 
+    async def full_downloads(self, mac: str, sha256: str, size: int) -> tuple[int, int]:
+        """(count, last transfer id) of the station's downloads of an image to its last byte, counting only those
+        since it last downloaded another image and since the admin last cleared an `update_not_taking` of it."""
+        row = await self._db.fetch_one(
+            "SELECT count(*) AS n, ifnull(max(id), 0) AS last FROM transfers"
+            " WHERE mac = ?1 AND sha256 = ?2 AND complete AND range_end = ?3"
+            " AND id > (SELECT ifnull(max(id), 0) FROM transfers WHERE mac = ?1 AND sha256 <> ?2)"
+            " AND id > (SELECT ifnull(max(json_extract(data, '$.last_transfer')), 0) FROM alerts"
+            "  WHERE kind = 'update_not_taking' AND mac = ?1 AND cleared_at IS NOT NULL"
+            "  AND json_extract(data, '$.sha256') = ?2)",
+            (mac, sha256, size - 1),
+        )
+        assert row is not None
+        return int(row["n"]), int(row["last"])
+
 
 async def insert_event(
     conn: aiosqlite.Connection,

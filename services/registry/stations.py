@@ -14,6 +14,16 @@ from services.registry.checkin_buffer import CheckinBuffer
 from services.registry.database import Database
 from services.registry.provisions import name_awaited
 
+# What the stock clients' headers add (and the learned pace): stored and read back as they are.
+_STOCK_FIELDS = (
+    "sketch_size",
+    "sketch_md5",
+    "sketch_sha256",
+    "chip_size",
+    "sdk_version",
+    "ota_client",
+    "seen_period_s",
+)
 _REPORT_FIELDS = (
     "chip",
     "project",
@@ -26,6 +36,7 @@ _REPORT_FIELDS = (
     "ip",
     "bssid",
     "reset_reason",
+    *_STOCK_FIELDS,
 )
 
 
@@ -159,6 +170,12 @@ async def set_settings(conn: aiosqlite.Connection, mac: str, settings: dict[str,
     await conn.execute("UPDATE stations SET settings = ? WHERE mac = ?", (json.dumps(settings), mac))
 
 
+async def set_chip(conn: aiosqlite.Connection, mac: str, chip: str) -> None:
+    """Record which chip a station is."""
+    await _current_status(conn, mac)
+    await conn.execute("UPDATE stations SET chip = ? WHERE mac = ?", (chip, mac))
+
+
 async def set_ota_note(conn: aiosqlite.Connection, mac: str, note: str | None) -> None:
     """Record why the station was (not) offered firmware on its last poll."""
     await conn.execute("UPDATE stations SET ota_note = ? WHERE mac = ?", (note, mac))
@@ -200,4 +217,5 @@ def _station(row: sqlite3.Row, tags: tuple[str, ...]) -> Station:
         ota_note=row["ota_note"],
         settings=json.loads(row["settings"]),
         reset_reason=row["reset_reason"],
+        **{name: row[name] for name in _STOCK_FIELDS},
     )

@@ -19,6 +19,9 @@ class Behaviour:
     signal_dbm: int | None = None  # its signal hovers around this (e.g. -85: a weak link) instead of wandering
     free_heap: int | None = None  # reports this much free heap (e.g. 6000: too little to take an update)
     no_ota_client: bool = False  # its firmware has no update client: it checks in but never polls /ota
+    # Its sketch has nothing but the core's stock update client (STA1 in the forum thread): it polls /ota
+    # with no currentVersion, never checks in and reports nothing.
+    stock_only: bool = False
 
 
 HEALTHY = Behaviour()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from services.simulator.otaclient import RunningSketch
+from services.simulator.otaclient import FLASH_DIO, FLASH_DOUT, FLASH_QIO, RunningSketch
 
 SIM_CHIPS = ("esp8266", "esp32", "esp32c3")
 SIM_PROJECT = "sim-sensor"
@@ -27,6 +27,7 @@ class StationIdentity:
     name: str
     ip: str
     bssid: str
+    flash_mode: int = FLASH_QIO  # ESP.getFlashChipMode(): cheap ESP8266 modules run DIO or DOUT
 
     @classmethod
     def derive(cls, seed: int, index: int, chip: str | None = None) -> StationIdentity:
@@ -44,6 +45,7 @@ class StationIdentity:
             name=f"sim-{index + 1:03d}",
             ip=f"10.{subnet}.{index // 250}.{index % 250 + 2}",
             bssid=bssid,
+            flash_mode=(FLASH_QIO, FLASH_DIO, FLASH_DOUT)[index // len(SIM_CHIPS) % 3],
         )
 
 

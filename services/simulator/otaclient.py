@@ -19,6 +19,12 @@ ESP_IMAGE_MAGIC = 0xE9
 ESP8266_SDK_VERSION = "2.2.2-dev(38a443e)"  # ESP.getSdkVersion() of core 3.x (NONOS SDK)
 ESP32_SDK_VERSION = "v4.4.7-dirty"  # ESP.getSdkVersion() of arduino-esp32 2.0.17 (its esp-idf)
 
+# ESP.getFlashChipMode() (FlashMode_t): what the Updater writes into an image's header byte 2.
+FLASH_QIO, FLASH_QOUT, FLASH_DIO, FLASH_DOUT = 0, 1, 2, 3
+ESP8266_APP_START = 0x1000  # APP_START_OFFSET in cores/esp8266: the sketch, after eboot
+_FLASH_MODE_OFFSET = 2
+_GZIP_MAGIC = 0x1F
+
 _CHUNK = 16 * 1024
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 
@@ -105,22 +111,47 @@ def stock_headers(sketch: RunningSketch, version: str | None) -> dict[str, str]:
     return headers
 
 
-def running_sketch_after(chip: str, sta_mac: str, data: bytes, free_space: int) -> RunningSketch:
-    """What the stock client reports once `data` has been flashed and booted."""
-    sha256 = None
-    if chip != "esp8266":
-        # For an app with its digest appended (byte 23 of the extended header), esp_partition_get_sha256
-        # returns that digest: the SHA-256 of the image without its last 32 bytes, not of the whole file.
-        appended = len(data) > 56 and data[23] == 1
-        sha256 = data[-32:].hex() if appended else hashlib.sha256(data).hexdigest()
-    return RunningSketch(
-        chip=chip,
-        sta_mac=sta_mac,
-        size=len(data),
-        md5=hashlib.md5(data).hexdigest(),
-        free_space=free_space,
-        sha256=sha256,
-    )
+def running_sketch_after(
+    chip: str, sta_mac: str, data: bytes, free_space: int, flash_mode: int = FLASH_QIO
+) -> RunningSketch:
+    """What the stock client reports once `data` has been flashed and booted on a chip in `flash_mode`."""
+    if chip == "esp8266":
+        flash = esp8266_as_flashed(data, flash_mode)
+        size = esp8266_sketch_size(flash)
+        return RunningSketch(chip, sta_mac, size, hashlib.md5(flash[:size]).hexdigest(), free_space)
+    # For an app with its digest appended (byte 23 of the extended header), esp_partition_get_sha256
+    # returns that digest: the SHA-256 of the image without its last 32 bytes, not of the whole file.
+    # ESP.getSketchMD5() (cores/esp32/Esp.cpp) hashes esp_image_verify's image_len: the whole image.
+    appended = len(data) > 56 and data[23] == 1
+    sha256 = data[-32:].hex() if appended else hashlib.sha256(data).hexdigest()
+    return RunningSketch(chip, sta_mac, len(data), hashlib.md5(data).hexdigest(), free_space, sha256)
+
+
+def esp8266_as_flashed(data: bytes, flash_mode: int) -> bytes:
+    """The image as the esp8266 core's Updater leaves it in flash.
+
+    cores/esp8266/Updater.cpp, `UpdaterClass::_writeBuffer` (core 3.1.x): for a U_FLASH update that is not
+    gzip, the first buffer's byte 2 (FLASH_MODE_OFFSET) is set to `ESP.getFlashChipMode()` before it is
+    written when the two differ; the byte is put back in the buffer only for the Updater's own MD5.
+    """
+    if len(data) <= _FLASH_MODE_OFFSET or data[0] == _GZIP_MAGIC:
+        return data
+    flash = bytearray(data)
+    flash[_FLASH_MODE_OFFSET] = flash_mode
+    return bytes(flash)
+
+
+def esp8266_sketch_size(flash: bytes) -> int:
+    """`ESP.getSketchSize()`: cores/esp8266/Esp.cpp walks the sketch's segments from APP_START_OFFSET."""
+    if len(flash) < ESP8266_APP_START + 8 or flash[ESP8266_APP_START] != ESP_IMAGE_MAGIC:
+        return len(flash)  # no eboot in front: not what the Arduino core builds, take it whole
+    segments = flash[ESP8266_APP_START + 1]
+    pos = ESP8266_APP_START + 8
+    for _ in range(segments):
+        if pos + 8 > len(flash):
+            return len(flash)
+        pos += 8 + int.from_bytes(flash[pos + 4 : pos + 8], "little")
+    return (pos + 16) & ~15
 
 
 async def poll_for_update(

@@ -133,6 +133,10 @@ class SimulatedStation:
         if self.behaviour.offline or self._dead:
             return
         self._maybe_crash()
+        if self.behaviour.stock_only:
+            await self.poll_ota(session)
+            self._rounds += 1
+            return
         try:
             answer = await self.check_in(session)
             etag = answer.get("config_etag") if answer else None
@@ -227,7 +231,7 @@ class SimulatedStation:
         result = await poll_for_update(
             session,
             self.ota_path,
-            stock_headers(self.sketch, self.version),
+            stock_headers(self.sketch, None if self.behaviour.stock_only else self.version),
             free_space=self.sketch.free_space,
             partial=self._partial if self.resume_downloads else None,
             cut_at=self.behaviour.fail_download_at or self.behaviour.stop_download_at,
@@ -249,6 +253,8 @@ class SimulatedStation:
 
     async def report(self, session: aiohttp.ClientSession, kind: str, message: str) -> None:
         """POST one event of a contract kind; the message is cut to the contract's 256 characters."""
+        if self.behaviour.stock_only:
+            return  # a stock sketch only prints to its serial port
         body = {"mac": self.mac, "events": [{"kind": kind, "message": message[:256]}]}
         async with session.post("/api/v1/events", json=body, headers=self.headers()) as response:
             if await json_answer(response, "events", 202, self.stats) is not None:
@@ -296,7 +302,9 @@ class SimulatedStation:
             self.reboot("panic")
             return
         # An ESP8266 image has no app description: only the appliance's x-Firmware-Version says what it is.
-        self.sketch = running_sketch_after(self.chip, self.mac, data, free_sketch_space(self.chip, len(data)))
+        self.sketch = running_sketch_after(
+            self.chip, self.mac, data, free_sketch_space(self.chip, len(data)), self.identity.flash_mode
+        )
         self.running_version = claimed
         if not self.behaviour.report_old_version:
             self.version = self.running_version

@@ -29,8 +29,14 @@ _CHUNK = 16 * 1024
 _SEND_BUFFER = 64 * 1024
 # ASCII digits, at most 15 (a petabyte): \d would take any script's digits, and int() chokes past 4,300.
 _RANGE = re.compile(r"bytes=([0-9]{0,15})-([0-9]{0,15})")
-# Header prefixes of the Arduino clients, and the chip each implies (the ESP32 one covers the family).
-_ARDUINO_CLIENTS = (("x-ESP8266-", "ESP8266httpUpdate", "esp8266"), ("x-ESP32-", "HTTPUpdate", None))
+# Header prefixes of the Arduino clients, the chip each implies and its family (the ESP32 one covers the
+# family: arduino-esp32's HTTPUpdate sends x-ESP32-* on the S2, S3, C3, C6... alike).
+_ARDUINO_CLIENTS = (
+    ("x-ESP8266-", "ESP8266httpUpdate", "esp8266", "esp8266"),
+    ("x-ESP32-", "HTTPUpdate", None, "esp32"),
+)
+# Filesystem modes: "spiffs" (both cores), "fatfs", "littlefs", "flashfs" (arduino-esp32 3.x updateFs).
+_FILESYSTEM_MODES = ("spiffs", "littlefs", "fatfs", "flashfs", "filesystem")
 
 
 async def ota(request: web.Request) -> web.StreamResponse:
@@ -39,6 +45,9 @@ async def ota(request: web.Request) -> web.StreamResponse:
     image = await request.app[OFFERS].decide(ota_request)
     if image is None:
         return web.Response(status=304)
+    if ota_request.mode == "version":
+        # ESP8266httpUpdate::getAvailableVersion: 200 and the version in x-version, no image.
+        return web.Response(status=200, headers={"x-version": offered_version(image)})
     try:
         data = await request.app[IMAGE_CACHE].get(image.sha256, request.app[LIBRARY].store.path_for(image.sha256))
     except CorruptStoredImage as exc:
@@ -66,30 +75,46 @@ def parse_ota_request(request: web.Request) -> OtaRequest:
     """Read the station's identity and state from the path or the headers its client sends."""
     headers = request.headers
     path_mac = request.match_info.get("mac")
-    for prefix, client, chip in _ARDUINO_CLIENTS:
+    agent = _header_text(headers.get("User-Agent"))
+    for prefix, client, chip, family in _ARDUINO_CLIENTS:
         # Newer arduino-esp32 sends only the base MAC on chips without Wi-Fi (P4, H2); it is the STA MAC otherwise.
         mac_header = headers.get(prefix + "STA-MAC") or headers.get(prefix + "BASE-MAC")
         if mac_header is None and not (path_mac and headers.get(prefix + "mode")):
             continue
         mode = (headers.get(prefix + "mode") or "sketch").strip().lower()
-        if mode not in ("sketch", "spiffs", "littlefs", "filesystem"):
-            raise InvalidInput(f"{prefix}mode must be 'sketch' or 'spiffs', got {mode[:20]!r}")
+        if mode not in ("sketch", "version", *_FILESYSTEM_MODES):
+            raise InvalidInput(f"{prefix}mode must be 'sketch', 'version' or 'spiffs', got {mode[:20]!r}")
         return OtaRequest(
             mac=parse_mac(path_mac or mac_header),
-            client=client,
+            client=_named(client, agent),
             chip_hint=chip,
             version=_header_text(headers.get(prefix + "version")),
             sketch_md5=_hex_digest(headers.get(prefix + "sketch-md5"), 32),
             sketch_sha256=_hex_digest(headers.get(prefix + "sketch-sha256"), 64),
             free_space=_header_int(prefix + "free-space", headers.get(prefix + "free-space")),
-            mode="sketch" if mode == "sketch" else "filesystem",
+            mode="filesystem" if mode in _FILESYSTEM_MODES else "version" if mode == "version" else "sketch",
+            sketch_size=_header_int(prefix + "sketch-size", headers.get(prefix + "sketch-size")),
+            chip_size=_header_int(prefix + "chip-size", headers.get(prefix + "chip-size")),
+            sdk_version=_header_text(headers.get(prefix + "sdk-version")),
+            ip=request.remote,
+            family=family,
         )
     if path_mac is None:
         raise InvalidInput(
             "no station identity: the stock clients send x-ESP8266-STA-MAC or x-ESP32-STA-MAC;"
             " other clients use /ota/<MAC>"
         )
-    return OtaRequest(mac=parse_mac(path_mac), client="esp_https_ota")
+    return OtaRequest(mac=parse_mac(path_mac), client=_named("esp_https_ota", agent), ip=request.remote)
+
+
+def _named(client: str, agent: str | None) -> str:
+    """The client as the admin sees it: which library, by its headers, and what its User-Agent says."""
+    return f"{client} ({agent})" if agent else client
+
+
+def offered_version(image: FirmwareImage) -> str:
+    """The version an image is told by: its own, or the start of its digest when it names none (ESP8266)."""
+    return image.version or image.sha256[:12]
 
 
 async def _send(request: web.Request, mac: str | None, image: FirmwareImage, data: bytes) -> web.StreamResponse:
@@ -226,9 +251,11 @@ def _byte_range(request: web.Request, size: int, etag: str) -> tuple[int, int]:
 
 
 def _header_text(value: str | None) -> str | None:
-    if value is None or not value.strip():
+    # Stored and shown to the admin's terminal: control characters (an escape sequence from a LAN host) go.
+    if value is None:
         return None
-    return value.strip()[:64]
+    text = "".join(ch for ch in value if ch.isprintable()).strip()
+    return text[:64] or None
 
 
 def _hex_digest(value: str | None, length: int) -> str | None:
