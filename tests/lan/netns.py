@@ -41,7 +41,7 @@ class ScratchLan:
         run("ip", "-n", self.hub, "link", "set", "br0", "up")
 
     def add_host(self, number: int, *, into: str | None = None, name: str = "eth0") -> tuple[str, str]:
-        """Plug in host `number` (or give namespace `into` an interface `name` on this LAN); return (namespace, address)."""
+        """Plug in host `number` (or namespace `into` by another interface, `name`); return (namespace, address)."""
         ns = into or f"{self.prefix}h{number}"
         inside, outside = f"{self.prefix}i{number}", f"{self.prefix}o{number}"
         address = f"10.{self.subnet}.0.{number}"
