@@ -1,9 +1,10 @@
 """The appliance announces itself only where its station API listens, so a station never resolves it to an
 address where its connection is refused.
 
-Two LANs of network namespaces (tests/lan/netns.py): the appliance has an interface on each. Peers browse from
-each LAN: avahi (an independent mDNS stack, started before the appliance so that its cache holds whatever the
-appliance announced) and a python-zeroconf peer that resolves, then connects (tests/lan/mdns_peer.py).
+Two LANs of network namespaces (tests/lan/netns.py): the appliance has an interface on each. Peers browse
+from each LAN: avahi (an independent mDNS stack, the `avahi` fixture, up before the appliance so that its
+cache holds whatever the appliance announced) and a python-zeroconf peer that resolves, then connects
+(tests/lan/mdns_peer.py).
 """
 
 from __future__ import annotations
@@ -34,15 +35,6 @@ def second_lan(test_lan: ScratchLan) -> Iterator[ScratchLan]:
     lan.remove()
 
 
-@pytest.fixture
-def avahi_peer(test_lan: ScratchLan, tmp_path: Path) -> Iterator[AvahiHost]:
-    """avahi-daemon on host 2 of the first LAN, up before any appliance."""
-    ns, _ = test_lan.add_host(2)
-    host = AvahiHost(ns, tmp_path / "avahi")
-    yield host
-    host.stop()
-
-
 def stationmaster_instances(avahi: AvahiHost, service_type: str) -> list[str]:
     """The instance names avahi knows for a type whose name mentions stationmaster (it ends at "all for now")."""
     result = subprocess.run(
@@ -65,7 +57,7 @@ def peer_discovers(ns: str, own_address: str) -> dict[str, Any]:
 
 
 def test_bound_to_one_address_it_is_announced_there_only(
-    test_lan: ScratchLan, second_lan: ScratchLan, avahi_peer: AvahiHost, tmp_path: Path
+    test_lan: ScratchLan, second_lan: ScratchLan, avahi: AvahiHost, tmp_path: Path
 ) -> None:
     ns, first_address = test_lan.add_host(1)
     _, served = second_lan.add_host(1, into=ns, name="eth1")
@@ -78,8 +70,8 @@ def test_bound_to_one_address_it_is_announced_there_only(
         assert (found["addresses"], found["port"]) == ([served], 8080)
         assert found["reachable"] == [served]
         # The other LAN hears nothing: nothing there would answer a station.
-        assert stationmaster_instances(avahi_peer, "_stationmaster._tcp") == []
-        assert stationmaster_instances(avahi_peer, "_http._tcp") == []
+        assert stationmaster_instances(avahi, "_stationmaster._tcp") == []
+        assert stationmaster_instances(avahi, "_http._tcp") == []
         log = appliance.log_path.read_text()
         assert f"announcing _stationmaster._tcp.local. as stationmaster.local on {served}\n" in log
         assert first_address not in log
@@ -88,7 +80,7 @@ def test_bound_to_one_address_it_is_announced_there_only(
 
 
 async def test_on_loopback_nothing_is_announced_and_doctor_says_so(
-    test_lan: ScratchLan, avahi_peer: AvahiHost, tmp_path: Path
+    test_lan: ScratchLan, avahi: AvahiHost, tmp_path: Path
 ) -> None:
     ns, _ = test_lan.add_host(1)
     appliance = ApplianceInNamespace(ns, tmp_path / "appliance", "--http-host", "127.0.0.1")
@@ -100,7 +92,7 @@ async def test_on_loopback_nothing_is_announced_and_doctor_says_so(
             seen = asyncio.create_task(_next_event(client, "lan_seen", ready))
             await asyncio.wait_for(ready.wait(), 5)
             publisher = await asyncio.create_subprocess_exec(
-                *avahi_peer.command("avahi-publish", "-s", "esp-garden", "_arduino._tcp", "3232", "board=esp32"),
+                *avahi.command("avahi-publish", "-s", "esp-garden", "_arduino._tcp", "3232", "board=esp32"),
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
             )
@@ -112,8 +104,8 @@ async def test_on_loopback_nothing_is_announced_and_doctor_says_so(
             status = await client.status()
         assert status["mdns"]["not_announcing"] == "the station API listens on loopback only"
         assert status["mdns"]["addresses"] == []
-        assert stationmaster_instances(avahi_peer, "_stationmaster._tcp") == []
-        assert stationmaster_instances(avahi_peer, "_http._tcp") == []
+        assert stationmaster_instances(avahi, "_stationmaster._tcp") == []
+        assert stationmaster_instances(avahi, "_http._tcp") == []
         doctor = await _doctor_in(ns, appliance.socket)
         assert doctor["verdict"] == "warn"
         assert "not announcing: the station API listens on loopback only" in doctor["seen"]
