@@ -36,6 +36,7 @@ from services.fleet.coalescing import CheckinCoalescer
 from services.fleet.retention import RetentionPolicy, run_retention
 from services.fleet.sketches import SketchRecognizer
 from services.health import CheckinHealth, HealthMonitor, HealthPolicy, Presence, SignalPolicy
+from services.lan.interfaces import why_unannounced
 from services.lan.mdns import MdnsService, MdnsSettings, MdnsStatus
 from services.periodic import run_periodically
 from services.registry import Registry
@@ -76,6 +77,7 @@ class StationmasterService:
         self._runners: list[web.AppRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.station_port = settings.http_port
+        self.station_hosts: tuple[str, ...] = ()  # the addresses the station API's sockets are bound to
         self.mdns: MdnsService | None = None
         self.rollouts: RolloutEngine | None = None
         self._mdns_status: list[MdnsStatus] = []  # filled once mDNS is up; the admin app reads it
@@ -132,6 +134,7 @@ class StationmasterService:
                     version=__version__,
                     interfaces=settings.mdns_interfaces,
                     extra_types=settings.mdns_browse_types,
+                    listening=self.station_hosts,
                 ),
                 Journal(self.registry, self.bus),
             )
@@ -272,7 +275,9 @@ class StationmasterService:
                     " stop it or choose another port with --http-port"
                 ) from None
             raise StartupError(f"cannot listen on {settings.http_host}:{settings.http_port}: {exc.strerror}") from None
-        self.station_port = _bound_port(station_runner, settings.http_port)
+        bound = _bound(station_runner)
+        self.station_port = bound[0][1] if bound else settings.http_port
+        self.station_hosts = tuple(dict.fromkeys(host for host, _ in bound))
 
         info = ServiceInfo(
             version=__version__,
@@ -283,7 +288,7 @@ class StationmasterService:
             poll_interval_s=settings.poll_interval_s,
             offline_after_missed=settings.offline_after_missed,
             http_host=settings.http_host,
-            mdns_enabled=settings.mdns,
+            mdns_enabled=settings.mdns and why_unannounced(self.station_hosts) is None,
         )
         self.usb = UsbOnboarding(
             journal,
@@ -388,11 +393,13 @@ def site_id(data_dir: Path) -> str:
     return value
 
 
-def _bound_port(runner: web.AppRunner, asked: int) -> int:
-    """Return the TCP port actually bound (differs from `asked` when asked for port 0)."""
+def _bound(runner: web.AppRunner) -> list[tuple[str, int]]:
+    """The (address, port) of each TCP socket the runner's sites are bound to (the port differs when asked for 0)."""
+    bound = []
     for server in runner.sites:
         sock_server = getattr(server, "_server", None)
         for sock in getattr(sock_server, "sockets", None) or ():
             if sock.family in (socket.AF_INET, socket.AF_INET6):
-                return int(sock.getsockname()[1])
-    return asked
+                host, port = sock.getsockname()[:2]
+                bound.append((str(host), int(port)))
+    return bound

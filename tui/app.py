@@ -283,8 +283,7 @@ class StationmasterApp(App[None]):
 
     def action_backup(self) -> None:
         """Save a backup of the site (secrets left out) in the home folder of whoever runs the TUI."""
-        host = str(self.status.get("hostname") or "site")
-        self.run_worker(back_up(self, self.link.client, host), group="site", exit_on_error=False)
+        self.run_worker(back_up(self, self.link.client), group="site", exit_on_error=False)
 
     def action_sync_feed(self) -> None:
         """Look at the release feed now and fetch what is new."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from textual.app import App
@@ -10,9 +9,9 @@ from textual.app import App
 from appliance.contract.client import AdminClient, AdminError
 
 
-async def back_up(app: App[None], client: AdminClient, hostname: str) -> None:
+async def back_up(app: App[None], client: AdminClient) -> None:
     """Save a backup (secrets left out) in the home folder of whoever runs the TUI; say how it went."""
-    target = Path.home() / f"stationmaster-{hostname}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.tar.gz"
+    target = Path.home()  # the file takes the service's name for it: the Pi's host name and the time
     app.notify(f"backing up to {target}…")
     try:
         saved = await client.backup(target)

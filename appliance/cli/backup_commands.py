@@ -25,7 +25,10 @@ def add_parsers(commands: Any) -> None:
     """Add `backup` and `restore` to the `stationmaster` parser's subcommands."""
     backup = commands.add_parser("backup", help="save the registry, the firmware and the config in one archive")
     backup.add_argument(
-        "-o", "--output", type=Path, help="the archive to write (default ./stationmaster-SITE-TIME.tar.gz)"
+        "-o",
+        "--output",
+        type=Path,
+        help="the archive (or the folder) to write; default ./stationmaster-HOST-TIME.tar.gz, HOST the Pi's host name",
     )
     backup.add_argument(
         "--include-secrets",
@@ -47,15 +50,9 @@ def _leaf(parser: argparse.ArgumentParser, fetch: Any, show: Any) -> None:
 
 
 async def _backup(client: AdminClient, args: argparse.Namespace) -> Any:
-    target: Path = args.output or Path.cwd() / _default_name(await client.status())
-    if await asyncio.to_thread(target.is_dir):
-        target = target / _default_name(await client.status())
+    # A folder (the current one by default) gets the file under the service's name for it.
+    target: Path = args.output or Path.cwd()
     return await client.backup(target, include_secrets=args.include_secrets)
-
-
-def _default_name(status: dict[str, Any]) -> str:
-    host = str(status.get("hostname") or "site")
-    return f"stationmaster-{host}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.tar.gz"
 
 
 def _show_backup(result: dict[str, Any], args: argparse.Namespace) -> None:

@@ -168,6 +168,14 @@ def _mdns(settings: Settings, status: dict[str, Any] | None) -> Finding:
         return Finding(
             "mdns", "warn", "mDNS is off: stations cannot find the appliance by name", "[mdns] enabled = true"
         )
+    silent = status["mdns"].get("not_announcing") if status is not None else _unannounced(settings.http_host)
+    if silent:
+        return Finding(
+            "mdns",
+            "warn",
+            f"not announcing: {silent}, so stations cannot find or reach the appliance",
+            "set [http] host to 0.0.0.0 (every interface) or the address stations reach",
+        )
     if status is None:
         return Finding("mdns", "warn", "not checked: the service is not running")
     mdns = status["mdns"]
@@ -183,6 +191,17 @@ def _mdns(settings: Settings, status: dict[str, Any] | None) -> Finding:
             "is UDP 5353 blocked by a firewall? is avahi-daemon set to disallow-other-stacks=yes?",
         )
     return Finding("mdns", "ok", f"{hostname} answers with {', '.join(answer)}")
+
+
+def _unannounced(host: str) -> str | None:
+    """Why the service would announce nothing when bound to `host` (resolved as its listener resolves it)."""
+    from services.lan.interfaces import why_unannounced
+
+    try:
+        found = socket.getaddrinfo(host or None, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError:
+        return None  # a name that does not resolve here: the service's own start says what is wrong
+    return why_unannounced([str(sockaddr[0]) for *_, sockaddr in found])
 
 
 def _resolve(hostname: str) -> list[str] | None:

@@ -98,9 +98,18 @@ def show_bundle(result: dict[str, Any], _: argparse.Namespace) -> None:
     print(f"  {result['command_line']}")
 
 
+# The roads this version has, in the order of the TUI's Onboarding tab, each with the commands that take it.
+ROADS = (
+    ("bench bundle", "`onboard bundle`"),
+    ("on-site USB", "`usb flash PORT`"),
+    ("Improv serial", "`usb wifi PORT`"),
+    ("claim", "`onboard pending`, `onboard accept MAC`"),
+)
+
+
 def show_overview(answer: dict[str, Any], args: argparse.Namespace) -> None:
     """The roads in, then who is awaited and who waits for a claim."""
-    print("Roads in: bench bundle (`onboard bundle`), claim (`onboard pending`, `onboard accept MAC`)")
+    print("Roads in: " + "; ".join(f"{road} ({commands})" for road, commands in ROADS))
     show_list({"awaiting": answer["awaiting"], "recent": []}, args)
     show_pending({"stations": answer["pending"]}, args)
 

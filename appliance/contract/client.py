@@ -369,14 +369,20 @@ class AdminClient:
     # Backup and restore (issue 7).
 
     async def backup(self, target: Path, *, include_secrets: bool = False) -> JSON:
-        """Have the service write a backup and save it at `target` (whole or not at all); returns its name and size."""
-        partial = target.with_name(f".{target.name}.partial")
+        """Have the service write a backup and save it at `target` (whole or not at all); returns its path and size.
+
+        A directory as `target` gets the file under the name the service gives it (the site and the time).
+        """
+        partial: Path | None = None
         size = 0
         try:
             async with self._open().post(
                 "/v1/backup", json={"include_secrets": include_secrets}, timeout=_LONG
             ) as answer:
                 await _raise_for_error(answer)
+                if await asyncio.to_thread(target.is_dir):
+                    target = target / _offered_name(answer)
+                partial = target.with_name(f".{target.name}.partial")
                 # 0600: a backup is the site's whole history (and with --include-secrets its passwords).
                 fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 with os.fdopen(fd, "wb") as out:
@@ -393,7 +399,8 @@ class AdminClient:
         except FileNotFoundError:
             raise ServiceUnavailable(self.socket_path) from None
         finally:
-            partial.unlink(missing_ok=True)
+            if partial is not None:
+                partial.unlink(missing_ok=True)
         return {"path": str(target), "bytes": size, "include_secrets": include_secrets}
 
     async def restore(self, archive: Path) -> JSON:
@@ -503,6 +510,13 @@ async def _server_sent_events(content: aiohttp.StreamReader) -> AsyncIterator[tu
             kind = value
         elif field == "id":
             event_id = value
+
+
+def _offered_name(answer: aiohttp.ClientResponse) -> str:
+    """The file name the service gave its archive (its Content-Disposition), kept to a plain name in the folder."""
+    offered = answer.content_disposition.filename if answer.content_disposition else None
+    name = Path(offered or "").name
+    return name if name and not name.startswith(".") else "stationmaster-backup.tar.gz"
 
 
 def _check_archive(path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ async def backup(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={
             "Content-Type": "application/gzip",
-            "Content-Disposition": f'attachment; filename="{archive_name(site.site_id())}"',
+            "Content-Disposition": f'attachment; filename="{archive_name(socket.gethostname())}"',
         }
     )
     await response.prepare(request)

@@ -158,10 +158,12 @@ def unpack(archive: Path, into: Path) -> Unpacked:
     return found
 
 
-def archive_name(site_id: str | None, at: float | None = None) -> str:
-    """A file name that says which site and when: stationmaster-<site>-<UTC time>.tar.gz."""
+def archive_name(host: str, at: float | None = None) -> str:
+    """A file name that says which site and when: stationmaster-<the machine's host name>-<UTC time>.tar.gz."""
+    # The Pi's own name (`broome`), as the admin knows it from SSH; anything unsafe in a file name goes.
+    label = re.sub(r"[^A-Za-z0-9-]+", "-", host.split(".")[0]).strip("-") or "site"
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(at))
-    return f"stationmaster-{site_id or 'site'}-{stamp}.tar.gz"
+    return f"stationmaster-{label}-{stamp}.tar.gz"
 
 
 def file_sha256(path: Path) -> str:

@@ -59,10 +59,6 @@ class SiteBackup:
         self._version = version
         self._restoring = asyncio.Lock()
 
-    def site_id(self) -> str | None:
-        """This site's id (what names its archives)."""
-        return _read_site_id(self._data_dir)
-
     def scratch(self) -> tempfile.TemporaryDirectory[str]:
         """A private scratch directory next to the registry (same disk: renames are atomic, /tmp may be RAM)."""
         return tempfile.TemporaryDirectory(prefix=".backup-", dir=self._data_dir)

@@ -19,7 +19,7 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZerocon
 
 from services.errors import InvalidInput
 from services.fleet.journal import EventLog, Journal
-from services.lan.interfaces import ipv4_addresses
+from services.lan.interfaces import WILDCARD, ipv4_addresses, served, why_unannounced
 from services.macaddr import parse_mac
 from services.registry import lan as lan_rows
 
@@ -46,6 +46,7 @@ class MdnsSettings:
     interfaces: tuple[str, ...] = ()
     extra_types: tuple[str, ...] = ()
     refresh_s: float = 10.0
+    listening: tuple[str, ...] = (WILDCARD,)  # the addresses the station API's sockets are bound to
 
 
 @dataclass(slots=True)
@@ -55,6 +56,7 @@ class MdnsStatus:
     hostname: str | None = None
     instance: str | None = None
     addresses: list[str] = field(default_factory=list)
+    not_announcing: str | None = None  # why nothing is announced although mDNS is on
 
 
 class MdnsService:
@@ -69,11 +71,15 @@ class MdnsService:
         self._own_names: set[str] = set()
         self._watch: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
+        self._browsing: list[str] = []
 
     async def start(self) -> None:
-        """Announce and browse on the current addresses, then keep following them."""
+        """Announce (where the station API listens) and browse on the current addresses, then keep following them."""
         await self._journal.write(lambda entry: lan_rows.clear(entry.conn))
-        await self._bring_up(ipv4_addresses(self._settings.interfaces))
+        self.status.not_announcing = why_unannounced(self._settings.listening)
+        if self.status.not_announcing:
+            log.warning("mDNS: not announcing, %s", self.status.not_announcing)
+        await self._bring_up(*self._addresses())
         self._watch = asyncio.create_task(self._follow_addresses(), name="mdns-addresses")
 
     async def stop(self) -> None:
@@ -83,15 +89,34 @@ class MdnsService:
             await asyncio.gather(self._watch, return_exceptions=True)
         await self._bring_down()
 
-    async def _bring_up(self, addresses: list[str]) -> None:
+    def _addresses(self) -> tuple[list[str], list[str]]:
+        """(where to browse, what to announce) from the interfaces' current addresses."""
+        present = ipv4_addresses(self._settings.interfaces)
+        if self.status.not_announcing:
+            return present, []  # the LAN tab still lists the ESPs around
+        # Bound to one address: announced, and browsed, only on the interface that carries it.
+        announced = served(self._settings.listening, present)
+        return announced, announced
+
+    async def _bring_up(self, browsing: list[str], addresses: list[str]) -> None:
+        self._browsing = browsing
         self.status.addresses = addresses
-        if not addresses:
-            log.warning(
-                "mDNS: no IPv4 address on %s yet; waiting for one", self._settings.interfaces or "any interface"
-            )
+        if not browsing:
+            where = ", ".join(self._settings.interfaces) or "any interface"
+            if self.status.not_announcing or WILDCARD in self._settings.listening:
+                log.warning("mDNS: no IPv4 address on %s yet; waiting for one", where)
+            else:
+                listening = ", ".join(self._settings.listening)
+                log.warning("mDNS: %s, where the station API listens, is not on %s yet; waiting", listening, where)
             return
-        zc = AsyncZeroconf(interfaces=addresses, ip_version=IPVersion.V4Only)
+        zc = AsyncZeroconf(interfaces=browsing, ip_version=IPVersion.V4Only)
         self._zc = zc
+        if addresses:
+            await self._announce(zc, addresses)
+        types = list(dict.fromkeys([*BROWSED_TYPES, *(_full_type(t) for t in self._settings.extra_types)]))
+        self._browser = AsyncServiceBrowser(zc.zeroconf, types, handlers=[self._on_change])
+
+    async def _announce(self, zc: AsyncZeroconf, addresses: list[str]) -> None:
         hostname = await self._free_hostname(zc.zeroconf, addresses)
         packed = [socket.inet_aton(a) for a in addresses]
         txt = {"api": API_VERSION, "ota": "/ota", "site": self._settings.site_id, "version": self._settings.version}
@@ -114,8 +139,6 @@ class MdnsService:
             self._own_names.add(info.name.lower())
         self.status.hostname = f"{hostname}.local"
         self.status.instance = infos[0].name
-        types = list(dict.fromkeys([*BROWSED_TYPES, *(_full_type(t) for t in self._settings.extra_types)]))
-        self._browser = AsyncServiceBrowser(zc.zeroconf, types, handlers=[self._on_change])
         log.info("mDNS: announcing %s as %s.local on %s", STATIONMASTER_TYPE, hostname, ", ".join(addresses))
 
     async def _bring_down(self) -> None:
@@ -149,11 +172,11 @@ class MdnsService:
     async def _follow_addresses(self) -> None:
         while True:
             await asyncio.sleep(self._settings.refresh_s)
-            current = ipv4_addresses(self._settings.interfaces)
-            if current != self.status.addresses:
-                log.info("mDNS: addresses changed from %s to %s; announcing again", self.status.addresses, current)
+            browsing, announced = self._addresses()
+            if browsing != self._browsing:
+                log.info("mDNS: addresses changed from %s to %s; announcing again", self._browsing, browsing)
                 await self._bring_down()
-                await self._bring_up(current)
+                await self._bring_up(browsing, announced)
 
     def _on_change(self, zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange) -> None:
         if name.lower() in self._own_names:

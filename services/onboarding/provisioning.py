@@ -185,7 +185,7 @@ class Provisioning:
         return dataclasses.replace(record, id=record_id)
 
     async def cancel(self, name: object) -> Provision:
-        """Cancel the awaiting provision of this name: its token stops working, a row it made goes."""
+        """Cancel the awaiting provision of this name (its token stops working, a row it made goes); return it so."""
         station_name = parse_name(name)
 
         async def op(log: EventLog) -> Provision:
@@ -193,7 +193,7 @@ class Provisioning:
             if found is None:
                 raise NotFound(f"no station called {station_name!r} is awaiting its arrival")
             await _cancel(log, *found)
-            return found[0]
+            return dataclasses.replace(found[0], cancelled_at=log.now)
 
         return await self._journal.write(op)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import re
+import socket
 import sqlite3
 import tarfile
 from collections.abc import AsyncIterator
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from appliance.contract.client import AdminClient, AdminError
+from services.backup.archive import archive_name
 from services.backup.secrets import SECRET_TABLES
 from services.service import REGISTRY_FILE
 from services.simulator import SimulatedFleet
@@ -21,6 +24,8 @@ from tests.imagefactory import build_image
 from tests.test_end_to_end import admin_command
 
 PSK = "broome-wifi-secret-42"
+# This machine's name as a backup's name holds it (the rule itself: the last test).
+PI = archive_name(socket.gethostname(), at=0).removeprefix("stationmaster-").removesuffix("-19700101T000000Z.tar.gz")
 FAST = 0.2
 STATIONS = 12
 
@@ -140,6 +145,13 @@ async def test_the_cli_backs_up_and_restores(busy_site: tuple[ServeProcess, Simu
     restored = await asyncio.to_thread(admin_command, serve, "restore", "--yes", str(archive), "--json")
     assert restored.returncode == 0, restored.stderr
     assert f'"stations": {STATIONS}' in restored.stdout
+    # Into a folder (the current one by default), the archive is named after the Pi the service runs on.
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    named = await asyncio.to_thread(admin_command, serve, "backup", "-o", str(folder))
+    assert named.returncode == 0, named.stderr
+    (saved,) = folder.iterdir()
+    assert re.fullmatch(rf"stationmaster-{re.escape(PI)}-\d{{8}}T\d{{6}}Z\.tar\.gz", saved.name), saved.name
 
 
 def test_every_secret_looking_column_is_in_a_secret_table(tmp_path: Path) -> None:
@@ -193,6 +205,19 @@ async def test_the_tui_palette_backs_up_the_site(
         app.action_backup()
         await app.workers.wait_for_complete()
         await pilot.pause()
-    (saved,) = await asyncio.to_thread(lambda: list(tmp_path.glob("stationmaster-*.tar.gz")))
+    (saved,) = await asyncio.to_thread(lambda: list(tmp_path.glob(f"stationmaster-{PI}-*.tar.gz")))
     with tarfile.open(saved) as tar:
         assert "stationmaster-backup/registry.sqlite3" in tar.getnames()
+
+
+@pytest.mark.parametrize(
+    ("host", "name"),
+    [
+        ("broome", "stationmaster-broome-20250301T101500Z.tar.gz"),
+        ("broome.lan", "stationmaster-broome-20250301T101500Z.tar.gz"),
+        ("Bret's Pi", "stationmaster-Bret-s-Pi-20250301T101500Z.tar.gz"),
+        ("", "stationmaster-site-20250301T101500Z.tar.gz"),
+    ],
+)
+def test_a_backup_is_named_after_the_pi_and_the_time(host: str, name: str) -> None:
+    assert archive_name(host, at=1740824100) == name

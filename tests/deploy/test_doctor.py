@@ -58,6 +58,8 @@ def test_no_service_says_how_to_start_it_and_that_the_port_is_taken(tmp_path: Pa
     assert "systemctl start stationmaster" in found["service"]["fix"]
     assert found["port"]["verdict"] == "fail"
     assert f"port {port} is taken by another program" in found["port"]["seen"]
+    # Bound to loopback, the service would announce nothing by mDNS: said before it even runs.
+    assert "not announcing: the station API listens on loopback only" in found["mdns"]["seen"]
     free = doctor(
         "--admin-socket",
         str(tmp_path / "missing.sock"),

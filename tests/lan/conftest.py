@@ -15,9 +15,9 @@ from tests.lan.netns import AvahiHost, ScratchLan, can_make_namespaces
 
 
 class ApplianceInNamespace:
-    """`stationmaster serve` inside a test host, announcing on its eth0 only."""
+    """`stationmaster serve` inside a test host, using its eth0 only for mDNS unless told otherwise."""
 
-    def __init__(self, ns: str, tmp_path: Path, *extra: str) -> None:
+    def __init__(self, ns: str, tmp_path: Path, *extra: str, interfaces: tuple[str, ...] = ("eth0",)) -> None:
         tmp_path.mkdir(parents=True, exist_ok=True)
         self.ns = ns
         self.socket = tmp_path / "admin.sock"
@@ -36,8 +36,7 @@ class ApplianceInNamespace:
                     "8080",
                     "--admin-socket",
                     str(self.socket),
-                    "--mdns-interface",
-                    "eth0",
+                    *(option for name in interfaces for option in ("--mdns-interface", name)),
                     *extra,
                 ),
             ],
@@ -53,10 +52,14 @@ class ApplianceInNamespace:
 
     def wait_announced(self, within: float = 30.0) -> None:
         """Return once the service logs that mDNS announces it (probing takes seconds on a loaded machine)."""
+        self.wait_logged("mDNS: announcing", within)
+
+    def wait_logged(self, text: str, within: float = 30.0) -> None:
+        """Return once the service's log holds `text`."""
         deadline = time.monotonic() + within
-        while "mDNS: announcing" not in self.log_path.read_text():
+        while text not in self.log_path.read_text():
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"serve did not announce itself: {self.log_path.read_text()}")
+                raise RuntimeError(f"serve never logged {text!r}: {self.log_path.read_text()}")
             time.sleep(0.05)  # another process's log: nothing to await
 
     def stop(self) -> int:

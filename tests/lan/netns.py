@@ -40,19 +40,21 @@ class ScratchLan:
         run("ip", "-n", self.hub, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0")
         run("ip", "-n", self.hub, "link", "set", "br0", "up")
 
-    def add_host(self, number: int) -> tuple[str, str]:
-        """Plug in host `number`; return (namespace, its address)."""
-        ns = f"{self.prefix}h{number}"
+    def add_host(self, number: int, *, into: str | None = None, name: str = "eth0") -> tuple[str, str]:
+        """Plug in host `number` (or namespace `into` by another interface, `name`); return (namespace, address)."""
+        ns = into or f"{self.prefix}h{number}"
         inside, outside = f"{self.prefix}i{number}", f"{self.prefix}o{number}"
         address = f"10.{self.subnet}.0.{number}"
-        run("ip", "netns", "add", ns)
-        self.hosts.append(ns)
+        if into is None:
+            run("ip", "netns", "add", ns)
+            self.hosts.append(ns)
         run("ip", "link", "add", inside, "netns", ns, "type", "veth", "peer", "name", outside, "netns", self.hub)
-        run("ip", "-n", ns, "link", "set", inside, "name", "eth0")
-        run("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
-        for args in (("lo", "up"), ("eth0", "up", "multicast", "on")):
+        run("ip", "-n", ns, "link", "set", inside, "name", name)
+        run("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", name)
+        for args in (("lo", "up"), (name, "up", "multicast", "on")):
             run("ip", "-n", ns, "link", "set", *args)
-        run("ip", "-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0")
+        if into is None:  # a host's first interface carries its multicast; mDNS responders pick theirs per socket
+            run("ip", "-n", ns, "route", "add", "224.0.0.0/4", "dev", name)
         run("ip", "-n", self.hub, "link", "set", outside, "master", "br0", "up")
         return ns, address
 

@@ -236,8 +236,10 @@ async def test_onboard_lists_cancels_and_replaces(site: Path, admin: AdminClient
     listed = await stationmaster(site, "onboard", "list")
     assert re.search(r"STA2\s+esp32\s+-\s+bundle", listed.stdout), listed.stdout
     assert "cancelled" in listed.stdout
-    cancelled = await stationmaster(site, "onboard", "cancel", "STA2")
+    cancelled = await stationmaster(site, "onboard", "cancel", "STA2", "--json")
     assert cancelled.code == 0, cancelled.stderr
+    answer = json.loads(cancelled.stdout)  # the bundle as it is now, not as it was before
+    assert (answer["name"], answer["state"], answer["cancelled_at"] is not None) == ("STA2", "cancelled", True)
     assert (await admin.provisions())["awaiting"] == []
     with pytest.raises(AdminError, match="no station called"):
         await admin.cancel_bundle("STA2")

@@ -9,6 +9,7 @@ import aiohttp
 from appliance.contract.client import AdminClient
 from services.service import StationmasterService
 from tests.onboarding.cli import stationmaster
+from tui.onboarding import ROADS
 
 STA1 = "24:0A:C4:00:00:01"
 REPORT = {"mac": STA1, "chip": "esp32", "project": "weather", "version": "1.0.0", "ip": "192.168.1.41"}
@@ -31,6 +32,9 @@ async def test_a_tokenless_station_waits_as_pending_with_what_it_sent(
     assert shown.stdout.splitlines()[2].split()[:5] == [STA1, "esp32", "weather", "1.0.0", "192.168.1.41"]
     overview = await stationmaster(service.settings.admin_socket, "onboard")
     assert STA1 in overview.stdout
+    roads = overview.stdout.splitlines()[0].lower()
+    for road in ROADS:  # every road this version has, as the TUI's Onboarding tab shows them
+        assert road.TITLE.lower() in roads
 
 
 async def test_accepting_issues_a_token_at_the_next_check_in_once(
