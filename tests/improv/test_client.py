@@ -11,7 +11,7 @@ from typing import TypeVar
 import pytest
 import serial
 
-from services.improv import ImprovClient, ImprovFailed, ImprovState
+from services.improv import ImprovClient, ImprovFailed, ImprovState, ProvisionResult
 from services.usb.ports import open_quietly
 from tests.improv.station import (
     CURRENT_STATE,
@@ -49,6 +49,13 @@ def finishes(call: Callable[[], T]) -> T:
         return pool.submit(call).result(timeout=GUARD_S)
     finally:
         pool.shutdown(wait=False)  # a stuck call ends when the test closes its port
+
+
+def hand_over(station: ImprovStation) -> ProvisionResult:
+    """Hand the site's AP1 to `station` on a pty, patiently (the call must still end well before GUARD_S)."""
+    with improv_station(station) as running, opened(running) as link:
+        client = ImprovClient(link)
+        return finishes(lambda: client.provision("AP1", SITE["AP1"], timeout_s=PATIENT_S))
 
 
 def commands(station: PtyStation) -> list[int]:
@@ -104,23 +111,14 @@ def test_one_request_right_after_another_reaches_the_device(ready_station: PtySt
 
 
 def test_the_next_url_comes_first_and_a_device_without_web_server_gives_none() -> None:
-    with_next = ImprovStation(networks=dict(SITE), next_url="https://example.org/welcome")
-    with improv_station(with_next) as station, opened(station) as link:
-        client = ImprovClient(link)
-        outcome = finishes(lambda: client.provision("AP1", SITE["AP1"], timeout_s=PATIENT_S))
+    outcome = hand_over(ImprovStation(networks=dict(SITE), next_url="https://example.org/welcome"))
     assert outcome.urls == ("https://example.org/welcome", "http://10.0.0.42:80")
-    bare = ImprovStation(networks=dict(SITE), webserver_port=None)
-    with improv_station(bare) as station, opened(station) as link:
-        client = ImprovClient(link)
-        outcome = finishes(lambda: client.provision("AP1", SITE["AP1"], timeout_s=PATIENT_S))
+    outcome = hand_over(ImprovStation(networks=dict(SITE), webserver_port=None))
     assert (outcome.state, outcome.urls) == (ImprovState.PROVISIONED, ())
 
 
 def test_a_hand_over_whose_url_is_garbled_still_ends_soon_after_provisioned() -> None:
-    station = ImprovStation(networks=dict(SITE), garble_urls=True)
-    with improv_station(station) as running, opened(running) as link:
-        client = ImprovClient(link)
-        outcome = finishes(lambda: client.provision("AP1", SITE["AP1"], timeout_s=PATIENT_S))
+    outcome = hand_over(ImprovStation(networks=dict(SITE), garble_urls=True))
     assert (outcome.state, outcome.urls) == (ImprovState.PROVISIONED, ())
 
 
