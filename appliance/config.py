@@ -102,7 +102,7 @@ class Settings:
     usb_poll_ms: int = 1000
     usb_identify: bool = True
     usb_improv_probe_ms: int = 3000
-    usb_improv_timeout_s: int = 60
+    usb_improv_timeout_s: int = 95  # beyond ESPHome's own 90 s when a device switches networks
     usb_checkin_wait_s: int = 300
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 

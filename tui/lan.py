@@ -99,7 +99,8 @@ class LanTable(DataTable[Any]):
             progress.finish(f"push failed: {exc.message}", service["address"], image)
             self.notify(exc.message, title="Push failed", severity="error", timeout=15)
             return
-        done = f"pushed {result['size']:,} bytes to {_device(service)}; it verified the MD5 and restarts"
+        checked = f"; password checked by {result['auth_scheme']}" if result.get("auth_scheme") else ""
+        done = f"pushed {result['size']:,} bytes to {_device(service)}{checked}; it verified the MD5 and restarts"
         progress.finish(done, service["address"], image)
         self.notify(done)
 

@@ -102,7 +102,7 @@ def lan(answer: JSON, _: argparse.Namespace) -> None:
 
 def pushed(result: JSON, _: argparse.Namespace) -> None:
     """A finished LAN push."""
-    how = f", {result['hash_name']} challenge passed" if result.get("authenticated") else ""
+    how = f", password checked by {result['auth_scheme']}" if result.get("auth_scheme") else ""
     print(f"pushed {result['size']:,} bytes to {result['address']}:{result['port']} (md5 {result['md5']}{how})")
 
 

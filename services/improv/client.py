@@ -13,7 +13,12 @@ from services.improv.protocol import Command, ImprovState, Packet, PacketReader,
 
 _ASK_EVERY_S = 0.5  # a device still booting misses the first question; ask again until it answers
 _AFTER_STATE_S = 1.0  # the URL follows the "provisioned" state in a separate RPC result
+_INFO_TRIES = 2  # a device-info request lost on the line is asked once more
 _READ_S = 0.05
+# ESPHome keeps a finished packet in its receive buffer until 100 ms of silence, and a byte arriving sooner
+# clears the buffer and is lost with it: a request sent right after another would lose its first byte and so
+# all of it. A newline after each packet (as the Improv JS SDK sends) is the byte that gets thrown away.
+_AFTER_PACKET = b"\n"
 
 
 class SerialLink(Protocol):
@@ -59,6 +64,17 @@ class ProvisionResult:
     urls: tuple[str, ...]
 
 
+class _Deadline:
+    """A deadline the packet reader checks on every turn, so that shortening it takes effect at once."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def shorten(self, at: float) -> None:
+        """Move the deadline to `at` if that is sooner."""
+        self.at = min(self.at, at)
+
+
 class ImprovClient:
     """Speak Improv to one device; every call is synchronous and bounded by its own deadline."""
 
@@ -69,10 +85,11 @@ class ImprovClient:
 
     def probe(self, within_s: float) -> ImprovReport | None:
         """Return the device's Improv state and identity, or None if nothing answered Improv in time."""
-        deadline = self._clock() + within_s
+        deadline = _Deadline(self._clock() + within_s)
         state: int | None = None
         urls: tuple[str, ...] = ()
-        asked_at = -_ASK_EVERY_S
+        self._send(protocol.rpc_command(Command.GET_CURRENT_STATE))
+        asked_at = self._clock()
         for packet in self._packets(deadline):
             if state is None and self._clock() - asked_at >= _ASK_EVERY_S:
                 self._send(protocol.rpc_command(Command.GET_CURRENT_STATE))
@@ -83,7 +100,7 @@ class ImprovClient:
                 state = packet.data[0]
                 if state != ImprovState.PROVISIONED:
                     break
-                deadline = min(deadline, self._clock() + _AFTER_STATE_S)
+                deadline.shorten(self._clock() + _AFTER_STATE_S)
             elif packet.type == PacketType.RPC_RESULT and state is not None:
                 command, fields = _fields(packet)
                 if command == Command.GET_CURRENT_STATE:
@@ -98,7 +115,7 @@ class ImprovClient:
     ) -> ProvisionResult:
         """Send the network and wait until the device has joined it; raise ImprovFailed saying why not."""
         self._send(protocol.wifi_settings(ssid, psk))
-        deadline = self._clock() + timeout_s
+        deadline = _Deadline(self._clock() + timeout_s)
         heard = False
         state: int | None = None
         for packet in self._packets(deadline):
@@ -110,7 +127,7 @@ class ImprovClient:
                 if on_state is not None:
                     on_state(state)
                 if state == ImprovState.PROVISIONED:
-                    deadline = min(deadline, self._clock() + _AFTER_STATE_S)
+                    deadline.shorten(self._clock() + _AFTER_STATE_S)
             elif packet.type == PacketType.ERROR_STATE and packet.data and packet.data[0] != protocol.ERROR_NONE:
                 code = packet.data[0]
                 raise ImprovFailed(f"the station refused the Wi-Fi settings: {protocol.error_words(code)}", code)
@@ -126,27 +143,31 @@ class ImprovClient:
         raise ImprovFailed(f"the station had not joined the network after {timeout_s:g} s (last: {said})")
 
     def _device_info(self) -> DeviceInfo | None:
-        self._send(protocol.rpc_command(Command.GET_DEVICE_INFO))
-        for packet in self._packets(self._clock() + _AFTER_STATE_S):
-            if packet is None:
-                continue
-            if packet.type == PacketType.ERROR_STATE and packet.data and packet.data[0] != protocol.ERROR_NONE:
-                return None  # an older device that does not know the command
-            if packet.type == PacketType.RPC_RESULT:
-                command, fields = _fields(packet)
-                if command == Command.GET_DEVICE_INFO and len(fields) >= 4:
-                    return DeviceInfo(*fields[:4])
+        for _ in range(_INFO_TRIES):
+            self._send(protocol.rpc_command(Command.GET_DEVICE_INFO))
+            for packet in self._packets(_Deadline(self._clock() + _AFTER_STATE_S)):
+                if packet is None:
+                    continue
+                if packet.type == PacketType.ERROR_STATE and packet.data:
+                    if packet.data[0] == protocol.ERROR_UNKNOWN_RPC:
+                        return None  # an older device that does not know the command
+                    if packet.data[0] == protocol.ERROR_INVALID_RPC:
+                        break  # the request was damaged on the way: ask again
+                if packet.type == PacketType.RPC_RESULT:
+                    command, fields = _fields(packet)
+                    if command == Command.GET_DEVICE_INFO and len(fields) >= 4:
+                        return DeviceInfo(*fields[:4])
         return None
 
     def _send(self, data: bytes) -> None:
         try:
-            self._link.write(data)
+            self._link.write(data + _AFTER_PACKET)
         except OSError as exc:
             raise ImprovFailed(f"the serial port failed while writing: {exc}") from None
 
-    def _packets(self, deadline: float) -> Iterator[Packet | None]:
+    def _packets(self, deadline: _Deadline) -> Iterator[Packet | None]:
         """Yield packets as they arrive (None after a quiet read, so callers can act on time) until `deadline`."""
-        while self._clock() < deadline:
+        while self._clock() < deadline.at:
             try:
                 data = self._link.read(256)
             except OSError as exc:

@@ -43,6 +43,8 @@ class ImprovState(IntEnum):
 
 
 ERROR_NONE = 0x00
+ERROR_INVALID_RPC = 0x01
+ERROR_UNKNOWN_RPC = 0x02
 ERROR_UNABLE_TO_CONNECT = 0x03
 _ERROR_WORDS = {
     0x00: "no error",
@@ -50,6 +52,7 @@ _ERROR_WORDS = {
     0x02: "it does not know that command (unknown RPC command)",
     0x03: "it could not connect to the network: a wrong password, or the network out of reach (unable to connect)",
     0x04: "it wants someone to authorize it first, e.g. with a button press (not authorized)",
+    0x05: "it did not accept the hostname it was given (bad hostname)",
     0xFF: "it reported an unknown error",
 }
 _STATE_WORDS = {
@@ -108,20 +111,24 @@ def wifi_settings(ssid: str, psk: str) -> bytes:
 
 
 def rpc_result_fields(data: bytes) -> tuple[int, list[str]]:
-    """Split an RPC result's data into (the command it answers, its strings); raise ValueError if malformed."""
+    """Split an RPC result's data into (the command it answers, its strings); raise ValueError if malformed.
+
+    The strings are read to the length the result states; what follows is ignored: ESPHome builds results
+    with improv-wifi/sdk-cpp (1.2.4), whose `build_rpc_response` leaves a 0x00 after the strings.
+    """
     if len(data) < 2:
         raise ValueError("an RPC result is at least a command and a length")
     command, length = data[0], data[1]
-    if length != len(data) - 2:
+    if length > len(data) - 2:
         raise ValueError(f"the RPC result says {length} bytes follow, {len(data) - 2} do")
+    strings = data[2 : 2 + length]
     fields: list[str] = []
-    at = 2
-    while at < len(data):
-        size = data[at]
-        end = at + 1 + size
-        if end > len(data):
-            raise ValueError("an RPC result string runs past the end of the packet")
-        fields.append(data[at + 1 : end].decode("utf-8", "replace"))
+    at = 0
+    while at < len(strings):
+        end = at + 1 + strings[at]
+        if end > len(strings):
+            raise ValueError("an RPC result string runs past the length the result states")
+        fields.append(strings[at + 1 : end].decode("utf-8", "replace"))
         at = end
     return command, fields
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from services.errors import DeviceFailed
@@ -22,7 +22,13 @@ _INVITE_TRIES = 10
 _INVITE_WAIT_S = 1.0
 _CONNECT_WAIT_S = 10.0
 _ACK_WAIT_S = 10.0
+_AUTH_WAIT_S = 10.0
 _RESULT_WAIT_S = 60.0
+# How an ArduinoOTA station checked the password, in the words espota.py prints (tools/espota.py, 3.3.x).
+MD5_SCHEME = "MD5"  # 32-digit nonce: arduino-esp32 up to 3.3.0, the ESP8266
+PBKDF2_SCHEME = "PBKDF2-HMAC-SHA256"  # 64-digit nonce: arduino-esp32 3.3.1 and later
+LEGACY_SCHEME = "PBKDF2-HMAC-SHA256 over its MD5"  # the same, on a device that keeps an MD5 setPasswordHash()
+_PBKDF2_ITERATIONS = 10_000
 
 Progress = Callable[[int, int], None]
 
@@ -40,7 +46,7 @@ class PushResult:
     size: int
     md5: str
     authenticated: bool
-    hash_name: str | None
+    auth_scheme: str | None  # how the station checked the password (MD5_SCHEME, PBKDF2_SCHEME, LEGACY_SCHEME)
 
 
 async def push_image(
@@ -75,9 +81,14 @@ async def push_image(
             answer = await udp.ask(invitation, tries=invite_tries, wait_s=_INVITE_WAIT_S)
             if answer is None:
                 raise PushFailed(f"no answer from {address}:{port}: is ArduinoOTA running there?")
-            hash_name = None
+            scheme = None
             if answer.startswith("AUTH"):
-                hash_name = await _authenticate(udp, answer, password, filename, image, md5, address)
+                cnonce_text = f"{filename}{len(image)}{md5}{address}"
+
+                def invite_again() -> Awaitable[str | None]:
+                    return udp.ask(invitation, tries=invite_tries, wait_s=_INVITE_WAIT_S)
+
+                scheme = await _authenticate(udp, answer, password, cnonce_text, invite_again)
             elif answer != "OK":
                 raise PushFailed(f"unexpected answer to the invitation: {answer[:40]!r}")
         try:
@@ -93,33 +104,86 @@ async def push_image(
     finally:
         server.close()
         await server.wait_closed()
-    return PushResult(address, port, len(image), md5, hash_name is not None, hash_name)
+    return PushResult(address, port, len(image), md5, scheme is not None, scheme)
 
 
 async def _authenticate(
-    udp: _Udp, answer: str, password: str | None, filename: str, image: bytes, md5: str, address: str
+    udp: _Udp, answer: str, password: str | None, cnonce_text: str, invite_again: Callable[[], Awaitable[str | None]]
 ) -> str:
+    """Answer the station's challenge as espota.py does; return the scheme that passed or raise PushFailed.
+
+    A station that refused a password is idle again: `invite_again` gets a fresh challenge from it.
+    """
+    if not password:
+        raise PushFailed("the station asks for its OTA password and none was given")
+    nonce = _nonce(answer)
+    # The nonce's length tells the generation (tools/espota.py: 32 for MD5, 64 for PBKDF2-HMAC-SHA256).
+    if len(nonce) == 32:
+        verdict = await _answer(udp, *_md5_response(password, nonce, cnonce_text))
+        if verdict != "OK":
+            raise PushFailed(f"the station refused the OTA password ({verdict}; checked by {MD5_SCHEME})")
+        return MD5_SCHEME
+    verdict = await _answer(udp, *await _pbkdf2_response(_sha256(password), nonce, cnonce_text))
+    if verdict == "OK":
+        return PBKDF2_SCHEME
+    # A sketch built with 3.3.1 or later may still keep an MD5 hash (setPasswordHash): espota.py then invites
+    # the station once more and derives the key from the password's MD5 instead.
+    again = await invite_again()
+    if again is None or not again.startswith("AUTH"):
+        raise PushFailed(f"the station refused the OTA password ({verdict}) and gave no second challenge")
+    nonce = _nonce(again)
+    legacy = await _answer(udp, *await _pbkdf2_response(_md5(password), nonce, cnonce_text))
+    if legacy != "OK":
+        tried = f"{PBKDF2_SCHEME} over the password's SHA-256, then its MD5"
+        raise PushFailed(f"the station refused the OTA password ({legacy}; tried {tried})")
+    return LEGACY_SCHEME
+
+
+def _nonce(answer: str) -> str:
     parts = answer.split()
     if len(parts) != 2:
         raise PushFailed(f"malformed challenge from the station: {answer[:60]!r}")
-    if not password:
-        raise PushFailed("the station asks for its OTA password and none was given")
     nonce = parts[1]
-    # The nonce's length tells the hash: 32 hex digits for MD5 (ESP8266, older arduino-esp32),
-    # 64 for SHA-256 (newer arduino-esp32).
-    hash_name = "sha256" if len(nonce) == 64 else "md5"
+    if len(nonce) not in (32, 64):
+        raise PushFailed(
+            f"the station sent a challenge of {len(nonce)} hex digits: neither MD5 (32) nor PBKDF2-HMAC-SHA256 (64)"
+        )
+    return nonce
 
-    def digest(text: str) -> str:
-        return hashlib.new(hash_name, text.encode()).hexdigest()
 
-    cnonce = digest(f"{filename}{len(image)}{md5}{address}")
-    response = digest(f"{digest(password)}:{nonce}:{cnonce}")
-    verdict = await udp.ask(f"{COMMAND_AUTH} {cnonce} {response}\n", tries=1, wait_s=10.0)
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _md5_response(password: str, nonce: str, cnonce_text: str) -> tuple[str, str]:
+    """(cnonce, response) of the MD5 challenge: MD5 of "<password's MD5>:<nonce>:<cnonce>"."""
+    cnonce = _md5(cnonce_text)
+    return cnonce, _md5(f"{_md5(password)}:{nonce}:{cnonce}")
+
+
+async def _pbkdf2_response(kept: str, nonce: str, cnonce_text: str) -> tuple[str, str]:
+    """(cnonce, response) of the PBKDF2 challenge, from the hash of the password the station keeps.
+
+    key = PBKDF2-HMAC-SHA256(kept, "<nonce>:<cnonce>", 10,000 iterations); response = SHA-256 of
+    "<key in hex>:<nonce>:<cnonce>" (tools/espota.py, `authenticate`).
+    """
+    cnonce = _sha256(cnonce_text)
+    salt = f"{nonce}:{cnonce}".encode()
+    # 10,000 rounds take tens of milliseconds on a Pi: not on the loop that answers stations.
+    key = await asyncio.to_thread(hashlib.pbkdf2_hmac, "sha256", kept.encode(), salt, _PBKDF2_ITERATIONS)
+    return cnonce, _sha256(f"{key.hex()}:{nonce}:{cnonce}")
+
+
+async def _answer(udp: _Udp, cnonce: str, response: str) -> str:
+    """Send our cnonce and response to the challenge; the station's verdict ("OK" or why not)."""
+    verdict = await udp.ask(f"{COMMAND_AUTH} {cnonce} {response}\n", tries=1, wait_s=_AUTH_WAIT_S)
     if verdict is None:
         raise PushFailed("the station did not answer the authentication")
-    if verdict != "OK":
-        raise PushFailed(f"the station refused the OTA password ({verdict.strip()[:60]})")
-    return hash_name
+    return verdict.strip()[:60]
 
 
 async def _transfer(

@@ -56,7 +56,10 @@ class LanPusher:
         except PushFailed as exc:
             await self._record("lan_push_failed", f"pushing {what} to {address} failed: {exc.message}", image.sha256)
             raise
-        await self._record("lan_push_finished", f"pushed {what} to {address} ({len(data):,} bytes)", image.sha256)
+        checked = f"; password checked by {result.auth_scheme}" if result.auth_scheme else ""
+        await self._record(
+            "lan_push_finished", f"pushed {what} to {address} ({len(data):,} bytes{checked})", image.sha256
+        )
         return result
 
     async def _record(self, kind: str, message: str, sha256: str) -> None:

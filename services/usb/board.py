@@ -27,7 +27,7 @@ class UsbSettings:
     poll_s: float = 1.0
     identify: bool = True  # identify a new port at once (Improv first, then the ROM bootloader)
     improv_probe_s: float = 3.0
-    improv_timeout_s: float = 60.0
+    improv_timeout_s: float = 95.0  # beyond ESPHome's own 90 s when a device switches networks
     checkin_wait_s: float = 300.0
 
 

@@ -39,9 +39,21 @@ def test_the_reader_finds_packets_among_boot_logs_and_split_reads() -> None:
     found = [p for i in range(0, len(stream), 7) for p in reader.feed(stream[i : i + 7])]
     assert [(p.type, p.data) for p in found] == [
         (PacketType.CURRENT_STATE, b"\x02"),
-        (PacketType.RPC_RESULT, b"\x03\x1c\x07ESPHome\x082024.6.1\x05ESP32\x04node"),
+        (PacketType.RPC_RESULT, b"\x03\x1c\x07ESPHome\x082024.6.1\x05ESP32\x04node\x00"),
     ]
     assert protocol.rpc_result_fields(found[1].data) == (3, ["ESPHome", "2024.6.1", "ESP32", "node"])
+
+
+def test_an_rpc_result_is_read_to_its_stated_length_and_what_follows_is_ignored() -> None:
+    # sdk-cpp 1.2.4's build_rpc_response, called without checksum as ESPHome does, leaves a 0x00 after the
+    # strings: 0x03 (device info), 0x09 bytes of strings, then the 0x00.
+    assert protocol.rpc_result_fields(b"\x03\x09\x03abc\x04defg\x00") == (3, ["abc", "defg"])
+    assert protocol.rpc_result_fields(b"\x01\x00\x00") == (1, [])  # provisioned, no URL to give
+    assert protocol.rpc_result_fields(b"\x02\x05\x04http") == (2, ["http"])  # exact, as the spec draws it
+    with pytest.raises(ValueError, match="says 9 bytes follow, 4 do"):
+        protocol.rpc_result_fields(b"\x03\x09\x03abc")
+    with pytest.raises(ValueError, match="runs past"):
+        protocol.rpc_result_fields(b"\x03\x04\x07abc\x00")
 
 
 def test_a_corrupt_packet_is_skipped_and_the_next_one_kept() -> None:
@@ -65,6 +77,9 @@ def test_error_codes_read_as_words_with_their_code() -> None:
     assert protocol.error_words(0x03) == (
         "it could not connect to the network: a wrong password, or the network out of reach"
         " (unable to connect) [Improv error 0x03]"
+    )
+    assert protocol.error_words(0x05) == (
+        "it did not accept the hostname it was given (bad hostname) [Improv error 0x05]"
     )
     assert "[Improv error 0x42]" in protocol.error_words(0x42)
     assert protocol.state_words(0x02) == "ready for Wi-Fi credentials"

@@ -53,7 +53,7 @@ async def announce(zc: AsyncZeroconf, instance: str, port: int) -> AsyncServiceI
 
 
 async def test_a_device_appears_takes_a_push_with_its_password_and_goes(lan_service: StationmasterService) -> None:
-    station = OtaStation(password="hunter2", hash_name="sha256")
+    station = OtaStation(password="hunter2", scheme="pbkdf2-sha256")  # arduino-esp32 3.3.1 and later
     await station.start()
     instance = f"esp-shed-{os.getpid()}"
     zc = AsyncZeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
@@ -78,6 +78,7 @@ async def test_a_device_appears_takes_a_push_with_its_password_and_goes(lan_serv
             await asyncio.wait_for(station.done.wait(), 20)
             line = app.query_one("#lan-push-line", Static)
             await until(pilot, lambda: "pushed" in str(line.render()), 10)
+            assert "password checked by PBKDF2-HMAC-SHA256" in str(line.render())
             assert station.verdict == "ok"
             assert hashlib.sha256(station.received).hexdigest() == image["sha256"]
 

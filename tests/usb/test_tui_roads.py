@@ -89,4 +89,6 @@ async def test_hand_the_site_wifi_to_an_improv_station_from_its_road(
             await pilot.press("j")
             await until(pilot, lambda: bool(app.screen.query("#choices")))
             await pilot.press("enter")  # the first offered is the site's first network by priority
-            await until(pilot, lambda: row(table, "ttyUSB0")[3:5] == ["on the network", "http://10.0.0.42"], within=10)
+            await until(
+                pilot, lambda: row(table, "ttyUSB0")[3:5] == ["on the network", "http://10.0.0.42:80"], within=10
+            )
