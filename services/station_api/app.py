@@ -9,9 +9,9 @@ from services.fleet import FirmwareLibrary, FirmwareOffers, Journal, StationRepo
 from services.http_errors import BODY_LIMIT, BODY_TIMEOUT, answer_bad_expectations, error_middleware
 from services.station_api import api_v1, esphome, ota
 from services.station_api.commands import COMMANDS, command_result
-from services.station_api.imagecache import ImageCache
-from services.station_api.keys import IMAGE_CACHE, JOURNAL, LIBRARY, OFFERS, REPORTS, SEND_TIMEOUT
+from services.station_api.keys import JOURNAL, LIBRARY, OFFERS, REPORTS, SEND_TIMEOUT, STORED_IMAGES
 from services.station_api.metrics import METRICS, MetricsSource, metrics
+from services.station_api.storedimages import StoredImages
 
 # The contract caps JSON bodies at 16 KiB: a check-in is a few hundred bytes.
 MAX_BODY_BYTES = 16 * 1024
@@ -38,7 +38,7 @@ def create_station_app(
     app[REPORTS] = reports
     app[OFFERS] = offers
     app[LIBRARY] = library
-    app[IMAGE_CACHE] = ImageCache()
+    app[STORED_IMAGES] = StoredImages()
     app.router.add_get("/ota", ota.ota)
     app.router.add_get("/ota/{mac}", ota.ota)
     app.router.add_get("/firmware/{name}", ota.by_digest)

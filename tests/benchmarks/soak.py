@@ -24,7 +24,6 @@ from appliance.contract.client import AdminClient
 from appliance.memory import TRIM_INTERVAL_S
 from services.simulator import SimulatedFleet
 from services.simulator.identity import SIM_CHIPS, SIM_PROJECT
-from services.station_api.imagecache import IDLE_S
 from tests.benchmarks.procstats import cpu_seconds, machine, rss_mib, written_bytes
 from tests.conftest import ServeProcess
 from tests.imagefactory import build_image
@@ -78,9 +77,8 @@ async def warm_up(fleet: SimulatedFleet) -> float:
     # Reading the simulator's own counters once a second: thousands of stations have no one event to await.
     while not all(s.running_version == RELEASES[0] and s.stats.config_fetches for s in fleet.stations):  # noqa: ASYNC110
         await asyncio.sleep(1)
-    # Then the fan-out's leftovers go as they would at a site: the image cache lets the release go after its
-    # idle time, and freed heap is given back within the minute after that.
-    await asyncio.sleep(IDLE_S + TRIM_INTERVAL_S)
+    # Then the fan-out's leftovers go as they would at a site: freed heap is given back within the minute.
+    await asyncio.sleep(TRIM_INTERVAL_S)
     return time.monotonic() - began
 
 
