@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import binascii
+import functools
 import hashlib
 import io
 import struct
 from functools import reduce
 from operator import xor
 from typing import Any
-
-from esptool.bin_image import ESP8266ROMFirmwareImage, LoadFirmwareImage
-from esptool.targets import CHIP_DEFS
 
 from services.chips import CHIPS
 from services.errors import InvalidImage
@@ -20,10 +18,6 @@ from services.models import ImageInfo
 DEFAULT_MAX_SIZE = 16 * 1024 * 1024
 ESP_IMAGE_MAGIC = 0xE9
 APP_DESC_MAGIC = 0xABCD5432
-# esptool's own table of extended-header chip ids (esp32=0, esp32c3=5, esp32s3=9, ...), so the two never disagree.
-CHIP_BY_IMAGE_ID: dict[int, str] = {
-    rom.IMAGE_CHIP_ID: name for name, rom in CHIP_DEFS.items() if rom.IMAGE_CHIP_ID is not None
-}
 
 _MAX_SEGMENTS = 16  # what the ROM accepts, and what esptool's verify() enforces
 _ESP8266_HEADER = 8
@@ -117,7 +111,7 @@ def _chip_of(data: bytes) -> str:
             "not an ESP firmware image: after the 0xE9 magic comes neither an ESP8266 segment"
             f" (load address 0x{load_address:08X}) nor an ESP32 extended header"
         )
-    name = CHIP_BY_IMAGE_ID.get(chip_id)
+    name = _chip_by_image_id().get(chip_id)
     if name is None:
         raise InvalidImage(f"unknown chip id {chip_id} in the image header")
     if name not in CHIPS:
@@ -248,9 +242,11 @@ def _image_end(data: bytes, start: int, header_len: int, label: str) -> int:
 
 def _load(chip: str, data: bytes) -> Any:
     """Parse with esptool, naming the chip; the layout was walked already, so a failure here means corruption."""
+    from esptool.bin_image import LoadFirmwareImage
+
     try:
         if chip == "esp8266":
-            return _QuietESP8266Image(data)
+            return _quiet_esp8266_image()(data)
         return LoadFirmwareImage(chip, data)
     except Exception as exc:  # esptool raises FatalError, struct.error, RuntimeError... on corrupt input
         raise InvalidImage(f"esptool cannot parse it as an {chip} image: {exc}") from None
@@ -279,13 +275,34 @@ def _text(raw: bytes) -> str | None:
     return value or None
 
 
-class _QuietESP8266Image(ESP8266ROMFirmwareImage):  # type: ignore[misc]  # esptool ships no type hints
-    """esptool's ESP8266 image parser, minus its "suspicious segment" warning."""
+def __getattr__(name: str) -> Any:
+    if name == "CHIP_BY_IMAGE_ID":
+        return _chip_by_image_id()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    def __init__(self, data: bytes) -> None:
-        super().__init__(io.BytesIO(data))
 
-    def warn_if_unusual_segment(self, offset: int, size: int, is_irom_segment: bool) -> None:
-        # An Arduino sketch's irom0 segment always trips it, and esptool's logger is process-wide: silencing
-        # it by swapping the logger would also swallow a flash job's progress in another thread.
-        return None
+@functools.cache
+def _chip_by_image_id() -> dict[int, str]:
+    """esptool's own table of extended-header chip ids (esp32=0, esp32c3=5, esp32s3=9, ...), so the two never
+    disagree; esptool is imported on the first image, not with the service (15 MiB that a Pi Zero keeps)."""
+    from esptool.targets import CHIP_DEFS
+
+    return {rom.IMAGE_CHIP_ID: name for name, rom in CHIP_DEFS.items() if rom.IMAGE_CHIP_ID is not None}
+
+
+@functools.cache
+def _quiet_esp8266_image() -> Any:
+    from esptool.bin_image import ESP8266ROMFirmwareImage
+
+    class _QuietESP8266Image(ESP8266ROMFirmwareImage):  # type: ignore[misc]  # esptool ships no type hints
+        """esptool's ESP8266 image parser, minus its "suspicious segment" warning."""
+
+        def __init__(self, data: bytes) -> None:
+            super().__init__(io.BytesIO(data))
+
+        def warn_if_unusual_segment(self, offset: int, size: int, is_irom_segment: bool) -> None:
+            # An Arduino sketch's irom0 segment always trips it, and esptool's logger is process-wide: silencing
+            # it by swapping the logger would also swallow a flash job's progress in another thread.
+            return None
+
+    return _QuietESP8266Image

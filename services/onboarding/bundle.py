@@ -14,8 +14,6 @@ import shlex
 import time
 from dataclasses import dataclass, field
 
-from esptool.cmds import merge_bin
-
 from services.errors import InvalidInput
 from services.models import FirmwareImage
 from services.onboarding.nvs import NAMESPACE, nvs_entries
@@ -67,6 +65,8 @@ def make_bundle(provisioned: Provisioned, firmware: FirmwareImage | None = None,
             raise ValueError("a firmware image needs its bytes to be merged")
         if firmware.chip != record.chip:
             raise InvalidInput(f"the firmware is built for an {firmware.chip}, the station is an {record.chip}")
+        from esptool.cmds import merge_bin  # esptool is not loaded with the service (15 MiB of a Pi Zero)
+
         merged = merge_bin(
             [(layout.nvs_offset, provisioned.nvs), (layout.app_offset, app)],
             chip=record.chip,

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import serial
-from esptool.cmds import attach_flash, detect_chip, detect_flash_size, reset_chip, run_stub, verify_flash, write_flash
-from esptool.util import FatalError
 
 from services.chips import parse_chip
 from services.errors import DeviceFailed, InvalidInput
@@ -69,7 +67,11 @@ def probe(path: str, sink: EsptoolSink | None = None, attempts: int = PROBE_ATTE
 
 
 class FlashSession:
-    """One connection to one chip through esptool: connect, write, verify, reset, close."""
+    """One connection to one chip through esptool: connect, write, verify, reset, close.
+
+    esptool (and the rich console library it brings) is imported when a chip is first talked to: `serve`
+    runs for months on a Pi Zero without a board ever being plugged in, and they cost it 15 MiB.
+    """
 
     def __init__(self, path: str, sink: EsptoolSink | None = None, attempts: int = FLASH_ATTEMPTS) -> None:
         self.path = path
@@ -88,6 +90,8 @@ class FlashSession:
         """Sync with the ROM bootloader, identify the chip and (with `stub`) start esptool's flasher stub."""
 
         def run() -> ChipInfo:
+            from esptool.cmds import attach_flash, detect_chip, detect_flash_size, run_stub
+
             esp = detect_chip(self.path, connect_attempts=self._attempts)
             self._esp = esp
             mac = parse_mac(":".join(f"{b:02X}" for b in esp.read_mac()))
@@ -106,14 +110,20 @@ class FlashSession:
 
     def write(self, region: Region) -> None:
         """Write one region; esptool checks it afterwards against the chip's own MD5 of the flash."""
+        from esptool.cmds import write_flash
+
         self._run(f"writing the {region.label}", lambda: write_flash(self._require(), [(region.offset, region.data)]))
 
     def verify(self, regions: list[Region]) -> None:
         """Compare what the flash holds now with what was written, region by region."""
+        from esptool.cmds import verify_flash
+
         self._run("verifying", lambda: verify_flash(self._require(), [(r.offset, r.data) for r in regions]))
 
     def reset(self) -> None:
         """Pulse EN so the chip leaves the bootloader and runs its firmware."""
+        from esptool.cmds import reset_chip
+
         self._run("resetting the chip", lambda: reset_chip(self._require(), "hard-reset"))
 
     def abort(self) -> None:
@@ -141,6 +151,8 @@ class FlashSession:
     @contextmanager
     def _translated(self, doing: str) -> Iterator[None]:
         """Turn esptool's and pyserial's failures into one error that says what was going on."""
+        from esptool.util import FatalError
+
         try:
             yield
         except BootloaderFailed:
