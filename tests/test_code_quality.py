@@ -53,3 +53,14 @@ def test_the_tui_loads_no_service_database_or_flashing_module() -> None:
     )
     result = run(sys.executable, "-c", probe)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_serve_loads_neither_the_tui_nor_the_flasher_until_it_needs_them() -> None:
+    # esptool and rich cost a Pi Zero 15 MiB: loaded when an image is first parsed or a board first talked to.
+    probe = (
+        "import sys, services.service, appliance.runtime;"
+        "bad = sorted({m.split('.')[0] for m in sys.modules} & {'tui', 'textual', 'rich', 'esptool', 'cryptography'});"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = run(sys.executable, "-c", probe)
+    assert result.returncode == 0, result.stdout + result.stderr
