@@ -123,7 +123,7 @@ ensure_venv() {
             [ -f "$source/pyproject.toml" ] || die "--from $source: not a Stationmaster checkout (no pyproject.toml)"
             # A checkout may carry the developer's own venv and caches: build from a clean copy.
             mkdir "$build/src"
-            tar -C "$source" --exclude=./.venv --exclude=./.git --exclude='*/__pycache__' -cf - . | tar -C "$build/src" -xf -
+            tar -C "$source" --exclude=./.venv --exclude=./.git --exclude=./build --exclude='*/__pycache__' -cf - . | tar -C "$build/src" -xf -
             "$VENV/bin/pip" wheel "${pip_args[@]}" --no-deps --wheel-dir "$build" "$build/src"
             wheel="$(ls "$build"/stationmaster-*.whl)"
         else
