@@ -19,6 +19,7 @@ systemd unit, the udev rule for USB-serial adapters and /etc/stationmaster/, the
   --index-url URL           the package index for SOURCE and the dependencies (default: pip's own, PyPI)
   --admin USER              let USER use the admin socket (the TUI and the CLI); repeat for more users
   --tunnel USER@HOST[:PORT] set up the reverse SSH tunnel to the relay HOST (see README: reach it from anywhere)
+                            as the system user stationmaster-tunnel, and check the relay's host key now
   --tunnel-remote-port N    the port the tunnel opens on the relay's loopback (default 2222)
   --tunnel-known-hosts FILE the relay's host key, as known_hosts lines (default: ask the relay, show the
                             fingerprint to compare)

@@ -12,8 +12,9 @@ usage() {
 Usage: sudo deploy/uninstall.sh [--purge]
 
 Stops and removes the Stationmaster service, its tunnel, the virtual environment, the udev rule, the
-`stationmaster` command and the system user and group. Keeps /var/lib/stationmaster (the registry and
-the firmware) and /etc/stationmaster (the config, the tunnel key) so a reinstall picks up where it was.
+`stationmaster` command and the system users and group. Keeps /var/lib/stationmaster (the registry and
+the firmware) and /etc/stationmaster (the config, the tunnel's key and settings) so a reinstall picks up
+where it was.
 
   --purge      remove /var/lib/stationmaster and /etc/stationmaster as well (the data is gone for good)
   -h, --help   this help

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
 async def examine(args: argparse.Namespace) -> list[Finding]:
     """Every finding, in the order a person would fix them."""
     findings: list[Finding] = []
-    env = service_environment(args.config, os.environ)
+    env = _service_environment(args.config, os.environ)
     try:
         file = find_config_file(args.config, env)
         settings = load_settings(config_path=args.config, env=env)
@@ -91,7 +91,7 @@ async def examine(args: argparse.Namespace) -> list[Finding]:
     return findings
 
 
-def service_environment(config: Path | None, env: Mapping[str, str]) -> dict[str, str]:
+def _service_environment(config: Path | None, env: Mapping[str, str]) -> dict[str, str]:
     """`env` as the installed service sees it: its unit's directories where the system config is in force."""
     seen = dict(env)
     try:

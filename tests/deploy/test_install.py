@@ -9,6 +9,7 @@ the system user, the way the unit runs it, and the admin socket's permissions ar
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +61,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, debian_root: None, local_inde
     pristine = snapshot(chroot.root)
     with local_index.serving():
         yield Site(chroot, local_index, source, pristine)
+    shutil.rmtree(chroot.root)  # a few hundred MB; a failure's evidence is in the assertions
 
 
 def test_install_from_the_checkout_sets_up_a_service_addie_can_reach(site: Site) -> None:

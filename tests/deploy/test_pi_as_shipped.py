@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -86,6 +87,7 @@ def pi(tmp_path_factory: pytest.TempPathFactory, debian_root: None, local_index:
             stdin=(line + "\n").encode(),
         )
         yield Pi(machine, installed)
+    shutil.rmtree(root)  # a few hundred MB; the console's log stays beside it
 
 
 def test_the_readme_install_command_installs_and_checks_the_relay(pi: Pi) -> None:
