@@ -12,21 +12,18 @@ import shutil
 import socket
 import stat
 import time
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from appliance.cli.listeners import listener_uid, user_name
 from appliance.config import (
-    SYSTEM_CONFIG,
-    SYSTEM_DATA_DIR,
-    SYSTEM_SOCKET,
     ConfigError,
     Settings,
     client_admin_socket,
     find_config_file,
     load_settings,
+    service_environment,
 )
 from appliance.contract.client import AdminClient, AdminError
 
@@ -73,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 async def examine(args: argparse.Namespace) -> list[Finding]:
     """Every finding, in the order a person would fix them."""
     findings: list[Finding] = []
-    env = _service_environment(args.config, os.environ)
+    env = service_environment(args.config, os.environ)
     try:
         file = find_config_file(args.config, env)
         settings = load_settings(config_path=args.config, env=env)
@@ -89,21 +86,6 @@ async def examine(args: argparse.Namespace) -> list[Finding]:
     findings.extend(_serial())
     findings.extend(_avahi())
     return findings
-
-
-def _service_environment(config: Path | None, env: Mapping[str, str]) -> dict[str, str]:
-    """`env` as the installed service sees it: its unit's directories where the system config is in force."""
-    seen = dict(env)
-    try:
-        installed = find_config_file(config, env) == SYSTEM_CONFIG
-    except ConfigError:
-        return seen  # the config finding says why
-    if installed:
-        # systemd hands these to the service (StateDirectory=, RuntimeDirectory=); an admin's shell has
-        # neither, and would otherwise be told about its own home directory.
-        seen.setdefault("STATE_DIRECTORY", str(SYSTEM_DATA_DIR))
-        seen.setdefault("RUNTIME_DIRECTORY", str(SYSTEM_SOCKET.parent))
-    return seen
 
 
 async def _service(path: Path, findings: list[Finding]) -> tuple[dict[str, Any] | None, bool]:

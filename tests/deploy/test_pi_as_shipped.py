@@ -104,6 +104,9 @@ def test_the_readme_install_command_installs_and_checks_the_relay(pi: Pi) -> Non
     checked = pi.admin("stationmaster config check").stdout.splitlines()
     assert checked[0].split() == ["config", "file", "/etc/stationmaster/stationmaster.toml"]
     assert [row for row in checked[1:] if not row.endswith("(default)")] == []
+    # ... and the service's, not those of a service addie would run from her shell.
+    rows = {row.split()[0]: row.split()[1] for row in checked[1:]}
+    assert (rows["data_dir"], rows["admin_socket"]) == ("/var/lib/stationmaster", "/run/stationmaster/admin.sock")
 
 
 def test_the_service_is_up_ready_and_says_where_it_listens(pi: Pi) -> None:
