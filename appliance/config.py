@@ -187,6 +187,21 @@ def client_admin_socket(*, config_path: Path | None, env: Mapping[str, str]) -> 
     return default_admin_socket(env)
 
 
+def service_environment(config_path: Path | None, env: Mapping[str, str]) -> dict[str, str]:
+    """`env` as the installed service sees it: its unit's directories, where the system config is in force."""
+    seen = dict(env)
+    try:
+        installed = find_config_file(config_path, env) == SYSTEM_CONFIG
+    except ConfigError:
+        return seen  # loading the settings says why
+    if installed:
+        # systemd hands these to the service (StateDirectory=, RuntimeDirectory=); an admin's shell has
+        # neither, and would otherwise be shown its own home directory.
+        seen.setdefault("STATE_DIRECTORY", str(SYSTEM_DATA_DIR))
+        seen.setdefault("RUNTIME_DIRECTORY", str(SYSTEM_SOCKET.parent))
+    return seen
+
+
 def describe(settings: Settings) -> list[tuple[str, str, str]]:
     """Return (setting, value, where it came from) for `config check`."""
     rows = []

@@ -161,7 +161,7 @@ async def _run(settings: Settings, demo_count: int) -> int:
     extras: list[asyncio.Task[None]] = []
     # Under systemd (Type=notify) the unit is "started" only now that both listeners answer.
     notifier = SystemdNotifier()
-    notifier.notify(READY=1, STATUS=f"serving stations on {service.station_url}")
+    notifier.notify(READY=1, STATUS=f"serving stations on {service.listen_url}")
     extras.append(asyncio.create_task(notifier.run_watchdog(lambda: _healthy(service)), name="watchdog"))
     extras.append(asyncio.create_task(keep_giving_back(), name="give-back-freed-memory"))
     try:

@@ -14,6 +14,7 @@ UDEV_RULE=/etc/udev/rules.d/60-stationmaster-serial.rules
 CLI_LINK=/usr/local/bin/stationmaster
 SERVICE_USER=stationmaster
 SERVICE_GROUP=stationmaster
+TUNNEL_USER=stationmaster-tunnel
 AVAHI_CONF=/etc/avahi/avahi-daemon.conf
 
 say() { printf '%s\n' "$*"; }

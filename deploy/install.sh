@@ -19,6 +19,7 @@ systemd unit, the udev rule for USB-serial adapters and /etc/stationmaster/, the
   --index-url URL           the package index for SOURCE and the dependencies (default: pip's own, PyPI)
   --admin USER              let USER use the admin socket (the TUI and the CLI); repeat for more users
   --tunnel USER@HOST[:PORT] set up the reverse SSH tunnel to the relay HOST (see README: reach it from anywhere)
+                            as the system user stationmaster-tunnel, and check the relay's host key now
   --tunnel-remote-port N    the port the tunnel opens on the relay's loopback (default 2222)
   --tunnel-known-hosts FILE the relay's host key, as known_hosts lines (default: ask the relay, show the
                             fingerprint to compare)
@@ -123,7 +124,7 @@ ensure_venv() {
             [ -f "$source/pyproject.toml" ] || die "--from $source: not a Stationmaster checkout (no pyproject.toml)"
             # A checkout may carry the developer's own venv and caches: build from a clean copy.
             mkdir "$build/src"
-            tar -C "$source" --exclude=./.venv --exclude=./.git --exclude='*/__pycache__' -cf - . | tar -C "$build/src" -xf -
+            tar -C "$source" --exclude=./.venv --exclude=./.git --exclude=./build --exclude='*/__pycache__' -cf - . | tar -C "$build/src" -xf -
             "$VENV/bin/pip" wheel "${pip_args[@]}" --no-deps --wheel-dir "$build" "$build/src"
             wheel="$(ls "$build"/stationmaster-*.whl)"
         else
@@ -155,12 +156,18 @@ put_file() {
 }
 
 ensure_config() {
+    local config="$CONFIG_DIR/stationmaster.toml" example="$CONFIG_DIR/stationmaster.toml.example"
     install -d -m 0755 "$CONFIG_DIR"
+    # A config still byte for byte the example an earlier install put beside it was never edited: it is
+    # replaced too (earlier examples set every key, which would pin those versions' defaults for good).
+    if [ -f "$config" ] && [ -f "$example" ] && cmp -s "$config" "$example" && ! cmp -s "$config" "$HERE/stationmaster.toml"; then
+        rm -f "$config"
+    fi
     # The example is always the current one; the admin's own file is never overwritten.
-    put_file "$HERE/stationmaster.toml" "$CONFIG_DIR/stationmaster.toml.example" 0644 || true
-    if [ ! -f "$CONFIG_DIR/stationmaster.toml" ]; then
-        install -m 0644 "$HERE/stationmaster.toml" "$CONFIG_DIR/stationmaster.toml"
-        say "wrote $CONFIG_DIR/stationmaster.toml (every key commented: edit it, then systemctl restart stationmaster)"
+    put_file "$HERE/stationmaster.toml" "$example" 0644 || true
+    if [ ! -f "$config" ]; then
+        install -m 0644 "$HERE/stationmaster.toml" "$config"
+        say "wrote $config (every key commented out: uncomment what to change, then systemctl restart stationmaster)"
     fi
 }
 
@@ -206,6 +213,13 @@ ensure_tunnel() {
     local remote="${TUNNEL_REMOTE_PORT:-$(sed -n 's/^TUNNEL_REMOTE_PORT=//p' "$TUNNEL_DIR/tunnel.env" 2>/dev/null)}"
     remote="${remote:-2222}"
     [[ "$remote" =~ ^[0-9]+$ ]] || die "--tunnel-remote-port must be a number, got $remote"
+    # The tunnel's own system user: ssh must be able to look up whoever runs it.
+    if ! getent passwd "$TUNNEL_USER" >/dev/null; then
+        useradd --system --user-group --home-dir /nonexistent --no-create-home \
+            --shell /usr/sbin/nologin --comment "Stationmaster reverse SSH tunnel" "$TUNNEL_USER"
+        state_set created_tunnel_user 1
+        say "created system user $TUNNEL_USER"
+    fi
     install -d -m 0700 "$TUNNEL_DIR"
     if [ ! -f "$TUNNEL_DIR/id_ed25519" ]; then
         ssh-keygen -q -t ed25519 -N '' -C "stationmaster-tunnel@$(hostname)" -f "$TUNNEL_DIR/id_ed25519"
@@ -226,6 +240,8 @@ ENV
     put_file "$env_file" "$TUNNEL_DIR/tunnel.env" 0644 && UNITS_CHANGED=1
     rm -f "$env_file"
     if [ -n "$TUNNEL_KNOWN_HOSTS" ]; then
+        # Checked before it replaces the one in place: a wrong key given must not undo a right one.
+        check_relay "$user" "$host" "$port" "$TUNNEL_KNOWN_HOSTS"
         put_file "$TUNNEL_KNOWN_HOSTS" "$TUNNEL_DIR/known_hosts" 0644 || true
     elif [ ! -s "$TUNNEL_DIR/known_hosts" ]; then
         # Trust on first use, shown to the admin: compare it with `ssh-keygen -lf` on the relay.
@@ -240,10 +256,37 @@ ENV
             warn "could not reach $host:$port for its host key; give it with --tunnel-known-hosts FILE and run me again"
         fi
     fi
+    if [ -z "$TUNNEL_KNOWN_HOSTS" ] && [ -s "$TUNNEL_DIR/known_hosts" ]; then
+        check_relay "$user" "$host" "$port" "$TUNNEL_DIR/known_hosts"
+    fi
     put_file "$HERE/stationmaster-tunnel.service" "$UNIT_DIR/$TUNNEL_UNIT" 0644 && UNITS_CHANGED=1
     state_set tunnel 1
     say "on the relay, add this line to ~$user/.ssh/authorized_keys (it may open only its own port):"
     say "    restrict,port-forwarding,permitlisten=\"127.0.0.1:$remote\" $(cat "$TUNNEL_DIR/id_ed25519.pub")"
+}
+
+# Log in to the relay as the tunnel will (its key, the known_hosts FILE), so that a host key the relay does
+# not have is found now, at the bench, rather than by a tunnel that never comes up on site.
+check_relay() {
+    local user="$1" host="$2" port="$3" known="$4" answer code=0
+    answer="$(ssh -F none -T -i "$TUNNEL_DIR/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes \
+        -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$known" -o ConnectTimeout=15 \
+        -p "$port" "$user@$host" true </dev/null 2>&1)" || code=$?
+    # ssh answers 255 for its own failures; anything else is the relay's command (or its ForceCommand) running.
+    if [ "$code" != 255 ]; then
+        say "the relay $host:$port has the host key in $known and accepts the tunnel key"
+        return 0
+    fi
+    case "$answer" in
+        *"Host key verification failed"*)
+            die "the relay $host:$port showed a host key that is not in $known: the tunnel would never come up." \
+                "Compare the relay's \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` with \`ssh-keygen -lf $known\`;" \
+                "if the relay was reinstalled, give its key with --tunnel-known-hosts FILE" ;;
+        *"Permission denied"*)
+            say "the relay $host:$port has the host key in $known; it does not accept the tunnel key yet" ;;
+        *)
+            warn "could not check the relay's host key: ${answer##*$'\n'}" ;;
+    esac
 }
 
 start_units() {

@@ -12,8 +12,9 @@ usage() {
 Usage: sudo deploy/uninstall.sh [--purge]
 
 Stops and removes the Stationmaster service, its tunnel, the virtual environment, the udev rule, the
-`stationmaster` command and the system user and group. Keeps /var/lib/stationmaster (the registry and
-the firmware) and /etc/stationmaster (the config, the tunnel key) so a reinstall picks up where it was.
+`stationmaster` command and the system users and group. Keeps /var/lib/stationmaster (the registry and
+the firmware) and /etc/stationmaster (the config, the tunnel's key and settings) so a reinstall picks up
+where it was.
 
   --purge      remove /var/lib/stationmaster and /etc/stationmaster as well (the data is gone for good)
   -h, --help   this help
@@ -74,6 +75,7 @@ fi
 
 created_user="$(state_get created_user)"
 created_group="$(state_get created_group)"
+created_tunnel_user="$(state_get created_tunnel_user)"
 if [ -L "$CLI_LINK" ] && [ "$(readlink "$CLI_LINK")" = "$VENV/bin/stationmaster" ]; then
     rm -f "$CLI_LINK"
 fi
@@ -86,7 +88,8 @@ if [ "$PURGE" = 1 ]; then
     rm -rf "$DATA_DIR" "$CONFIG_DIR"
     say "removed $DATA_DIR and $CONFIG_DIR"
 else
-    # The tunnel's generated files go; its key stays with the config (the relay has it authorized).
+    # Only the example goes (the next install writes the current one). The config and everything the tunnel
+    # needs stay: its key (the relay has it authorized), its settings and the relay's host key.
     rm -f "$CONFIG_DIR/stationmaster.toml.example"
     [ -d "$DATA_DIR" ] && say "kept the data in $DATA_DIR (--purge removes it)"
     [ -d "$CONFIG_DIR" ] && say "kept the settings in $CONFIG_DIR (--purge removes them)"
@@ -94,12 +97,25 @@ fi
 
 # The user and group go last: nothing may still run as them. Files they owned in the kept data are
 # taken back by systemd (StateDirectory=) when a reinstall makes the user again.
+if [ "$created_tunnel_user" = 1 ] && getent passwd "$TUNNEL_USER" >/dev/null; then
+    userdel "$TUNNEL_USER"  # its group of the same name goes with it
+    say "removed user $TUNNEL_USER"
+fi
+remove_group=0
+if [ "$created_group" = 1 ] && getent group "$SERVICE_GROUP" >/dev/null; then
+    # The admins leave the group first: userdel takes a user's group of the same name along only when
+    # nobody else is in it, and warns otherwise.
+    gpasswd --members "" "$SERVICE_GROUP"
+    remove_group=1
+fi
 if [ "$created_user" = 1 ] && getent passwd "$SERVICE_USER" >/dev/null; then
     userdel "$SERVICE_USER"
     say "removed user $SERVICE_USER"
 fi
-if [ "$created_group" = 1 ] && getent group "$SERVICE_GROUP" >/dev/null; then
-    groupdel "$SERVICE_GROUP"
+if [ "$remove_group" = 1 ]; then
+    if getent group "$SERVICE_GROUP" >/dev/null; then
+        groupdel "$SERVICE_GROUP"
+    fi
     say "removed group $SERVICE_GROUP"
 fi
 say "Stationmaster is uninstalled."

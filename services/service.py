@@ -99,6 +99,12 @@ class StationmasterService:
         return f"http://{'[' + host + ']' if ':' in host else host}:{self.station_port}"
 
     @property
+    def listen_url(self) -> str:
+        """The station API as bound (http://0.0.0.0:8080 on every interface): what the log and the status say."""
+        host = self.settings.http_host or "0.0.0.0"
+        return f"http://{'[' + host + ']' if ':' in host else host}:{self.station_port}"
+
+    @property
     def applications(self) -> tuple[web.Application, ...]:
         """The running aiohttp apps, the station API first, then the admin API (for tools that list routes)."""
         return tuple(runner.app for runner in self._runners)
@@ -153,7 +159,7 @@ class StationmasterService:
         log.info(
             "Stationmaster %s serving stations on %s and the admin API on %s (data in %s)",
             __version__,
-            self.station_url,
+            self.listen_url,
             settings.admin_socket,
             settings.data_dir,
         )
@@ -283,7 +289,7 @@ class StationmasterService:
             version=__version__,
             started_at=time.time(),
             station_port=self.station_port,
-            station_url=self.station_url,
+            station_url=self.listen_url,
             hostname=settings.hostname,
             poll_interval_s=settings.poll_interval_s,
             offline_after_missed=settings.offline_after_missed,

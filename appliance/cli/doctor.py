@@ -16,7 +16,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from appliance.config import ConfigError, Settings, client_admin_socket, load_settings
+from appliance.cli.listeners import listener_uid, user_name
+from appliance.config import (
+    ConfigError,
+    Settings,
+    client_admin_socket,
+    find_config_file,
+    load_settings,
+    service_environment,
+)
 from appliance.contract.client import AdminClient, AdminError
 
 GROUP = "stationmaster"
@@ -62,19 +70,17 @@ def run(args: argparse.Namespace) -> int:
 async def examine(args: argparse.Namespace) -> list[Finding]:
     """Every finding, in the order a person would fix them."""
     findings: list[Finding] = []
+    env = service_environment(args.config, os.environ)
     try:
-        settings = load_settings(config_path=args.config, env=os.environ)
-        path = (
-            Path(args.admin_socket)
-            if args.admin_socket
-            else client_admin_socket(config_path=args.config, env=os.environ)
-        )
+        file = find_config_file(args.config, env)
+        settings = load_settings(config_path=args.config, env=env)
+        path = Path(args.admin_socket) if args.admin_socket else client_admin_socket(config_path=args.config, env=env)
     except ConfigError as exc:
         return [Finding("config", "fail", str(exc), "fix the file, then `stationmaster config check`")]
-    findings.append(Finding("config", "ok", "the configuration loads"))
-    status = await _service(path, findings)
-    findings.append(_port(settings, status))
-    findings.append(_mdns(settings, status))
+    findings.append(Finding("config", "ok", f"{file} loads" if file else "no config file: the built-in defaults"))
+    status, refused = await _service(path, findings)
+    findings.append(_port(settings, status, path if refused else None))
+    findings.append(await _mdns(settings, status, refused))
     findings.append(_disk(settings.data_dir))
     findings.append(_clock())
     findings.extend(_serial())
@@ -82,7 +88,8 @@ async def examine(args: argparse.Namespace) -> list[Finding]:
     return findings
 
 
-async def _service(path: Path, findings: list[Finding]) -> dict[str, Any] | None:
+async def _service(path: Path, findings: list[Finding]) -> tuple[dict[str, Any] | None, bool]:
+    """The service's status, or None and whether it was for want of the right to ask."""
     try:
         info = await asyncio.to_thread(path.stat)
     except FileNotFoundError:
@@ -94,17 +101,17 @@ async def _service(path: Path, findings: list[Finding]) -> dict[str, Any] | None
                 "`sudo systemctl start stationmaster`; if it will not stay up, `journalctl -u stationmaster -e`",
             )
         )
-        return None
+        return None, False
     except PermissionError:
         findings.append(_not_in_group(path))
-        return None
+        return None, True
     if not stat.S_ISSOCK(info.st_mode):
         findings.append(
             Finding(
                 "socket", "fail", f"{path} is not a socket", f"remove it (`sudo rm {path}`) and restart the service"
             )
         )
-        return None
+        return None, False
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o007:
         findings.append(
@@ -124,10 +131,10 @@ async def _service(path: Path, findings: list[Finding]) -> dict[str, Any] | None
                     "service", "fail", exc.message, "`systemctl status stationmaster`; `journalctl -u stationmaster -e`"
                 )
             )
-        return None
+        return None, "permission denied" in exc.message
     findings.append(Finding("socket", "ok", f"{path} (mode {mode:o}, group {_group(info.st_gid)}) answers"))
     findings.append(Finding("service", "ok", f"Stationmaster {status['version']} up {status['uptime_s'] / 3600:.1f} h"))
-    return status
+    return status, False
 
 
 def _not_in_group(path: Path) -> Finding:
@@ -139,7 +146,8 @@ def _not_in_group(path: Path) -> Finding:
     )
 
 
-def _port(settings: Settings, status: dict[str, Any] | None) -> Finding:
+def _port(settings: Settings, status: dict[str, Any] | None, refused_at: Path | None) -> Finding:
+    """The station port: served if the service says so, else free for it; `refused_at`: a socket we may not ask."""
     port = int(status["station_port"]) if status else settings.http_port
     if status is not None:
         with socket.socket() as probe:
@@ -152,18 +160,26 @@ def _port(settings: Settings, status: dict[str, Any] | None) -> Finding:
         try:
             probe.bind((settings.http_host, port))
         except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return Finding(
-                    "port",
-                    "fail",
-                    f"port {port} is taken by another program, so the service cannot start",
-                    f"`sudo ss -ltnp 'sport = :{port}'` shows which; stop it or set [http] port",
-                )
-            return Finding("port", "warn", f"cannot try port {port}: {exc.strerror}")
-    return Finding("port", "ok", f"port {port} is free for the service")
+            if exc.errno != errno.EADDRINUSE:
+                return Finding("port", "warn", f"cannot try port {port}: {exc.strerror}")
+        else:
+            return Finding("port", "ok", f"port {port} is free for the service")
+    holder = listener_uid(port)
+    if refused_at is not None and holder is not None and holder == _owner(refused_at.parent):
+        # Not allowed to ask the service, but the port's listener is the user its socket's folder belongs to.
+        return Finding("port", "ok", f"port {port} is served by {user_name(holder)}, the user the service runs as")
+    if refused_at is not None and holder is None:
+        return Finding("port", "warn", f"port {port} is in use: only an admin may ask the service whether by it")
+    by = f" (run by {user_name(holder)})" if holder is not None else ""
+    return Finding(
+        "port",
+        "fail",
+        f"port {port} is taken by another program{by}, so the service cannot start",
+        f"`sudo ss -ltnp 'sport = :{port}'` shows which; stop it or set [http] port",
+    )
 
 
-def _mdns(settings: Settings, status: dict[str, Any] | None) -> Finding:
+async def _mdns(settings: Settings, status: dict[str, Any] | None, refused: bool) -> Finding:
     if not settings.mdns or (status is not None and status.get("mdns") is None):
         return Finding(
             "mdns", "warn", "mDNS is off: stations cannot find the appliance by name", "[mdns] enabled = true"
@@ -177,12 +193,13 @@ def _mdns(settings: Settings, status: dict[str, Any] | None) -> Finding:
             "set [http] host to 0.0.0.0 (every interface) or the address stations reach",
         )
     if status is None:
-        return Finding("mdns", "warn", "not checked: the service is not running")
+        why = "only an admin may ask the service its name" if refused else "the service is not running"
+        return Finding("mdns", "warn", f"not checked: {why}")
     mdns = status["mdns"]
     hostname = str(mdns.get("hostname") or "")
     if not mdns.get("addresses"):
         return Finding("mdns", "fail", "the service has no IPv4 address to announce", "check the network (`ip addr`)")
-    answer = _resolve(hostname)
+    answer = await _resolve(hostname)
     if answer is None:
         return Finding(
             "mdns",
@@ -204,22 +221,23 @@ def _unannounced(host: str) -> str | None:
     return why_unannounced([str(sockaddr[0]) for *_, sockaddr in found])
 
 
-def _resolve(hostname: str) -> list[str] | None:
+async def _resolve(hostname: str) -> list[str] | None:
     """Ask the LAN (multicast, as a station does) for `hostname`'s addresses."""
     from zeroconf import (  # type: ignore[attr-defined]  # exported at runtime, missing from __all__
         AddressResolverIPv4,
         IPVersion,
-        Zeroconf,
     )
+    from zeroconf.asyncio import AsyncZeroconf
 
-    zc = Zeroconf(ip_version=IPVersion.V4Only)
+    # The asyncio API: doctor runs in an event loop, where the blocking request refuses to run.
+    aiozc = AsyncZeroconf(ip_version=IPVersion.V4Only)
     try:
         resolver = AddressResolverIPv4(hostname.rstrip(".") + ".")
-        if resolver.request(zc, 3000):
+        if await resolver.async_request(aiozc.zeroconf, 3000):
             return list(resolver.parsed_addresses())
         return None
     finally:
-        zc.close()
+        await aiozc.async_close()
 
 
 def _disk(data_dir: Path) -> Finding:
@@ -295,6 +313,13 @@ def _avahi() -> list[Finding]:
                 )
             ]
     return [Finding("avahi", "ok", "avahi-daemon shares UDP 5353 with the service")]
+
+
+def _owner(path: Path) -> int | None:
+    try:
+        return path.stat().st_uid
+    except OSError:
+        return None
 
 
 def _group(gid: int) -> str:

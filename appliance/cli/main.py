@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from appliance import __version__
@@ -20,7 +20,15 @@ from appliance.cli import (
     usb_commands,
     wifi_commands,
 )
-from appliance.config import LOG_LEVELS, ConfigError, Settings, describe, find_config_file, load_settings
+from appliance.config import (
+    LOG_LEVELS,
+    ConfigError,
+    Settings,
+    describe,
+    find_config_file,
+    load_settings,
+    service_environment,
+)
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -95,8 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command in ("serve", "run", "demo", "config"):
+        # `config check` shows the installed service's settings, not those of a service run from this shell.
+        env = service_environment(args.config, os.environ) if args.command == "config" else os.environ
         try:
-            settings = _settings(args)
+            settings = _settings(args, env)
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
@@ -148,7 +158,7 @@ def _service_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", choices=LOG_LEVELS, help="default info")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
     overrides = {
         "data_dir": args.data_dir,
         "http_host": args.http_host,
@@ -159,7 +169,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "mdns_interfaces": tuple(args.mdns_interface) if args.mdns_interface else None,
         "log_level": args.log_level,
     }
-    return load_settings(config_path=args.config, env=os.environ, overrides=overrides)
+    return load_settings(config_path=args.config, env=env, overrides=overrides)
 
 
 def _config_check(args: argparse.Namespace, settings: Settings) -> int:

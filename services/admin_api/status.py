@@ -12,7 +12,7 @@ class ServiceInfo:
     version: str
     started_at: float
     station_port: int
-    station_url: str
+    station_url: str  # the station API as bound: http://0.0.0.0:8080 listens on every interface
     hostname: str
     poll_interval_s: int
     offline_after_missed: int = 3

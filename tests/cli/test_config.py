@@ -11,6 +11,7 @@ import platformdirs
 import pytest
 
 from appliance import config
+from appliance.cli.main import main
 from appliance.config import ConfigError, Settings, client_admin_socket, describe, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,10 +32,11 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_the_example_config_only_restates_the_defaults() -> None:
+def test_the_example_config_sets_nothing() -> None:
+    # It is what install.sh puts in /etc: a key set there would pin today's default for good.
     from_example = load_settings(config_path=EXAMPLE, env=BASE_ENV)
-    defaults = load_settings(env=BASE_ENV)
-    assert dataclasses.replace(from_example, sources={}) == dataclasses.replace(defaults, sources={})
+    assert from_example.sources == {"data_dir": "STATIONMASTER_DATA_DIR"}
+    assert from_example == load_settings(env=BASE_ENV)
 
 
 def test_the_example_config_documents_every_setting(tmp_path: Path) -> None:
@@ -202,3 +204,17 @@ def test_a_client_prefers_the_running_system_service(tmp_path: Path, monkeypatch
     system_socket.parent.mkdir()
     system_socket.touch()
     assert client_admin_socket(config_path=None, env={}) == system_socket
+
+
+def test_config_check_shows_the_installed_services_directories_to_an_admin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An admin's shell (not root, no systemd directories) on a Pi where install.sh put the system config.
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    for variable in ("STATE_DIRECTORY", "RUNTIME_DIRECTORY", "STATIONMASTER_CONFIG", "STATIONMASTER_DATA_DIR"):
+        monkeypatch.delenv(variable, raising=False)
+    config.SYSTEM_CONFIG.write_text(EXAMPLE.read_text())
+    assert main(["config", "check"]) == 0
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()}
+    assert rows["data_dir"] == [str(config.SYSTEM_DATA_DIR), "(default)"]
+    assert rows["admin_socket"] == [str(config.SYSTEM_SOCKET), "(default)"]

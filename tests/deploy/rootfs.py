@@ -1,7 +1,8 @@
-"""A throw-away Debian 12 root file system (debootstrap) to run the install scripts in, and a local index."""
+"""A throw-away Debian 12 root file system (debootstrap, cached between runs) and a local package index."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -17,8 +18,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 MIRROR = os.environ.get("STATIONMASTER_TEST_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-# systemd: `systemctl enable` works in a chroot (it only makes links); openssh-client: the tunnel's key.
-PACKAGES = "python3,python3-venv,systemd,openssh-client"
+# Made once and copied for each use; delete the folder to make it again.
+CACHE = Path(os.environ.get("STATIONMASTER_TEST_CACHE", Path.home() / ".cache" / "stationmaster-tests"))
+# A minimal Debian as a Pi comes: systemd to boot it (and `systemctl enable` in a chroot), dbus for
+# systemctl and logind, sudo for the admin, openssh-server for the tunnel's both ends (the Pi's sshd and,
+# in the booted test, the relay) and its client. Never libnss-systemd: a minimal Debian lacks it too.
+PACKAGES = "python3,python3-venv,systemd,dbus,sudo,openssh-server,openssh-client"
 
 
 def can_bootstrap() -> str | None:
@@ -31,23 +36,42 @@ def can_bootstrap() -> str | None:
     return None
 
 
-def bootstrap(target: Path, cache: Path) -> None:
-    """Make a minimal Debian 12 in `target` (the .debs are cached in `cache` for the rest of the run)."""
-    cache.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            "debootstrap",
-            "--variant=minbase",
-            f"--cache-dir={cache}",
-            f"--include={PACKAGES}",
-            "bookworm",
-            str(target),
-            MIRROR,
-        ],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
+def pristine_root() -> Path:
+    """A Debian 12 minbase with PACKAGES, made by debootstrap the first time (about a minute), then kept.
+
+    Never change it: copy it with `copy_root`. Runs in parallel wait for the one that makes it.
+    """
+    key = hashlib.sha256(f"bookworm minbase {PACKAGES} {MIRROR}".encode()).hexdigest()[:12]
+    target = CACHE / f"debian12-{key}"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.is_dir():
+            partial_root = target.with_name(target.name + ".partial")
+            shutil.rmtree(partial_root, ignore_errors=True)
+            (CACHE / "debs").mkdir(exist_ok=True)
+            subprocess.run(
+                [
+                    "debootstrap",
+                    "--variant=minbase",
+                    f"--cache-dir={CACHE / 'debs'}",
+                    f"--include={PACKAGES}",
+                    "bookworm",
+                    str(partial_root),
+                    MIRROR,
+                ],
+                check=True,
+                capture_output=True,
+                timeout=900,
+            )
+            partial_root.rename(target)  # only a finished root is ever found there
+    return target
+
+
+def copy_root(target: Path) -> Path:
+    """A copy of the pristine root at `target` (ownership, modes and device nodes kept)."""
+    subprocess.run(["cp", "-a", "--reflink=auto", str(pristine_root()), str(target)], check=True, timeout=600)
+    return target
 
 
 class Chroot:
@@ -116,25 +140,27 @@ def snapshot(root: Path, tops: tuple[str, ...] = ("etc", "opt", "usr/local", "va
 
 
 class LocalIndex:
-    """A PEP 503 package index on loopback holding Stationmaster's wheel and every wheel it needs."""
+    """Stationmaster's wheel and every wheel it needs: a flat wheelhouse, and a PEP 503 index of it on loopback."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self.wheelhouse = directory / "wheels"
         self.url = ""
         self.version = ""
         self._server: ThreadingHTTPServer | None = None
 
     def build(self) -> None:
-        """Build the checkout's wheel and fetch its dependencies and build backend into simple/<name>/."""
-        wheels = self.directory / "wheels"
+        """Build the checkout's wheel (and wheels of any dependency that comes as source) and fetch the rest."""
         pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-        subprocess.run([*pip, "wheel", "--wheel-dir", str(wheels), str(ROOT)], check=True, timeout=600)
-        # The chroot builds the checkout itself too: it needs the build backend from the index.
-        subprocess.run([*pip, "download", "--dest", str(wheels), "setuptools>=69", "wheel"], check=True, timeout=600)
-        for wheel in wheels.iterdir():
+        subprocess.run([*pip, "wheel", "--wheel-dir", str(self.wheelhouse), str(ROOT)], check=True, timeout=600)
+        # install.sh builds the checkout itself too: it needs the build backend.
+        subprocess.run(
+            [*pip, "download", "--dest", str(self.wheelhouse), "setuptools>=69", "wheel"], check=True, timeout=600
+        )
+        for wheel in self.wheelhouse.iterdir():
             name = _normalized(wheel.name.split("-")[0])
             (self.directory / "simple" / name).mkdir(parents=True, exist_ok=True)
-            shutil.move(wheel, self.directory / "simple" / name / wheel.name)
+            os.link(wheel, self.directory / "simple" / name / wheel.name)
             if name == "stationmaster":
                 self.version = wheel.name.split("-")[1]
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -76,14 +79,28 @@ def test_a_file_in_place_of_the_socket_is_named(tmp_path: Path) -> None:
     assert "is not a socket" in found["socket"]["seen"]
 
 
+@pytest.fixture
+def service_in_run_like_folder() -> Iterator[ServeProcess]:
+    """A service whose socket's folder is as on the Pi: 0750 in a folder anyone may look into (/run)."""
+    folder = Path(tempfile.mkdtemp(prefix="stationmaster-run-"))
+    folder.chmod(0o750)
+    service = ServeProcess(folder)
+    service.start()
+    yield service
+    service.stop()
+    shutil.rmtree(folder)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become another user")
-def test_a_socket_this_user_may_not_open_says_to_join_the_group(serve_process: ServeProcess) -> None:
-    # As on the Pi, the socket's folder is closed to non-members (/run/stationmaster is 0750): `nobody`
-    # may not even look at the socket. The interpreter is loaded as root, then gives its rights up.
+def test_someone_outside_the_group_is_told_to_join_it_and_not_that_the_service_squats_its_port(
+    service_in_run_like_folder: ServeProcess,
+) -> None:
+    service = service_in_run_like_folder
+    # `nobody` may not even look at the socket. The interpreter is loaded as root, then gives its rights up.
     probe = (
         "import os, sys, concurrent.futures.thread, appliance.cli.main as cli;"
         "os.setgroups([]); os.setegid(65534); os.seteuid(65534);"
-        f"sys.exit(cli.main(['doctor', '--json', '--admin-socket', {str(serve_process.socket)!r}]))"
+        f"sys.exit(cli.main(['doctor', '--json', '--admin-socket', {str(service.socket)!r}]))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe],
@@ -91,10 +108,22 @@ def test_a_socket_this_user_may_not_open_says_to_join_the_group(serve_process: S
         text=True,
         timeout=60,
         check=False,
-        env={**os.environ, "STATIONMASTER_MDNS": "0"},
+        env={
+            **os.environ,
+            "STATIONMASTER_MDNS": "0",
+            "STATIONMASTER_HTTP_HOST": "127.0.0.1",
+            "STATIONMASTER_HTTP_PORT": str(service.port),
+        },
     )
     found = findings(result)
     assert result.returncode == 1, result.stdout + result.stderr
     assert found["socket"]["verdict"] == "fail"
     assert "only members of group stationmaster" in found["socket"]["seen"]
     assert "usermod -aG stationmaster" in found["socket"]["fix"]
+    # The port is the service's own: its listener is the user its socket's folder belongs to.
+    assert found["port"] == {
+        "check": "port",
+        "verdict": "ok",
+        "seen": f"port {service.port} is served by root, the user the service runs as",
+        "fix": "",
+    }
