@@ -10,7 +10,6 @@ class ServiceInfo:
     """Facts fixed when the service starts."""
 
     version: str
-    started_at: float
     station_port: int
     station_url: str
     hostname: str
