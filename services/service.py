@@ -70,8 +70,11 @@ class StationmasterService:
     def __init__(self, settings: Settings, clock: Callable[[], float] | None = None) -> None:
         self.settings = settings
         # Durations are measured on the monotonic clock, told in wall-clock time. A benchmark passes its own
-        # clock to live a month in minutes: it is then both, and never steps.
-        self.clock = Timeline() if clock is None else Timeline(clock, clock)
+        # clock to live a month in minutes: it is then both, and never steps (a test may pass a whole Timeline).
+        if clock is None or isinstance(clock, Timeline):
+            self.clock = clock or Timeline()
+        else:
+            self.clock = Timeline(clock, clock)
         self.timekeeper: Timekeeper | None = None
         self.bus = EventBus()
         self.registry: Registry | None = None

@@ -29,9 +29,10 @@ def make_settings(tmp_path: Path, **changes: object) -> Settings:
         "http_port": 0,
         "mdns": False,
         "usb_ports": (),  # no test service touches the machine's serial ports unless it names them
-        "clock_sync_flag": synchronised_flag(tmp_path),
     }
     values.update(changes)
+    if "clock_sync_flag" not in values:
+        values["clock_sync_flag"] = synchronised_flag(tmp_path)
     return Settings(**values)  # type: ignore[arg-type]
 
 

@@ -74,6 +74,8 @@ async def prune_once(journal: Journal, policy: RetentionPolicy, trust: ClockTrus
     gone = await journal.write(op)
     if any(gone.values()):
         log.info("retention pruned %s", ", ".join(f"{n} {k}" for k, n in gone.items() if n))
+    else:
+        log.debug("retention pruned nothing%s", "" if trust.synchronised is not False else " (clock not synchronised)")
     return gone
 
 
