@@ -17,8 +17,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 MIRROR = os.environ.get("STATIONMASTER_TEST_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-# systemd: `systemctl enable` works in a chroot (it only makes links); openssh-client: the tunnel's key.
-PACKAGES = "python3,python3-venv,systemd,openssh-client"
+# systemd: `systemctl enable` works in a chroot (it only makes links); openssh-client: the tunnel's key;
+# systemd-timesyncd: Raspberry Pi OS has it, and with it the systemd-time-wait-sync the install enables.
+PACKAGES = "python3,python3-venv,systemd,systemd-timesyncd,openssh-client"
 
 
 def can_bootstrap() -> str | None:
