@@ -101,5 +101,6 @@ async def test_a_move_takes_what_was_stamped_since_and_leaves_what_came_before(t
         async with conn.execute("SELECT created_at, last_seen_at FROM stations") as cursor:
             assert [tuple(r) for r in await cursor.fetchall()] == [(1, 106)]
         async with conn.execute("SELECT created_at, expires_at FROM commands") as cursor:
-            assert [tuple(r) for r in await cursor.fetchall()] == [(2, 109)], "a wait under way keeps what is left of it"
+            waits = [tuple(r) for r in await cursor.fetchall()]
+        assert waits == [(2, 109)], "a wait under way keeps what is left of it"
         assert moved == 3
