@@ -13,6 +13,8 @@ from typing import Any
 
 import platformdirs
 
+from appliance.timesync import SYNC_FLAG
+
 SYSTEM_CONFIG = Path("/etc/stationmaster/stationmaster.toml")
 SYSTEM_DATA_DIR = Path("/var/lib/stationmaster")
 SYSTEM_SOCKET = Path("/run/stationmaster/admin.sock")
@@ -56,6 +58,7 @@ _FILE_LAYOUT: dict[str, tuple[str, str]] = {
     "usb_improv_probe_ms": ("usb", "improv_probe_ms"),
     "usb_improv_timeout_s": ("usb", "improv_timeout_s"),
     "usb_checkin_wait_s": ("usb", "checkin_wait_s"),
+    "clock_sync_flag": ("clock", "sync_flag"),
 }
 
 
@@ -104,6 +107,7 @@ class Settings:
     usb_improv_probe_ms: int = 3000
     usb_improv_timeout_s: int = 95  # beyond ESPHome's own 90 s when a device switches networks
     usb_checkin_wait_s: int = 300
+    clock_sync_flag: Path = SYNC_FLAG
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
 

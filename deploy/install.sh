@@ -186,6 +186,22 @@ ensure_units() {
     fi
 }
 
+# The unit starts After=time-sync.target, which waits for NTP only while systemd-time-wait-sync is enabled
+# (it comes with systemd-timesyncd). Its wait is capped by our drop-in (deploy/time-wait-sync.conf).
+ensure_time_wait_sync() {
+    local unit=systemd-time-wait-sync.service
+    if [ ! -f "/lib/systemd/system/$unit" ] && [ ! -f "/usr/lib/systemd/system/$unit" ]; then
+        warn "no $unit here (it comes with systemd-timesyncd): the service may start before NTP sets the clock"
+        return 0
+    fi
+    put_file "$HERE/time-wait-sync.conf" "$UNIT_DIR/$unit.d/stationmaster.conf" 0644 && UNITS_CHANGED=1
+    command -v systemctl >/dev/null || return 0
+    systemctl is-enabled --quiet "$unit" 2>/dev/null && return 0
+    systemctl enable --quiet "$unit" 2>/dev/null || { warn "could not enable $unit"; return 0; }
+    state_set enabled_time_wait_sync 1
+    say "enabled $unit: the service starts once NTP has set the clock (or after 5 minutes without)"
+}
+
 # Avahi (on by default on Raspberry Pi OS) and the service's own responder share UDP port 5353: both
 # bind it with SO_REUSEADDR, which Linux allows, unless avahi is told to keep the port to itself.
 ensure_avahi_coexists() {
@@ -317,6 +333,7 @@ ensure_user
 ensure_venv
 ensure_config
 ensure_units
+ensure_time_wait_sync
 ensure_avahi_coexists
 ensure_tunnel
 state_set installed_from "$FROM"

@@ -49,6 +49,15 @@ for unit in "$TUNNEL_UNIT" "$UNIT"; do
     # Drop-ins made with `systemctl edit` belong to these units too.
     rm -rf "$UNIT_DIR/$unit.d"
 done
+# systemd-time-wait-sync stays enabled unless the install enabled it; our drop-in for it goes either way.
+if [ "$(state_get enabled_time_wait_sync)" = 1 ] && command -v systemctl >/dev/null; then
+    systemctl disable --quiet systemd-time-wait-sync.service 2>/dev/null || warn "could not disable systemd-time-wait-sync.service"
+fi
+if [ -f "$UNIT_DIR/systemd-time-wait-sync.service.d/stationmaster.conf" ]; then
+    rm -f "$UNIT_DIR/systemd-time-wait-sync.service.d/stationmaster.conf"
+    rmdir "$UNIT_DIR/systemd-time-wait-sync.service.d" 2>/dev/null || true
+    say "removed $UNIT_DIR/systemd-time-wait-sync.service.d/stationmaster.conf"
+fi
 systemd_running && systemctl daemon-reload
 
 if [ -f "$UDEV_RULE" ]; then

@@ -8,19 +8,22 @@ import errno
 import logging
 import os
 import socket
-import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from aiohttp import web
 
 from appliance import __version__
 from appliance.config import ConfigError, Settings, find_config_file
+from appliance.timesync import synchronised
 from services.admin_api.app import create_admin_app
 from services.admin_api.backup_routes import BACKUP
 from services.admin_api.feed_routes import FEED
 from services.admin_api.status import ServiceInfo
 from services.backup import SiteBackup
+from services.clock import Timeline
+from services.clock.keeper import Timekeeper
 from services.commands import CommandQueue
 from services.eventbus import EventBus
 from services.firmware.store import FirmwareStore
@@ -64,9 +67,15 @@ class StartupError(Exception):
 class StationmasterService:
     """One site's service; `start()` then `stop()`, or `async with`."""
 
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], float] | None = None) -> None:
         self.settings = settings
-        self.clock = clock  # a benchmark passes its own to live a month in minutes
+        # Durations are measured on the monotonic clock, told in wall-clock time. A benchmark passes its own
+        # clock to live a month in minutes: it is then both, and never steps (a test may pass a whole Timeline).
+        if clock is None or isinstance(clock, Timeline):
+            self.clock = clock or Timeline()
+        else:
+            self.clock = Timeline(clock, clock)
+        self.timekeeper: Timekeeper | None = None
         self.bus = EventBus()
         self.registry: Registry | None = None
         self.reports: StationReports | None = None
@@ -119,13 +128,24 @@ class StationmasterService:
             log.warning("removed %d partial firmware file(s) left by an interrupted import", swept)
         self.registry = await Registry.open(settings.data_dir / REGISTRY_FILE)
         try:
+            # Before anything is stamped: a stale clock must not date anything before what is stored.
+            self.timekeeper = Timekeeper(
+                Journal(self.registry, self.bus, self.clock),
+                self.clock,
+                partial(asyncio.to_thread, synchronised, settings.clock_sync_flag),
+            )
+            await self.timekeeper.start()
             await self._start_listeners(store)
         except BaseException:
             await self.stop()
             raise
+        assert self.rollouts is not None
+        self.timekeeper.holders += [self.registry.checkin_buffer, self.rollouts]
+        self._tasks.append(asyncio.create_task(self.timekeeper.run(), name="timekeeper"))
         self._tasks.append(
             asyncio.create_task(
-                run_retention(Journal(self.registry, self.bus, self.clock), self.retention), name="retention"
+                run_retention(Journal(self.registry, self.bus, self.clock), self.retention, self.timekeeper.trust),
+                name="retention",
             )
         )
         self._start_housekeeping()
@@ -208,6 +228,7 @@ class StationmasterService:
 
     async def _start_listeners(self, store: FirmwareStore) -> None:
         assert self.registry is not None
+        assert self.timekeeper is not None
         settings = self.settings
         journal = Journal(self.registry, self.bus, self.clock)
         # Before any station is heard: the rollouts must know which stations they hold.
@@ -229,7 +250,7 @@ class StationmasterService:
                 reboot_loop_window_s=settings.reboot_loop_window_s,
             )
         )
-        self.health_monitor = HealthMonitor(journal, self.presence)
+        self.health_monitor = HealthMonitor(journal, self.presence, lambda: self.clock.started_at)
         reports = self.reports = StationReports(
             journal,
             ReportPolicy(
@@ -287,7 +308,6 @@ class StationmasterService:
 
         info = ServiceInfo(
             version=__version__,
-            started_at=time.time(),
             station_port=self.station_port,
             station_url=self.listen_url,
             hostname=settings.hostname,
@@ -321,6 +341,7 @@ class StationmasterService:
             self.commands,
             self.usb,
             rollouts=RolloutActions(journal, self.rollouts, rollout_defaults(settings)),
+            timekeeper=self.timekeeper,
         )
         self.feed = FeedFollower(journal, library, settings.data_dir, settings.max_image_bytes)
         admin_app[FEED] = self.feed

@@ -20,7 +20,8 @@ from services.service import StationmasterService
 
 
 def make_settings(tmp_path: Path, **changes: object) -> Settings:
-    """Settings for a test service: loopback, a free port, no mDNS, everything under tmp_path."""
+    """Settings for a test service: loopback, a free port, no mDNS, everything under tmp_path, and a clock that
+    says it is synchronised (its own flag file, not the machine's)."""
     values: dict[str, object] = {
         "data_dir": tmp_path / "data",
         "admin_socket": tmp_path / "admin.sock",
@@ -30,6 +31,8 @@ def make_settings(tmp_path: Path, **changes: object) -> Settings:
         "usb_ports": (),  # no test service touches the machine's serial ports unless it names them
     }
     values.update(changes)
+    if "clock_sync_flag" not in values:
+        values["clock_sync_flag"] = synchronised_flag(tmp_path)
     return Settings(**values)  # type: ignore[arg-type]
 
 
@@ -52,6 +55,17 @@ async def admin(service: StationmasterService) -> AsyncIterator[AdminClient]:
     """An admin client on the service's unix socket."""
     async with AdminClient(service.settings.admin_socket) as client:
         yield client
+
+
+def synchronised_flag(tmp_path: Path, *, present: bool = True) -> Path:
+    """A stand-in for systemd-timesyncd's flag under tmp_path (its folder made): present says "synchronised"."""
+    flag = tmp_path / "timesync" / "synchronized"
+    flag.parent.mkdir(parents=True, exist_ok=True)
+    if present:
+        flag.touch()
+    else:
+        flag.unlink(missing_ok=True)
+    return flag
 
 
 def free_port() -> int:
@@ -85,6 +99,7 @@ class ServeProcess:
         self.socket = tmp_path / "admin.sock"
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / "serve.log"
+        self.sync_flag = synchronised_flag(tmp_path)  # removed, the service's clock is not synchronised
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -108,8 +123,14 @@ class ServeProcess:
             ),
             stdout=log,
             stderr=subprocess.STDOUT,
-            # No serve process a test starts watches the machine's own serial ports.
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "STATIONMASTER_USB_PORTS": "", **self.extra_env},
+            # No serve process a test starts watches the machine's own serial ports, nor asks its clock.
+            env={
+                **os.environ,
+                "PYTHONUNBUFFERED": "1",
+                "STATIONMASTER_USB_PORTS": "",
+                "STATIONMASTER_CLOCK_SYNC_FLAG": str(self.sync_flag),
+                **self.extra_env,
+            },
             preexec_fn=None if self.open_files is None else self._limit_open_files,
         )
         deadline = time.monotonic() + 30

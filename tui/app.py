@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from textual.binding import Binding
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from appliance.contract.client import AdminError, ServiceUnavailable
+from appliance.contract.clock import ServiceTime
 from tui.alerts import AlertsTable
 from tui.catchup import Refetch
 from tui.detail import StationScreen
@@ -36,6 +36,8 @@ WHOLE_LIST_FROM = 20
 _STATION_EVENTS = ("station_", "version_changed", "image_assigned", "ota_held")
 # Stored events that change what a station's detail screen shows while it is open.
 _DETAIL_EVENTS = (*_STATION_EVENTS, "command_", "alert_")
+# The service's clock stepped or was synchronised: every stamp it sent before may have moved.
+_CLOCK_EVENTS = ("clock_",)
 
 
 class StationmasterApp(App[None]):
@@ -63,6 +65,7 @@ class StationmasterApp(App[None]):
         super().__init__()
         self.link = ServiceLink(socket_path)
         self.status: dict[str, Any] = {}
+        self.service_time = ServiceTime()  # what ages and states are told by: the service's own clock
         self.link_up = False
         # Reloads come after a reconnect and after every stream gap, which can follow one another faster
         # than a reload takes: they fold into one more, never cancel the one under way.
@@ -76,7 +79,7 @@ class StationmasterApp(App[None]):
         with TabbedContent(initial="stations"):
             with TabPane("Stations", id="stations"):
                 yield Input(placeholder="filter: words, tags, states…", id="filter")
-                yield StationsTable(id="stations-table")
+                yield StationsTable(id="stations-table", now=self.service_time)
             with TabPane("Firmware", id="firmware"):
                 yield FirmwareTable(self.link.client, id="firmware-table")
             with TabPane("Rollouts", id="rollouts"):
@@ -130,6 +133,7 @@ class StationmasterApp(App[None]):
         tickets = (table.since_snapshot.asked(), events_table.since_snapshot.asked())
         try:
             self.status = await client.status()
+            self.service_time.tell(self.status)
             stations = await client.stations()
             events = await client.events(limit=200)
             awaiting = (await client.provisions())["awaiting"]
@@ -190,6 +194,8 @@ class StationmasterApp(App[None]):
         kind = str(payload.get("kind"))
         if payload.get("id") is not None:
             self.query_one("#events-table", EventsTable).add_event(payload)
+        if kind.startswith(_CLOCK_EVENTS):
+            self.reload_all()
         mac = payload.get("mac")
         if mac and kind.startswith(_STATION_EVENTS):
             self.refresh_station(str(mac))
@@ -348,4 +354,5 @@ class StationmasterApp(App[None]):
         table = self.stations_table
         table.poll_interval_s = self._poll_interval()
         alerts = self.alerts_table.row_count if self.query("#alerts-table") else 0
-        self.query_one("#status", Static).update(status_line(self.status, table.counts(), alerts, time.time()))
+        now = self.service_time()
+        self.query_one("#status", Static).update(status_line(self.status, table.counts(), alerts, now))

@@ -35,13 +35,17 @@ class EventsTable(DataTable[Any]):
         """Show these stored events (newest first), and those streamed since the ticket's snapshot was asked."""
         held = {event["id"] for event in events}
         streamed = [e for e in self.since_snapshot.take(ticket).values() if e["id"] not in held]
-        self.events = (streamed[::-1] + events)[:MAX_ROWS]
+        # By id, never by time: after a step of the clock the stamps of two events may disagree with their order.
+        self.events = sorted(streamed + events, key=lambda e: int(e["id"]), reverse=True)[:MAX_ROWS]
         self._rebuild()
 
     def add_event(self, event: dict[str, Any]) -> None:
-        """Put a new event on top (drawn with the next refresh, or when the tab is next shown)."""
+        """Put a new event in its place by id, on top as a rule (drawn with the next refresh, or when shown)."""
         self.since_snapshot.keep(event["id"], event)
-        self.events.insert(0, event)
+        place = 0
+        while place < len(self.events) and int(self.events[place]["id"]) > int(event["id"]):
+            place += 1
+        self.events.insert(place, event)
         del self.events[MAX_ROWS:]
         if self._visible(event) and not self._stale:
             # New rows go on top, which DataTable can only do by a rebuild: one per refresh, not one per event

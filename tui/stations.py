@@ -41,8 +41,9 @@ class StationsTable(DataTable[Any]):
         Binding("o", "cycle_sort", "Sort", tooltip="Sort by the next column"),
     ]
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, now: Callable[[], float] = time.time, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.now = now  # the service's time: what its stamps are aged by
         self.stations: dict[str, dict[str, Any]] = {}
         self.poll_interval_s = 60.0
         self.offline_after_intervals = 3.0  # the service's setting, from its status
@@ -104,7 +105,7 @@ class StationsTable(DataTable[Any]):
             return  # a new station arrives with its own stored event; the app reloads then
         self._previous_rssi[mac] = station.get("rssi")
         station.update({k: v for k, v in payload.items() if k not in ("id", "kind", "message", "at")})
-        station["last_seen_at"] = payload.get("at", time.time())
+        station["last_seen_at"] = payload.get("at", self.now())
         if mac in self.rows:
             self._update_row(mac, self._cells(station))
 
@@ -153,9 +154,14 @@ class StationsTable(DataTable[Any]):
         """How many stations are in each state."""
         result: dict[str, int] = {}
         for station in self.stations.values():
-            state = station_state(station, self.poll_interval_s, offline_after_intervals=self.offline_after_intervals)
+            state = self._state(station)
             result[state] = result.get(state, 0) + 1
         return result
+
+    def _state(self, station: dict[str, Any]) -> str:
+        return station_state(
+            station, self.poll_interval_s, now=self.now(), offline_after_intervals=self.offline_after_intervals
+        )
 
     def _rebuild(self) -> None:
         self.clear()
@@ -196,7 +202,7 @@ class StationsTable(DataTable[Any]):
             return True
         words = [station.get(k) or "" for k in ("name", "mac", "ip", "chip", "version", "status")]
         words += list(station.get("tags") or [])
-        words.append(station_state(station, self.poll_interval_s, offline_after_intervals=self.offline_after_intervals))
+        words.append(self._state(station))
         haystack = " ".join(str(w) for w in words).lower()
         return all(part in haystack for part in self.filter_text.split())
 
@@ -207,13 +213,11 @@ class StationsTable(DataTable[Any]):
             version = f"{version} → {target}"
         cells: dict[str, Any] = {
             "name": station.get("name") or station["mac"],
-            "state": state_label(
-                station_state(station, self.poll_interval_s, offline_after_intervals=self.offline_after_intervals)
-            ),
+            "state": state_label(self._state(station)),
             "chip": station.get("chip") or "?",
             "version": version,
             "rssi": rssi_label(station.get("rssi"), self._previous_rssi.get(station["mac"])),
-            "seen": age(station.get("last_seen_at")),
+            "seen": age(station.get("last_seen_at"), now=self.now()),
             "cause": station.get("restart_cause") or "-",
             "ip": station.get("ip") or "-",
         }

@@ -26,6 +26,8 @@ from appliance.config import (
     service_environment,
 )
 from appliance.contract.client import AdminClient, AdminError
+from appliance.contract.clock import synchronised as clock_state
+from appliance.timesync import synchronised
 
 GROUP = "stationmaster"
 UDEV_RULE = Path("/etc/udev/rules.d/60-stationmaster-serial.rules")
@@ -82,7 +84,7 @@ async def examine(args: argparse.Namespace) -> list[Finding]:
     findings.append(_port(settings, status, path if refused else None))
     findings.append(await _mdns(settings, status, refused))
     findings.append(_disk(settings.data_dir))
-    findings.append(_clock())
+    findings.append(await _clock(settings, status))
     findings.extend(_serial())
     findings.extend(_avahi())
     return findings
@@ -259,17 +261,33 @@ def _disk(data_dir: Path) -> Finding:
     return Finding("disk", "ok", f"{mb:,} MB free under {place}")
 
 
-def _clock() -> Finding:
-    now = time.time()
+async def _clock(settings: Settings, status: dict[str, Any] | None) -> Finding:
+    """Whether the clock is set and synchronised: the service's view when it runs, else this machine's."""
+    if status is not None and "clock" in status:
+        state, now = clock_state(status), float(status["clock"].get("says") or time.time())
+    else:
+        state, now = await asyncio.to_thread(synchronised, settings.clock_sync_flag), time.time()
     shown = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(now))
+    ntp = "the Pi needs network time (NTP, UDP port 123, out through the uplink): `timedatectl timesync-status`"
     if now < _CLOCK_FLOOR:
+        return Finding("clock", "fail", f"the clock says {shown}: it has not been set since boot", ntp)
+    if state is False:
         return Finding(
             "clock",
-            "fail",
-            f"the clock says {shown}: it has not been set since boot",
-            "the Pi needs network time: `timedatectl`, `systemctl status systemd-timesyncd`",
+            "warn",
+            f"the clock says {shown} but is not synchronised: NTP has not set it since boot (a Pi has no battery"
+            " clock); until it is, no history is deleted by age",
+            ntp,
         )
-    return Finding("clock", "ok", f"the clock says {shown}")
+    if state is None:
+        return Finding(
+            "clock",
+            "warn",
+            f"the clock says {shown}; whether it is synchronised cannot be told (no systemd-timesyncd, and"
+            " `timedatectl` does not answer)",
+            "install systemd-timesyncd, or check the NTP daemon in use",
+        )
+    return Finding("clock", "ok", f"the clock says {shown} and is synchronised")
 
 
 def _serial() -> list[Finding]:

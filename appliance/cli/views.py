@@ -9,17 +9,35 @@ from collections.abc import Sequence
 from typing import Any
 
 from appliance.contract.ages import ago
+from appliance.contract.clock import synchronised
 
 JSON = dict[str, Any]
 
 
 def status(info: JSON, _: argparse.Namespace) -> None:
-    """One line: version, uptime, where stations reach it, and how many stations are in each state."""
+    """Version, uptime, where stations reach it, how many stations are in each state; then its clock."""
     counts = ", ".join(f"{n} {state}" for state, n in sorted(info.get("counts", {}).items()) if n) or "no stations yet"
     where = info.get("station_url") or f"port {info.get('station_port')}"
     print(
         f"Stationmaster {info['version']} is running (up {duration(info['uptime_s'])}), stations at {where}: {counts}"
     )
+    print(clock_line(info))
+
+
+def clock_line(info: JSON) -> str:
+    """Whether the service's clock is synchronised, what it says, and its last step."""
+    clock = info.get("clock") or {}
+    says = f", it says {timestamp(clock['says'])}" if clock.get("says") is not None else ""
+    line = {
+        True: f"Clock: synchronised{says}",
+        False: f"Clock: NOT synchronised{says}: no history is deleted by age until it is (`stationmaster doctor`)",
+        None: f"Clock: cannot tell whether it is synchronised{says}",
+    }[synchronised(info)]
+    step = clock.get("last_step")
+    if step:
+        way = "forward" if step["size_s"] > 0 else "back"
+        line += f"; it stepped {way} by {duration(abs(step['size_s']))} at {timestamp(step['at'])}"
+    return line
 
 
 def stations(answer: JSON, _: argparse.Namespace) -> None:

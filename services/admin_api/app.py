@@ -13,11 +13,12 @@ from services.admin_api import (
     rollout_routes,
     wifi_routes,
 )
-from services.admin_api.keys import ADMINISTRATION, BUS, INFO, LIBRARY, MDNS, PUSHER, REGISTRY, REPORTS
+from services.admin_api.keys import ADMINISTRATION, BUS, CLOCK, INFO, LIBRARY, MDNS, PUSHER, REGISTRY, REPORTS
 from services.admin_api.routes import routes
 from services.admin_api.status import ServiceInfo
 from services.admin_api.stream import event_stream
 from services.admin_api.usb_routes import install as install_usb
+from services.clock.keeper import Timekeeper
 from services.commands import CommandQueue
 from services.eventbus import EventBus
 from services.fleet import Administration, FirmwareLibrary, StationReports
@@ -43,6 +44,7 @@ def create_admin_app(
     usb: UsbOnboarding | None = None,
     *,
     rollouts: RolloutActions,
+    timekeeper: Timekeeper,
 ) -> web.Application:
     """Build the admin app; uploads may be as large as the largest image allowed."""
     answer_bad_expectations()
@@ -54,6 +56,7 @@ def create_admin_app(
     app[REPORTS] = reports
     app[BUS] = bus
     app[INFO] = info
+    app[CLOCK] = timekeeper
     app[MDNS] = mdns_status
     app[PUSHER] = LanPusher(Journal(registry, bus), library)
     app.router.add_get("/v1/events/stream", event_stream)

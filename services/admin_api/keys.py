@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.admin_api.status import ServiceInfo
+from services.clock.keeper import Timekeeper
 from services.eventbus import EventBus
 from services.fleet import Administration, FirmwareLibrary, StationReports
 from services.lan.mdns import MdnsStatus
@@ -20,6 +21,7 @@ LIBRARY = web.AppKey("library", FirmwareLibrary)
 REPORTS = web.AppKey("reports", StationReports)
 BUS = web.AppKey("bus", EventBus)
 INFO = web.AppKey("info", ServiceInfo)
+CLOCK = web.AppKey("clock", Timekeeper)
 MDNS = web.AppKey("mdns", list[MdnsStatus])
 PUSHER = web.AppKey("pusher", LanPusher)
 # Onboarding (issue 5)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Any
 
 from aiohttp import web
 
-from services.admin_api.keys import ADMINISTRATION, INFO, LIBRARY, MDNS, PUSHER, REGISTRY
-from services.admin_api.wire import assignment_json, event_json, image_json, station_json
+from services.admin_api.keys import ADMINISTRATION, CLOCK, INFO, LIBRARY, MDNS, PUSHER, REGISTRY
+from services.admin_api.wire import assignment_json, clock_json, event_json, image_json, station_json
 from services.errors import InvalidInput
 from services.health import Presence
 from services.http_errors import json_body, read_body
@@ -23,13 +22,17 @@ routes = web.RouteTableDef()
 @routes.get("/v1/status")
 async def status(request: web.Request) -> web.Response:
     """Service version, uptime and station counts."""
-    info = request.app[INFO]
+    info, keeper = request.app[INFO], request.app[CLOCK]
+    timeline = keeper.timeline
     counts = await request.app[REGISTRY].stations.counts_by_status()
     return web.json_response(
         {
             "version": info.version,
-            "started_at": info.started_at,
-            "uptime_s": round(time.time() - info.started_at, 1),
+            # The service's own time, with which every stamp it sends was taken (a client ages them by it).
+            "now": timeline(),
+            "started_at": timeline.started_at,
+            "uptime_s": round(timeline.uptime_s(), 1),
+            "clock": clock_json(keeper),
             "station_port": info.station_port,
             "station_url": info.station_url,
             "hostname": info.hostname,
@@ -60,7 +63,7 @@ async def lan_push(request: web.Request) -> web.Response:
 async def list_stations(request: web.Request) -> web.Response:
     """Every station with what it should run."""
     registry = request.app[REGISTRY]
-    presence, now = _presence(request), time.time()
+    presence, now = _presence(request), request.app[CLOCK].timeline()
     return web.json_response(
         {
             "stations": [
@@ -218,7 +221,8 @@ async def events(request: web.Request) -> web.Response:
 
 async def _station_answer(request: web.Request, station: Station) -> web.Response:
     assigned = await request.app[REGISTRY].images.assigned_for(station.mac)
-    return web.json_response(station_json(station, assigned, _presence(request), time.time()))
+    now = request.app[CLOCK].timeline()
+    return web.json_response(station_json(station, assigned, _presence(request), now))
 
 
 def _presence(request: web.Request) -> Presence:

@@ -10,7 +10,6 @@ class ServiceInfo:
     """Facts fixed when the service starts."""
 
     version: str
-    started_at: float
     station_port: int
     station_url: str  # the station API as bound: http://0.0.0.0:8080 listens on every interface
     hostname: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from services.clock.keeper import Timekeeper
 from services.health import Presence, normalise_restart, station_state
 from services.models import Assignment, Event, FirmwareImage, Station
 
@@ -40,3 +41,14 @@ def event_json(event: Event) -> dict[str, Any]:
 def assignment_json(assignment: Assignment) -> dict[str, Any]:
     """An assignment record."""
     return asdict(assignment)
+
+
+def clock_json(keeper: Timekeeper) -> dict[str, Any]:
+    """What the service knows of its clock: synchronised or not (None: nothing tells), what the wall clock says,
+    and the last step it took."""
+    step = keeper.last_step
+    return {
+        "synchronised": keeper.synchronised,
+        "says": keeper.timeline.wall(),
+        "last_step": None if step is None else {"at": step.at, "size_s": round(step.size_s, 3)},
+    }

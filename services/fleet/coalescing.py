@@ -95,6 +95,8 @@ class CheckinCoalescer:
         except Exception:
             self._buffer.give_back(taken)
             raise
+        finally:
+            self._buffer.written(taken)
         return len(taken)
 
     async def flush_if_due(self) -> None:

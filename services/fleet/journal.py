@@ -55,6 +55,20 @@ class Journal:
             self.bus.publish(event_message(event))
         return result
 
+    async def write_alone(self, op: Callable[[EventLog], Awaitable[T]], then: Callable[[T], None]) -> T:
+        """Like `write`, in a transaction no query overlaps; `then(result)` runs after the commit, before them."""
+        logs: list[EventLog] = []
+
+        async def run(conn: aiosqlite.Connection) -> T:
+            log = EventLog(conn, self.clock())
+            logs.append(log)
+            return await op(log)
+
+        result = await self.registry.db.write_alone(run, then)
+        for event in logs[-1].events:
+            self.bus.publish(event_message(event))
+        return result
+
     def publish_live(self, kind: str, payload: dict[str, Any]) -> None:
         """Publish a message that is not stored (e.g. every check-in, for live views)."""
         self.bus.publish({"id": None, "at": self.clock(), "kind": kind, **payload})

@@ -3,36 +3,36 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from services.fleet.journal import EventLog, Journal
 from services.health.alerts import clear_alert, raise_alert
 from services.health.states import Presence
+from services.models import Station
 
 log = logging.getLogger(__name__)
 
 
 class HealthMonitor:
-    """Raises `offline` for accepted stations silent past the limit; clears alerts of stations no longer in service."""
+    """Raises `offline` for accepted stations silent past the limit; clears alerts of stations no longer in service.
 
-    def __init__(self, journal: Journal, presence: Presence) -> None:
+    Silence is counted on the service's clock, and never from before `watching_since()` (when the service
+    started): a station is given its full allowance to be heard again before it is judged.
+    """
+
+    def __init__(self, journal: Journal, presence: Presence, watching_since: Callable[[], float] | None = None) -> None:
         self._journal = journal
         self._registry = journal.registry
         self.presence = presence
+        self._watching_since = watching_since
 
     async def sweep(self) -> int:
         """Look at every station once; return how many alerts were raised or cleared."""
-        now = self._journal.clock()
         stations = await self._registry.stations.all()
         open_alerts = await self._registry.health.alerts(open_only=True, limit=100_000)
         offline_open = {a.mac for a in open_alerts if a.kind == "offline"}
-        silent = [
-            s
-            for s in stations
-            if s.status == "accepted"
-            and s.last_seen_at is not None
-            and now - s.last_seen_at > self.presence.paced(s.seen_period_s).offline_after_s
-            and s.mac not in offline_open
-        ]
+        now = self._journal.clock()
+        silent = [s for s in stations if s.mac not in offline_open and self._silent(s, s.last_seen_at, now)]
         in_service = {s.mac for s in stations if s.status == "accepted"}
         orphaned = [a for a in open_alerts if a.mac is not None and a.mac not in in_service]
         if not silent and not orphaned:
@@ -41,16 +41,20 @@ class HealthMonitor:
         async def op(entry: EventLog) -> int:
             changed = 0
             for station in silent:
-                assert station.last_seen_at is not None
-                minutes = (entry.now - station.last_seen_at) / 60
+                # Judged again from the row as it stands now: a check-in (or a step of the clock, which moves
+                # every stamp) may have come between the read above and this transaction.
+                last_seen_at = await self._last_seen_in(entry, station.mac)
+                if last_seen_at is None or not self._silent(station, last_seen_at, entry.now):
+                    continue
+                minutes = (entry.now - last_seen_at) / 60
                 interval = self.presence.paced(station.seen_period_s).poll_interval_s
-                missed = int((entry.now - station.last_seen_at) // interval)
+                missed = int((entry.now - last_seen_at) // interval)
                 alert = await raise_alert(
                     entry,
                     "offline",
                     station.mac,
                     f"{station.name} is offline: no check-in for {minutes:.0f} min ({missed} missed)",
-                    last_seen_at=station.last_seen_at,
+                    last_seen_at=last_seen_at,
                 )
                 changed += alert is not None
             for alert in orphaned:
@@ -62,3 +66,17 @@ class HealthMonitor:
         if changed:
             log.info("health sweep raised or cleared %d alert(s)", changed)
         return changed
+
+    def _silent(self, station: Station, last_seen_at: float | None, now: float) -> bool:
+        if station.status != "accepted" or last_seen_at is None:
+            return False
+        since = last_seen_at if self._watching_since is None else max(last_seen_at, self._watching_since())
+        return now - since > self.presence.paced(station.seen_period_s).offline_after_s
+
+    async def _last_seen_in(self, entry: EventLog, mac: str) -> float | None:
+        """The station's last sign of life inside the transaction, its check-ins held in memory included."""
+        held = self._registry.checkin_buffer.get(mac)
+        async with entry.conn.execute("SELECT last_seen_at FROM stations WHERE mac = ?", (mac,)) as cursor:
+            row = await cursor.fetchone()
+        seen = [t for t in (row[0] if row else None, held.at if held is not None else None) if t is not None]
+        return max(seen) if seen else None

@@ -39,6 +39,7 @@ class CheckinBuffer:
         # When each station's last history sample was taken here, written or not: a check-in that read the
         # station's row just before a write must not take a second sample for the same interval.
         self._sampled: dict[str, float] = {}
+        self._writing: list[list[PendingCheckins]] = []  # taken, being written: their moments are still ours
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -72,11 +73,25 @@ class CheckinBuffer:
         return self._pending.pop(mac, None)
 
     def take_all(self) -> list[PendingCheckins]:
-        """Remove and return everything unwritten."""
+        """Remove and return everything unwritten; `written(taken)` once its write has ended, however."""
         taken = list(self._pending.values())
         self._pending.clear()
         self._since = None
+        self._writing.append(taken)
         return taken
+
+    def written(self, taken: list[PendingCheckins]) -> None:
+        """The write of what `take_all` returned has ended (committed, or given back)."""
+        self._writing = [batch for batch in self._writing if batch is not taken]
+
+    def shift(self, delta: float) -> None:
+        """Move every moment held (the stamps of check-ins not yet written) by `delta` seconds."""
+        for pending in [*self._pending.values(), *(p for batch in self._writing for p in batch)]:
+            pending.at += delta
+            pending.samples[:] = [(report, at + delta) for report, at in pending.samples]
+        self._sampled = {mac: at + delta for mac, at in self._sampled.items()}
+        if self._since is not None:
+            self._since += delta
 
     def give_back(self, taken: list[PendingCheckins]) -> None:
         """Put back check-ins whose write failed, unless newer ones have arrived meanwhile."""

@@ -142,6 +142,24 @@ class Database:
                 self._writer, self._reader = await _connect(self.path)
                 raise
 
+    async def write_alone(self, op: WriteOp[T], then: Callable[[T], None]) -> T:
+        """Run `op` in a transaction of its own while every query and write waits; call `then(result)` once it
+        is committed, before any of them runs (what `then` changes in memory is seen together with the rows)."""
+        if self._task is None:
+            raise RuntimeError("the registry is closed")
+        async with self._write_lock, self._reader_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                result = await op(self._writer)
+                await self._writer.execute("COMMIT")
+            except BaseException:
+                if self._writer.in_transaction:
+                    await self._writer.execute("ROLLBACK")
+                raise
+            self.commits += 1
+            then(result)
+            return result
+
     async def integrity_check(self) -> str:
         """Return SQLite's integrity_check verdict ("ok" when sound)."""
         row = await self.fetch_one("PRAGMA integrity_check")

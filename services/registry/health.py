@@ -43,9 +43,7 @@ class HealthTable:
 
     async def restarts(self, mac: str, limit: int = 100) -> list[Restart]:
         """A station's restarts, newest first."""
-        rows = await self._db.fetch_all(
-            "SELECT * FROM restarts WHERE mac = ? ORDER BY at DESC, id DESC LIMIT ?", (mac, limit)
-        )
+        rows = await self._db.fetch_all("SELECT * FROM restarts WHERE mac = ? ORDER BY id DESC LIMIT ?", (mac, limit))
         return [Restart(**dict(r)) for r in rows]
 
     async def rollups(self, mac: str, span_s: int, limit: int = 500) -> list[dict[str, object]]:

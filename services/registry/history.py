@@ -35,7 +35,7 @@ class HistoryTable:
         """Return a station's check-in history, newest first."""
         rows = await self._db.fetch_all(
             "SELECT at, rssi, uptime_s, free_heap, restart_cause, version, ip, bssid FROM checkins"
-            " WHERE mac = ? ORDER BY at DESC LIMIT ?",
+            " WHERE mac = ? ORDER BY id DESC LIMIT ?",
             (mac, limit),
         )
         return [dict(r) for r in rows]

@@ -130,9 +130,7 @@ class RolloutEngine:
             restarted=has_restarted(
                 before_uptime=before.get("uptime_s"),
                 before_seen_at=before.get("last_seen_at"),
-                before_cause=before.get("restart_cause"),
                 uptime=report.uptime_s,
-                cause=report.restart_cause,
                 now=entry.now,
             ),
             cause=report.restart_cause or before.get("restart_cause"),
@@ -141,6 +139,12 @@ class RolloutEngine:
         if step is not None:
             await record(entry, rollout, row, step)
             self.wake()
+
+    def shift(self, delta: float) -> None:
+        """The clock stepped and every stamp moved by `delta`: so do the reservations; the deadlines are looked
+        at again."""
+        self._reserved = {mac: (bssid, until + delta) for mac, (bssid, until) in self._reserved.items()}
+        self.wake()
 
     def holds(self, mac: str) -> bool:
         """True while an active rollout holds this station (so that each of its check-ins is written and judged)."""

@@ -58,18 +58,13 @@ def is_crash(cause: str | None) -> bool:
     return any(crash in word for crash in _CRASH_WORDS)
 
 
-def has_restarted(
-    *,
-    before_uptime: int | None,
-    before_seen_at: float | None,
-    before_cause: str | None,
-    uptime: int | None,
-    cause: str | None,
-    now: float,
-) -> bool:
-    """True when the station restarted since its previous check-in (its uptime fell short, or its cause changed)."""
-    if cause is not None and before_cause is not None and cause != before_cause:
-        return True
+def has_restarted(*, before_uptime: int | None, before_seen_at: float | None, uptime: int | None, now: float) -> bool:
+    """True when the station restarted since its previous check-in: its uptime went down, below the last one or
+    short of it plus the time that passed (on the service's clock, which a step of the wall clock leaves alone).
+
+    A new restart cause alone is not a restart: firmware reports the cause of its last boot at every check-in,
+    and a station that came back from an update goes on saying "ota" long after it stopped restarting.
+    """
     if uptime is None or before_uptime is None or before_seen_at is None:
         return False
     elapsed = max(now - before_seen_at, 0.0)

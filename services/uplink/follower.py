@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,15 +109,16 @@ class FeedFollower:
 
     async def run(self) -> None:
         """Sync when due (never synced, the interval passed, or soon after a cut download) until cancelled."""
+        # The retry is this run's own wait: on the monotonic clock, which no step of the wall clock moves.
         retry_at: float | None = None
         while True:
             await asyncio.sleep(_CHECK_EVERY_S)
             row = await self._registry.feed.get()
             if row is None:
                 continue
-            now = self._journal.clock()
+            now, waited = self._journal.clock(), time.monotonic()
             last = row["last_sync_at"]
-            due = last is None or now - last >= row["interval_s"] or (retry_at is not None and now >= retry_at)
+            due = last is None or now - last >= row["interval_s"] or (retry_at is not None and waited >= retry_at)
             if not due or self._lock.locked():
                 continue
             retry_at = None
@@ -124,13 +126,13 @@ class FeedFollower:
                 outcome = await self.sync()
             except StationmasterError as exc:
                 log.warning("release feed: %s", exc.message)
-                retry_at = now + _RETRY_S
+                retry_at = waited + _RETRY_S
             except Exception:
                 log.exception("release feed: sync failed")
-                retry_at = now + _RETRY_S
+                retry_at = waited + _RETRY_S
             else:
                 if outcome.interrupted:
-                    retry_at = now + _RETRY_S
+                    retry_at = waited + _RETRY_S
 
     async def _sync(self, session: aiohttp.ClientSession, row: dict[str, Any], meter: UplinkMeter) -> SyncOutcome:
         key = PublicKey.parse(row["public_key"])
@@ -228,10 +230,12 @@ class FeedFollower:
         if meter is not None:
             changes["add_uplink_bytes"] = meter.bytes
             meter.bytes = 0
-            changes["last_sync_at"] = self._journal.clock()
 
         async def op(entry: EventLog) -> None:
-            await feed_rows.record_sync(entry.conn, **changes)
+            # Stamped in the transaction: a step of the clock meanwhile moves every stamp, this one with them.
+            await feed_rows.record_sync(
+                entry.conn, **changes, **({"last_sync_at": entry.now} if meter is not None else {})
+            )
             if changes.get("add_imported"):
                 await entry("feed_synced", None, f"release feed: {changes['last_outcome']}")
 

@@ -112,7 +112,7 @@ def test_the_config_file_can_be_named_by_the_environment(tmp_path: Path) -> None
         (
             "[web]\nport = 1\n",
             {},
-            "FILE: unknown section [web]; the sections are admin, commands, firmware, health, http, log",
+            "FILE: unknown section [web]; the sections are admin, clock, commands, firmware, health, http",
         ),
         ("port = 8080\n", {}, "FILE: 'port' must be inside a section (did you mean [http] port?)"),
         ('[http]\nport = "eighty"\n', {}, "FILE: [http] port must be a whole number, got 'eighty'"),

@@ -22,8 +22,9 @@ MIRROR = os.environ.get("STATIONMASTER_TEST_DEBIAN_MIRROR", "http://deb.debian.o
 CACHE = Path(os.environ.get("STATIONMASTER_TEST_CACHE", Path.home() / ".cache" / "stationmaster-tests"))
 # A minimal Debian as a Pi comes: systemd to boot it (and `systemctl enable` in a chroot), dbus for
 # systemctl and logind, sudo for the admin, openssh-server for the tunnel's both ends (the Pi's sshd and,
-# in the booted test, the relay) and its client. Never libnss-systemd: a minimal Debian lacks it too.
-PACKAGES = "python3,python3-venv,systemd,dbus,sudo,openssh-server,openssh-client"
+# in the booted test, the relay) and its client; systemd-timesyncd: Raspberry Pi OS has it, and with it the
+# systemd-time-wait-sync the install enables. Never libnss-systemd: a minimal Debian lacks it too.
+PACKAGES = "python3,python3-venv,systemd,systemd-timesyncd,dbus,sudo,openssh-server,openssh-client"
 
 
 def can_bootstrap() -> str | None:

@@ -77,6 +77,10 @@ def test_install_from_the_checkout_sets_up_a_service_addie_can_reach(site: Site)
     assert chroot.run("stationmaster --version").stdout.strip() == f"stationmaster {site.index.version}"
     enabled = chroot.path("/etc/systemd/system/multi-user.target.wants/stationmaster.service")
     assert enabled.is_symlink()
+    # The unit's After=time-sync.target waits for NTP only with systemd-time-wait-sync enabled; capped.
+    assert chroot.path("/etc/systemd/system/sysinit.target.wants/systemd-time-wait-sync.service").is_symlink()
+    capped = chroot.path("/etc/systemd/system/systemd-time-wait-sync.service.d/stationmaster.conf")
+    assert "TimeoutStartSec=5min" in capped.read_text()
     config = chroot.path("/etc/stationmaster")
     assert (config / "stationmaster.toml").read_text() == (config / "stationmaster.toml.example").read_text()
     assert 'GROUP="stationmaster"' in chroot.path("/etc/udev/rules.d/60-stationmaster-serial.rules").read_text()
