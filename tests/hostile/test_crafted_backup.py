@@ -95,7 +95,7 @@ async def test_a_config_member_naming_a_path_outside_the_folder_is_refused_and_n
     site: Site,
 ) -> None:
     crafted = site.scratch / "crafted.tar.gz"
-    names = ["../crontab", "../../../etc/cron.d/evil", "evil.sh"]
+    names = ["../crontab", "evil.sh"]
     members = [Member(f"stationmaster-backup/config/{name}", CRONTAB) for name in names]
     craft(site.backup, crafted, Crafted(add=members, config=names), site.scratch)
     before = site.state()

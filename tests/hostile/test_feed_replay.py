@@ -8,6 +8,7 @@ the server is a plain file server on loopback.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import subprocess
 from collections.abc import AsyncIterator
@@ -35,6 +36,12 @@ async def site(tmp_path: Path) -> AsyncIterator[ServeProcess]:
     serve.stop()
 
 
+def _new_etag(path: Path, seconds: float) -> None:
+    """Give a file the server serves a new ETag (its mtime), whatever the file system's clock granularity."""
+    later = path.stat().st_mtime + seconds
+    os.utime(path, (later, later))
+
+
 def _follow(serve: ServeProcess, url: str, key: str, *more: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "STATIONMASTER_ADMIN_SOCKET": str(serve.socket)}
     command = stationmaster_command("feed", "follow", url, "--key", key, *more)
@@ -58,16 +65,14 @@ async def test_following_the_same_feed_again_keeps_an_older_feed_refused(
         sha = next(i["sha256"] for i in await admin.images() if i["filename"] == WITHDRAWN)
         await admin.delete_image(sha)
         publish(server.root, {"weather-1.6.0.bin": current}, 2, key)
-        assert len((await admin.sync_feed())["imported"]) == 1
+        _new_etag(server.root / "feed.json", 60)
+        assert (await admin.sync_feed())["imported"] == [hashlib.sha256(current).hexdigest()]
 
         # The admin follows the same feed again (to change how often it is looked at): nothing goes back.
         again = await asyncio.to_thread(_follow, site, url, public, "--every", "3600")
         assert again.returncode == 0, again.stderr
-        assert "still refused" in again.stdout
-        replayed = server.root / "feed.json"
-        replayed.write_bytes(old_feed)  # the server replays the old feed
-        later = replayed.stat().st_mtime + 60  # a new ETag, whatever the file system's clock granularity
-        os.utime(replayed, (later, later))
+        (server.root / "feed.json").write_bytes(old_feed)  # the server replays the old feed
+        _new_etag(server.root / "feed.json", 120)
         server.requests.clear()
         before = capture(site.data_dir, also_skip=("feed",))
         with pytest.raises(AdminError) as refused:
@@ -76,6 +81,7 @@ async def test_following_the_same_feed_again_keeps_an_older_feed_refused(
         assert server.requests == [("feed.json", None)], "the withdrawn image was not fetched again"
         assert WITHDRAWN not in {i["filename"] for i in await admin.images()}
         assert capture(site.data_dir, also_skip=("feed",)) == before
+        assert "still refused" in again.stdout, "following it again said what it kept"
 
         # Nor after an unfollow: the same feed followed later is held to the sequence it reached.
         await admin.unfollow_feed()

@@ -49,7 +49,9 @@ def _rows_of(serve: ServeProcess, mac: str) -> dict[str, int]:
         for table in tables:
             if "mac" not in [r[1] for r in db.execute(f"PRAGMA table_info({table})")] or table in _NOT_THE_STATIONS:
                 continue
-            audit = " AND NOT audit" if table == "events" else ""
+            # The admin's own events about it stay: they are the audit trail (a registry of before 0009 has none).
+            columns = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+            audit = " AND NOT audit" if "audit" in columns else ""
             found[table] = db.execute(f"SELECT count(*) FROM {table} WHERE mac = ?{audit}", (mac,)).fetchone()[0]
         return found
     finally:
