@@ -20,7 +20,7 @@ import pytest
 from appliance.contract.client import AdminClient
 from services.fleet.allowance import PER_STATION, WITHOUT_TOKEN
 from services.service import REGISTRY_FILE
-from tests.conftest import ServeProcess
+from tests.conftest import ServeProcess, serving
 from tests.imagefactory import build_image
 from tests.stationkit import accepted
 
@@ -33,11 +33,8 @@ ADMINS_OWN = {"wifi_added", "wifi_revealed", "station_accepted", "image_imported
 
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[ServeProcess]:
-    serve = ServeProcess(tmp_path, env={"STATIONMASTER_EVENT_RETENTION_ROWS": str(ROWS)})
-    await asyncio.to_thread(serve.start)
-    yield serve
-    if serve.proc is not None and serve.proc.poll() is None:
-        serve.stop()
+    async with serving(tmp_path, {"STATIONMASTER_EVENT_RETENTION_ROWS": str(ROWS)}) as serve:
+        yield serve
 
 
 def _rows(serve: ServeProcess) -> Counter[bool]:

@@ -18,7 +18,7 @@ import pytest
 
 from appliance.contract.client import AdminClient, AdminError
 from services.releases.keys import generate_key, public_key_of
-from tests.conftest import ServeProcess, stationmaster_command
+from tests.conftest import ServeProcess, serving, stationmaster_command
 from tests.hostile.sitestate import capture
 from tests.imagefactory import build_image
 from tests.uplink.test_feed import FeedServer, feed_server, publish
@@ -30,10 +30,8 @@ WITHDRAWN = "weather-1.5.0.bin"
 
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[ServeProcess]:
-    serve = ServeProcess(tmp_path)
-    await asyncio.to_thread(serve.start)
-    yield serve
-    serve.stop()
+    async with serving(tmp_path) as serve:
+        yield serve
 
 
 def _new_etag(path: Path, seconds: float) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from appliance.contract.client import AdminClient
 from services.service import REGISTRY_FILE, StationmasterService
-from tests.conftest import ServeProcess, make_settings, stationmaster_command
+from tests.conftest import ServeProcess, make_settings, serving, stationmaster_command
 from tests.hostile.sitestate import capture
 from tests.imagefactory import build_image
 from tests.stationkit import accepted, check_in
@@ -33,11 +33,8 @@ _NOT_THE_STATIONS = ("lan_services",)
 
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[ServeProcess]:
-    serve = ServeProcess(tmp_path, env={"STATIONMASTER_MAX_PENDING_STATIONS": str(CAP)})
-    await asyncio.to_thread(serve.start)
-    yield serve
-    if serve.proc is not None and serve.proc.poll() is None:
-        serve.stop()
+    async with serving(tmp_path, {"STATIONMASTER_MAX_PENDING_STATIONS": str(CAP)}) as serve:
+        yield serve
 
 
 def _rows_of(serve: ServeProcess, mac: str) -> dict[str, int]:

@@ -7,7 +7,6 @@ accepts. `serve` runs as systemd runs it.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,9 +16,10 @@ import aiohttp
 import pytest
 
 from appliance.contract.client import AdminClient
+from services.service import StationmasterService
 from services.simulator.behaviour import Behaviour
 from services.simulator.station import SimulatedStation
-from tests.conftest import ServeProcess
+from tests.conftest import ServeProcess, make_settings, serving
 from tests.hostile.sitestate import capture
 
 PSK = "broome-wifi-secret-42"
@@ -27,12 +27,9 @@ PSK = "broome-wifi-secret-42"
 
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[ServeProcess]:
-    serve = ServeProcess(tmp_path)
-    await asyncio.to_thread(serve.start)
-    async with AdminClient(serve.socket) as admin:
+    async with serving(tmp_path) as serve, AdminClient(serve.socket) as admin:
         await admin.add_wifi("AP1", PSK, priority=10)
-    yield serve
-    serve.stop()
+        yield serve
 
 
 async def _post(http: aiohttp.ClientSession, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -116,3 +113,18 @@ async def test_firmware_without_a_key_is_never_handed_a_token_by_a_check_in(site
         assert (await keyless.check_in(http) or {})["status"] == "pending"
         await admin.accept(keyless.mac)
         assert "token" in (await keyless.check_in(http) or {})
+
+
+async def test_a_claim_on_a_station_still_pending_stays_in_front_of_the_admin(tmp_path: Path) -> None:
+    station = SimulatedStation(5, seed=14, chip="esp32", crash_rate=0)
+    async with (
+        StationmasterService(make_settings(tmp_path)) as service,
+        aiohttp.ClientSession(base_url=service.station_url) as http,
+        AdminClient(service.settings.admin_socket) as admin,
+    ):
+        assert service.health_monitor is not None
+        await station.check_in(http)
+        status, _ = await _post(http, "/api/v1/checkin", {"mac": station.mac})
+        assert status == 401
+        await service.health_monitor.sweep()  # clears the alerts of stations not in service, but not this one
+        assert [a["kind"] for a in await admin.alerts(station=station.mac)] == ["station_claimed_twice"]
