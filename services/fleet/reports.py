@@ -90,7 +90,7 @@ class StationReports:
         try:
             return await self._check_in(report, await self.identities.identify(report.mac, bearer, key))
         except KeyMismatch as refused:
-            await self._claimed(refused, peer)
+            await self.identities.claimed_twice(refused.mac, refused.presented, peer)
             raise
 
     async def _check_in(self, report: CheckIn, caller: Caller) -> dict[str, Any]:
@@ -181,7 +181,7 @@ class StationReports:
         try:
             caller = await self.identities.identify(mac, bearer, key)
         except KeyMismatch as refused:
-            await self._claimed(refused, peer)
+            await self.identities.claimed_twice(refused.mac, refused.presented, peer)
             raise
         station = await self._registry.stations.get(caller.mac)
         if station is None:
@@ -240,13 +240,6 @@ class StationReports:
         mac = await self._mac_for_bearer(bearer)
         _refuse_if_barred(await self._registry.stations.require(mac))
         return mac
-
-    async def identify(self, mac: str, bearer: str | None) -> Caller:
-        """Check the bearer token against the station it names (requests that carry no station key)."""
-        return await self.identities.identify(mac, bearer)
-
-    async def _claimed(self, refused: KeyMismatch, peer: str | None) -> None:
-        await self.identities.claimed_twice(refused.mac, refused.presented, peer)
 
     def _paced(self, report: CheckIn, view: Mapping[str, Any] | None) -> CheckIn:
         """The report with the station's own pace, as its gap since it was last seen teaches it."""

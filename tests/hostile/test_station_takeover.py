@@ -7,6 +7,7 @@ accepts. `serve` runs as systemd runs it.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,11 +17,14 @@ import aiohttp
 import pytest
 
 from appliance.contract.client import AdminClient
+from services.fleet.tokens import hash_token
+from services.onboarding.nvs import NAMESPACE
 from services.service import StationmasterService
 from services.simulator.behaviour import Behaviour
 from services.simulator.station import SimulatedStation
 from tests.conftest import ServeProcess, make_settings, serving
 from tests.hostile.sitestate import capture
+from tests.nvsformat import read_partition
 
 PSK = "broome-wifi-secret-42"
 
@@ -128,3 +132,23 @@ async def test_a_claim_on_a_station_still_pending_stays_in_front_of_the_admin(tm
         assert status == 401
         await service.health_monitor.sweep()  # clears the alerts of stations not in service, but not this one
         assert [a["kind"] for a in await admin.alerts(station=station.mac)] == ["station_claimed_twice"]
+
+
+async def test_a_board_flashed_anew_makes_a_new_key_and_is_pinned_by_it(tmp_path: Path) -> None:
+    mac, old_key, new_key = "24:0A:C4:00:14:09", "old-board-key-0123456789abcdef", "new-board-key-0123456789abcdef"
+    async with (
+        StationmasterService(make_settings(tmp_path)) as service,
+        aiohttp.ClientSession(base_url=service.station_url) as http,
+        AdminClient(service.settings.admin_socket) as admin,
+    ):
+        await admin.add_wifi("AP1", PSK)
+        assert (await _post(http, "/api/v1/checkin", {"mac": mac, "station_key": old_key}))[0] == 200
+        made = await admin.make_bundle("STA9", "esp32", mac=mac)
+        (nvs,) = [base64.b64decode(f["content"]) for f in made["files"] if f["name"].endswith("-nvs.bin")]
+        token = read_partition(nvs)[NAMESPACE]["token"].value
+        # Flashing the bundle erased the board's NVS: it comes with its token and a key it made anew.
+        body = {"mac": mac, "station_key": new_key}
+        async with http.post("/api/v1/checkin", json=body, headers={"Authorization": f"Bearer {token}"}) as answer:
+            assert answer.status == 200
+        assert (await admin.station(mac))["key_fingerprint"] == "SHA256:" + hash_token(new_key)[:16]
+        assert (await _post(http, "/api/v1/checkin", {"mac": mac, "station_key": old_key}))[0] == 401
