@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -33,6 +34,8 @@ _FILE_LAYOUT: dict[str, tuple[str, str]] = {
     "hostname": ("mdns", "hostname"),
     "mdns_browse_types": ("mdns", "browse"),
     "poll_interval_s": ("stations", "poll_interval_s"),
+    "max_pending_stations": ("stations", "max_pending"),
+    "pending_expiry_days": ("stations", "pending_expiry_days"),
     "checkin_history_interval_s": ("retention", "checkin_history_interval_s"),
     "checkin_retention_days": ("retention", "checkin_days"),
     "event_retention_days": ("retention", "event_days"),
@@ -52,6 +55,8 @@ _FILE_LAYOUT: dict[str, tuple[str, str]] = {
     "reboot_loop_window_s": ("health", "reboot_loop_window_s"),
     "command_ttl_s": ("commands", "ttl_s"),
     "metrics": ("metrics", "enabled"),
+    "metrics_stations": ("metrics", "stations"),
+    "metrics_allow": ("metrics", "allow"),
     "usb_ports": ("usb", "ports"),
     "usb_poll_ms": ("usb", "poll_ms"),
     "usb_identify": ("usb", "identify"),
@@ -80,6 +85,10 @@ class Settings:
     hostname: str = "stationmaster"
     mdns_browse_types: tuple[str, ...] = ()
     poll_interval_s: int = 60
+    # Anyone on the LAN can make a pending station with any MAC: at most this many wait, the least recently
+    # seen dropped first; and one unseen for this long goes.
+    max_pending_stations: int = 1000
+    pending_expiry_days: int = 7
     checkin_history_interval_s: int = 300
     checkin_retention_days: int = 3
     event_retention_days: int = 90
@@ -99,6 +108,9 @@ class Settings:
     reboot_loop_window_s: int = 900
     command_ttl_s: int = 86400
     metrics: bool = True
+    # /metrics gives nothing away to the LAN by default: whole-fleet figures only, to this machine alone.
+    metrics_stations: bool = False
+    metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")
     # Only the adapters deploy/install.sh's udev rule names: a site's 3G modem or Zigbee stick on ttyUSB*
     # must never be reset into a "bootloader" by a probe.
     usb_ports: tuple[str, ...] = ("/dev/stationmaster/*",)
@@ -327,6 +339,13 @@ def _check_ranges(settings: Settings) -> None:
         raise fail("rollout_min_free_heap", "must not be negative")
     if settings.maintenance_window and not _WINDOW.fullmatch(settings.maintenance_window.strip()):
         raise fail("maintenance_window", "must be 'HH:MM-HH:MM' in local time, e.g. '02:00-04:00', or empty")
+    for allowed in settings.metrics_allow:
+        try:
+            ipaddress.ip_network(allowed, strict=False)
+        except ValueError:
+            raise fail(
+                "metrics_allow", f"must list addresses or networks (10.0.0.0/24); {allowed!r} is neither"
+            ) from None
     if settings.log_level not in LOG_LEVELS:
         raise fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}")
     label = settings.hostname
@@ -348,6 +367,8 @@ _POSITIVE = (
     "reboot_loop_restarts",
     "reboot_loop_window_s",
     "command_ttl_s",
+    "max_pending_stations",
+    "pending_expiry_days",
     "rollout_downloads_per_ap",
     "usb_poll_ms",
     "usb_improv_probe_ms",

@@ -10,7 +10,6 @@ import resource
 import signal
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from appliance.config import Settings
 from appliance.memory import keep_giving_back
 from appliance.sdnotify import SystemdNotifier
+from services.logsummary import LogSummary
 from services.service import StartupError, StationmasterService
 
 log = logging.getLogger("stationmaster")
@@ -123,27 +123,16 @@ class AcceptErrorReport:
     would write megabytes to the journal (and the SD card) while saying one thing.
     """
 
-    INTERVAL_S = 60.0
-
     def __init__(self) -> None:
-        self._last = -self.INTERVAL_S
-        self._since = 0
+        self._summary = LogSummary(log, logging.WARNING)
 
     def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         if not str(context.get("message", "")).startswith("socket.accept() out of system resource"):
             loop.default_exception_handler(context)
             return
-        now = time.monotonic()
-        if now - self._last < self.INTERVAL_S:
-            self._since += 1
-            return
-        more = f" ({self._since} more since the last report)" if self._since else ""
-        log.warning(
-            "cannot accept new connections, every file descriptor is in use: %s%s",
-            context.get("exception"),
-            more,
+        self._summary.note(
+            "cannot accept new connections, every file descriptor is in use: %s", context.get("exception")
         )
-        self._last, self._since = now, 0
 
 
 async def _run(settings: Settings, demo_count: int) -> int:

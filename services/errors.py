@@ -71,3 +71,13 @@ class UpstreamFailed(StationmasterError):
     """A server out on the uplink (the release feed's) did not answer as it should; the message says how."""
 
     code = "upstream_failed"
+
+
+class TooManyRequests(StationmasterError):
+    """The caller sent more than its allowance; it may try again after `retry_after_s` seconds."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after_s: float = 60.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

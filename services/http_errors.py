@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable
 
@@ -18,11 +19,15 @@ from services.errors import (
     NotFound,
     StationmasterError,
     StorageFull,
+    TooManyRequests,
     Unauthorized,
     UpstreamFailed,
 )
+from services.logsummary import LogSummary
 
 log = logging.getLogger(__name__)
+# Hang-ups are told at debug level, and a flood of them as one line a minute.
+_HANG_UPS = LogSummary(log, logging.DEBUG)
 
 _STATUS: list[tuple[type[StationmasterError], int]] = [
     (Unauthorized, 401),
@@ -30,6 +35,7 @@ _STATUS: list[tuple[type[StationmasterError], int]] = [
     (NotFound, 404),
     (Conflict, 409),
     (StorageFull, 507),
+    (TooManyRequests, 429),
     (DeviceFailed, 502),
     (UpstreamFailed, 502),
     (InvalidInput, 400),
@@ -60,6 +66,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     """Answer domain errors, HTTP errors and surprises with the standard JSON body; never leak a trace."""
     try:
         return await handler(request)
+    except TooManyRequests as exc:
+        response = error_response(429, exc.code, exc.message)
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+        return response
     except StationmasterError as exc:
         return error_response(status_for(exc), exc.code, exc.message)
     except web.RequestPayloadError as exc:
@@ -68,6 +78,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPRequestEntityTooLarge:
         limit = request.app.get(BODY_LIMIT, 0)
         return error_response(413, "too_large", f"the body is larger than the {limit:,} bytes allowed")
+    except ConnectionResetError:
+        # The client hung up mid-request (a station losing its Wi-Fi mid-body, or someone doing it on purpose):
+        # nobody is left to answer, and nothing is wrong with the appliance. The answer below is never sent.
+        _HANG_UPS.note("a client hung up in the middle of %s %s", request.method, request.path)
+        return error_response(400, "bad_request", "the connection was lost before the request was complete")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -101,6 +101,8 @@ class Station:
     sdk_version: str | None = None
     ota_client: str | None = None
     seen_period_s: float | None = None  # the station's own pace between signs of life, once learned
+    key_fingerprint: str | None = None  # the station key pinned at its first contact, as shown (never the key)
+    key_pinned_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,7 @@ class Event:
     mac: str | None
     message: str
     data: dict[str, object] = field(default_factory=dict)
+    audit: bool = False  # the admin's own action wrote it (kept apart from what stations cause)
 
 
 @dataclass(frozen=True, slots=True)

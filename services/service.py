@@ -22,6 +22,7 @@ from services.admin_api.backup_routes import BACKUP
 from services.admin_api.feed_routes import FEED
 from services.admin_api.status import ServiceInfo
 from services.backup import SiteBackup
+from services.backup.site import sweep_scratch
 from services.clock import Timeline
 from services.clock.keeper import Timekeeper
 from services.commands import CommandQueue
@@ -36,6 +37,7 @@ from services.fleet import (
     StationReports,
 )
 from services.fleet.coalescing import CheckinCoalescer
+from services.fleet.removal import PendingPolicy, StationRemoval
 from services.fleet.retention import RetentionPolicy, run_retention
 from services.fleet.sketches import SketchRecognizer
 from services.health import CheckinHealth, HealthMonitor, HealthPolicy, Presence, SignalPolicy
@@ -58,6 +60,8 @@ REGISTRY_FILE = "registry.sqlite3"
 FIRMWARE_DIR = "firmware"
 # How often the service looks for commands to expire and held check-ins to write (reads, unless there is work).
 HOUSEKEEPING_EVERY_S = 2.0
+# Pending stations expire after days unseen: looking every ten minutes is soon enough (a read when none is due).
+PENDING_EXPIRY_EVERY_S = 600.0
 
 
 class StartupError(Exception):
@@ -82,6 +86,7 @@ class StationmasterService:
         self.commands: CommandQueue | None = None
         self.coalescer: CheckinCoalescer | None = None
         self.health_monitor: HealthMonitor | None = None
+        self.removal: StationRemoval | None = None
         self.presence = Presence(settings.poll_interval_s, settings.offline_after_missed)
         self._runners: list[web.AppRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -126,6 +131,8 @@ class StationmasterService:
         swept = await asyncio.to_thread(store.sweep_partials)
         if swept:
             log.warning("removed %d partial firmware file(s) left by an interrupted import", swept)
+        if scratch := await asyncio.to_thread(sweep_scratch, settings.data_dir):
+            log.warning("removed %d scratch folder(s) left by a backup or restore that was cut short", scratch)
         self.registry = await Registry.open(settings.data_dir / REGISTRY_FILE)
         try:
             # Before anything is stamped: a stale clock must not date anything before what is stored.
@@ -251,6 +258,10 @@ class StationmasterService:
             )
         )
         self.health_monitor = HealthMonitor(journal, self.presence, lambda: self.clock.started_at)
+        self.removal = StationRemoval(
+            journal,
+            PendingPolicy(max_pending=settings.max_pending_stations, expiry_days=settings.pending_expiry_days),
+        )
         reports = self.reports = StationReports(
             journal,
             ReportPolicy(
@@ -261,7 +272,10 @@ class StationmasterService:
             health=health,
             commands=self.commands,
             coalescer=self.coalescer,
+            removal=self.removal,
         )
+        self.removal.also_forget(reports.forget)
+        self.removal.also_forget(self.rollouts.forget)
         library = FirmwareLibrary(journal, store, settings.max_image_bytes)
         offers = FirmwareOffers(
             journal,
@@ -270,7 +284,18 @@ class StationmasterService:
             reports=reports,
             sketches=SketchRecognizer(self.registry, store),
         )
-        metrics = MetricsSource(self.registry, self.presence, self.clock, self.coalescer) if settings.metrics else None
+        metrics = (
+            MetricsSource(
+                self.registry,
+                self.presence,
+                self.clock,
+                self.coalescer,
+                stations=settings.metrics_stations,
+                allow=settings.metrics_allow,
+            )
+            if settings.metrics
+            else None
+        )
         station_app = create_station_app(
             journal,
             reports,
@@ -331,7 +356,7 @@ class StationmasterService:
         )
         admin_app = create_admin_app(
             self.registry,
-            Administration(journal),
+            Administration(journal, self.removal),
             library,
             reports,
             self.bus,
@@ -345,7 +370,14 @@ class StationmasterService:
         )
         self.feed = FeedFollower(journal, library, settings.data_dir, settings.max_image_bytes)
         admin_app[FEED] = self.feed
-        admin_app[BACKUP] = SiteBackup(journal, store, settings.data_dir, _config_file(settings), __version__)
+        admin_app[BACKUP] = SiteBackup(
+            journal,
+            store,
+            settings.data_dir,
+            _config_file(settings),
+            __version__,
+            max_image_bytes=settings.max_image_bytes,
+        )
         admin_runner = web.AppRunner(admin_app, access_log=None, handle_signals=False, shutdown_timeout=5)
         await admin_runner.setup()
         self._runners.append(admin_runner)
@@ -358,6 +390,7 @@ class StationmasterService:
         assert self.commands is not None
         assert self.coalescer is not None
         assert self.health_monitor is not None
+        assert self.removal is not None
         every = HOUSEKEEPING_EVERY_S
         # Offline is told in whole poll intervals: looking four times an interval is soon enough.
         sweep_every = max(every, self.settings.poll_interval_s / 4)
@@ -365,6 +398,7 @@ class StationmasterService:
             ("command expiry", every, self.commands.expire_due),
             ("writing held check-ins", every, self.coalescer.flush_if_due),
             ("health sweep", sweep_every, self.health_monitor.sweep),
+            ("pending expiry", PENDING_EXPIRY_EVERY_S, self.removal.expire),
         ):
             self._tasks.append(asyncio.create_task(run_periodically(name, interval, step), name=name))
 

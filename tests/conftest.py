@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import resource
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -169,6 +171,18 @@ def _accepts(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@asynccontextmanager
+async def serving(tmp_path: Path, env: dict[str, str] | None = None) -> AsyncIterator[ServeProcess]:
+    """`serve` in a child process (with the variables `env`), started; stopped at the end if it still runs."""
+    process = ServeProcess(tmp_path, env=env)
+    await asyncio.to_thread(process.start)
+    try:
+        yield process
+    finally:
+        if process.proc is not None and process.proc.poll() is None:
+            process.stop()
 
 
 @pytest.fixture

@@ -12,9 +12,22 @@ import aiohttp
 from appliance.contract.client import AdminClient
 
 
+def station_key(mac: str) -> str:
+    """The station key a test's station made at its first boot (its own, one per MAC, as firmware keeps it)."""
+    return "test-key-" + mac.replace(":", "").lower() + "-0123456789abcdef"
+
+
 async def check_in(http: aiohttp.ClientSession, mac: str, token: str | None = None, **fields: Any) -> dict[str, Any]:
-    """One check-in; returns the answer (the status must be 200)."""
-    body = {"mac": mac, "chip": "esp32", "version": "1.0.0", "rssi": -60, "uptime_s": 100, **fields}
+    """One check-in, with the station's key; returns the answer (the status must be 200)."""
+    body = {
+        "mac": mac,
+        "chip": "esp32",
+        "version": "1.0.0",
+        "rssi": -60,
+        "uptime_s": 100,
+        "station_key": station_key(mac),
+        **fields,
+    }
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with http.post("/api/v1/checkin", json=body, headers=headers) as response:
         answer: dict[str, Any] = await response.json()

@@ -15,23 +15,25 @@ from services.onboarding.nvs import NAMESPACE
 from services.service import REGISTRY_FILE
 from tests.conftest import ServeProcess, stationmaster_command
 from tests.nvsformat import read_partition
+from tests.stationkit import station_key
 from tests.test_end_to_end import admin_command
 
 PSK = "broome-wifi-secret-42"
 MAC = "24:0A:C4:00:00:42"
+BODY = {"mac": MAC, "chip": "esp32", "station_key": station_key(MAC)}
 
 
 async def _first_check_in(url: str) -> None:
     async with (
         aiohttp.ClientSession(url) as session,
-        session.post("/api/v1/checkin", json={"mac": MAC, "chip": "esp32"}) as response,
+        session.post("/api/v1/checkin", json=BODY) as response,
     ):
         assert (await response.json())["status"] == "pending"
 
 
 async def _after_accept(url: str) -> tuple[str, dict[str, object]]:
     async with aiohttp.ClientSession(url) as session:
-        async with session.post("/api/v1/checkin", json={"mac": MAC, "chip": "esp32"}) as response:
+        async with session.post("/api/v1/checkin", json=BODY) as response:
             token = str((await response.json())["token"])
         async with session.get("/api/v1/config", headers={"Authorization": f"Bearer {token}"}) as response:
             return token, await response.json()
@@ -53,6 +55,7 @@ def test_tokens_and_psks_never_reach_the_log(serve_process: ServeProcess) -> Non
     for place, text in (("the log", log), ("the admin view", listed.stdout), ("the event log", events.stdout)):
         assert token not in text, f"the token leaked into {place}"
         assert PSK not in text, f"the PSK leaked into {place}"
+        assert station_key(MAC) not in text, f"the station key leaked into {place}"
     assert "was issued its token" in events.stdout
 
 

@@ -30,6 +30,7 @@ class StationScreen(CommandActions):
         Binding("a", "accept", "Accept"),
         Binding("x", "reject", "Reject"),
         Binding("R", "retire", "Retire"),
+        Binding("D", "delete", "Delete"),
         Binding("g", "assign", "Assign firmware"),
         Binding("b", "reboot", "Reboot"),
         Binding("U", "update_now", "Update now"),
@@ -140,7 +141,8 @@ class StationScreen(CommandActions):
             f"IP {s.get('ip') or '-'}   BSSID {s.get('bssid') or '-'}   RSSI {s.get('rssi') or '-'} dBm\n",
             f"uptime {s.get('uptime_s') or '-'} s   free heap {s.get('free_heap') or '-'}   last restart"
             f" {s.get('restart') or s.get('restart_cause') or '-'}   last seen {ago(s.get('last_seen_at'))}\n",
-            f"tags {', '.join(s.get('tags') or []) or '-'}   token {'issued' if s.get('has_token') else 'none'}",
+            f"tags {', '.join(s.get('tags') or []) or '-'}   token {'issued' if s.get('has_token') else 'none'}"
+            f"   key {s.get('key_fingerprint') or 'none: it proves nothing but its MAC'}",
         )
         if s.get("ota_client"):
             # A stock update client tells what the sketch is; its own pace is what the state is judged by.
@@ -194,6 +196,21 @@ class StationScreen(CommandActions):
         """Retire, after confirmation: out of service, history kept."""
         if await self.app.push_screen_wait(Confirm(f"Retire {self.station.get('name')}? Its token is revoked.")):
             await self._act(self.client.retire(self.mac))
+
+    @work(group="detail-action", exit_on_error=False)
+    async def action_delete(self) -> None:
+        """Delete, after confirmation: the station and its history go (a device checking in again is pending)."""
+        name = self.station.get("name", self.mac)
+        question = f"Delete {name} and its history? If it checks in again it comes back as pending."
+        if not await self.app.push_screen_wait(Confirm(question)):
+            return
+        try:
+            await self.client.delete_station(self.mac)
+        except AdminError as exc:
+            self.notify(exc.message, title="Refused", severity="error")
+            return
+        self.notify(f"{name} deleted")
+        self.app.pop_screen()
 
     @work(group="detail-action", exit_on_error=False)
     async def action_set_chip(self) -> None:

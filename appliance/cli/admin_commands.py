@@ -51,6 +51,11 @@ def add_parsers(commands: Any) -> None:
         sub = actions.add_parser(verb, help=what)
         sub.add_argument("mac")
         _leaf(sub, _call(verb, "mac"), views.station)
+    delete = actions.add_parser(
+        "delete", help="delete a station with its history (a device that checks in again comes back pending)"
+    )
+    delete.add_argument("mac")
+    _leaf(delete, _call("delete_station", "mac"), views.deleted_station)
     rename = actions.add_parser("rename", help="rename a station")
     rename.add_argument("mac")
     rename.add_argument("name")

@@ -13,9 +13,6 @@ from typing import Any
 
 from appliance.contract.client import AdminClient
 
-SYSTEM_CONFIG_DIR = Path("/etc/stationmaster")
-_CONFIG_PREFIX = "stationmaster-backup/config/"
-
 
 class Declined(Exception):
     """The admin did not confirm; nothing was sent."""
@@ -88,33 +85,52 @@ def _confirm(archive: Path) -> None:
 
 
 def _restore_config(archive: Path, names: list[str]) -> dict[str, str]:
-    """Put the archive's config files in /etc/stationmaster when we may (root), else say what differs."""
+    """Put the archive's config files back when we may (root), else say what differs; only the files a backup
+    carries, and only inside the config directory (the one of the config file in force), whatever the archive says."""
+    from services.backup import configfiles
+    from services.backup.archive import CONFIG_PREFIX
+    from services.backup.limits import ArchiveLimits, BoundedTarInfo
+
     outcome: dict[str, str] = {}
-    if not names:
+    config_file = _config_file_in_force()
+    wanted = {CONFIG_PREFIX + name: name for name in names if name in configfiles.KNOWN}
+    outcome.update({name: "refused" for name in names if name not in configfiles.KNOWN})
+    if not wanted:
         return outcome
-    wanted = {_CONFIG_PREFIX + name: name for name in names}
-    with tarfile.open(archive, mode="r|gz") as tar:
+    with tarfile.open(archive, mode="r|gz", tarinfo=BoundedTarInfo) as tar:
         for member in tar:
-            name = wanted.get(member.name)
-            source = tar.extractfile(member) if name and member.isfile() else None
-            if name is None or source is None:
+            name = wanted.pop(member.name, None)
+            if name is None or not member.isfile() or member.size > ArchiveLimits().max_config_bytes:
                 continue
-            data = source.read()
-            target = SYSTEM_CONFIG_DIR / name
+            source = tar.extractfile(member)
+            if source is None:
+                continue
+            data = source.read(member.size)
+            try:
+                target = configfiles.target(config_file.parent, name, config_file.name)
+            except ValueError:
+                outcome[name] = "refused"
+                continue
             if target.is_file() and target.read_bytes() == data:
                 outcome[name] = "same"
             elif os.geteuid() == 0:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if target.is_file():
-                    os.replace(target, target.with_name(target.name + ".before-restore"))
-                temp = target.with_name(f".{target.name}.tmp")
-                temp.write_bytes(data)
-                os.chmod(temp, 0o600 if target.name.startswith("id_") else 0o644)
-                os.replace(temp, target)
+                configfiles.write(target, data)
                 outcome[name] = "written"
             else:
                 outcome[name] = "differs"
+            if not wanted:
+                break
     return outcome
+
+
+def _config_file_in_force() -> Path:
+    """The config file a restore puts back (its folder holds the others): the one in force, else the system one."""
+    from appliance.config import SYSTEM_CONFIG, ConfigError, find_config_file
+
+    try:
+        return find_config_file(None, os.environ) or SYSTEM_CONFIG
+    except ConfigError:
+        return Path(os.environ["STATIONMASTER_CONFIG"])  # named but not there yet: the restore makes it
 
 
 def _show_restore(result: dict[str, Any], args: argparse.Namespace) -> None:
@@ -125,12 +141,16 @@ def _show_restore(result: dict[str, Any], args: argparse.Namespace) -> None:
         kept = ", ".join(f"{rows} from {table}" for table, rows in result["secrets_kept"].items()) or "none"
         print(f"the archive had no secrets; the appliance's own were kept ({kept})")
     files = result.get("config_files") or {}
+    folder = _config_file_in_force().parent
     written = [name for name, state in files.items() if state == "written"]
     differs = [name for name, state in files.items() if state == "differs"]
+    refused = [name for name, state in files.items() if state == "refused"]
     if written:
-        print(f"config restored in {SYSTEM_CONFIG_DIR}: {', '.join(written)}; `sudo systemctl restart stationmaster`")
+        print(f"config restored in {folder}: {', '.join(written)}; `sudo systemctl restart stationmaster`")
     if differs:
         print(
-            f"the archive's {', '.join(differs)} differ from {SYSTEM_CONFIG_DIR}: run"
+            f"the archive's {', '.join(differs)} differ from {folder}: run"
             f" `sudo stationmaster restore --yes {args.archive}` to put them back too"
         )
+    if refused:
+        print(f"not written (not a config file a backup carries, or a path leaving {folder}): {', '.join(refused)}")

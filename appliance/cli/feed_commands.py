@@ -139,6 +139,8 @@ def _show_sign(result: dict[str, Any], args: argparse.Namespace) -> None:
 
 
 def _show_status(result: dict[str, Any], args: argparse.Namespace) -> None:
+    if result.get("message"):
+        print(result["message"])  # what following did, replay protection above all
     last = result.get("last_sync_at")
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(last)) if last else "not yet"
     print(f"feed      {result['url']}")

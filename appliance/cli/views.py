@@ -53,11 +53,16 @@ def stations(answer: JSON, _: argparse.Namespace) -> None:
 def station(found: JSON, _: argparse.Namespace) -> None:
     """One station, a field a line."""
     for key, value in found.items():
-        if key in ("created_at", "last_seen_at"):
+        if key in ("created_at", "last_seen_at", "key_pinned_at"):
             shown = f"{timestamp(value)} ({relative(value)})" if value is not None else "never"
         else:
             shown = _plain(value)
         print(f"{key:<18} {shown}")
+
+
+def deleted_station(found: JSON, _: argparse.Namespace) -> None:
+    """What deleting a station did."""
+    print(f"deleted {found['name']} ({found['mac']}) with its history; your own events about it are kept")
 
 
 def images(answer: JSON, _: argparse.Namespace) -> None:

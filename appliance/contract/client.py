@@ -142,6 +142,10 @@ class AdminClient:
         """Reject a station; returns it."""
         return await self._call("POST", f"/v1/stations/{_segment(mac)}/reject")
 
+    async def delete_station(self, mac: str) -> JSON:
+        """Delete a station with everything that hangs off it; returns it as it was."""
+        return await self._call("DELETE", f"/v1/stations/{_segment(mac)}")
+
     async def retire(self, mac: str) -> JSON:
         """Retire a station; returns it."""
         return await self._call("POST", f"/v1/stations/{_segment(mac)}/retire")

@@ -22,8 +22,8 @@ from services.clock.keeper import Timekeeper
 from services.commands import CommandQueue
 from services.eventbus import EventBus
 from services.fleet import Administration, FirmwareLibrary, StationReports
-from services.fleet.journal import Journal
-from services.http_errors import BODY_LIMIT, answer_bad_expectations, error_middleware
+from services.fleet.journal import ADMIN_ACTING, Journal
+from services.http_errors import BODY_LIMIT, Handler, answer_bad_expectations, error_middleware
 from services.lan.mdns import MdnsStatus
 from services.lan.push import LanPusher
 from services.registry import Registry
@@ -48,7 +48,7 @@ def create_admin_app(
 ) -> web.Application:
     """Build the admin app; uploads may be as large as the largest image allowed."""
     answer_bad_expectations()
-    app = web.Application(middlewares=[error_middleware], client_max_size=max_image_bytes + 1024)
+    app = web.Application(middlewares=[admin_acting, error_middleware], client_max_size=max_image_bytes + 1024)
     app[BODY_LIMIT] = max_image_bytes + 1024
     app[REGISTRY] = registry
     app[ADMINISTRATION] = administration
@@ -72,3 +72,10 @@ def create_admin_app(
     wifi_routes.install(app)
     install_usb(app, usb)
     return app
+
+
+@web.middleware
+async def admin_acting(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Everything an admin's request writes is the audit trail (and what it starts inherits that)."""
+    ADMIN_ACTING.set(True)  # each request is served in a task of its own: the value ends with it
+    return await handler(request)

@@ -12,14 +12,13 @@ from aiohttp import web
 
 from services.backup import RestoreSummary, SiteBackup
 from services.backup.archive import archive_name
+from services.backup.site import RESERVE_BYTES
 from services.errors import InvalidInput, StorageFull
 from services.http_errors import json_body
 
 log = logging.getLogger(__name__)
 
 BACKUP = web.AppKey("backup", SiteBackup)
-# Room to leave on the card besides the upload: unpacking roughly doubles it, and the registry must grow.
-_RESERVE_BYTES = 64 * 1024 * 1024
 
 routes = web.RouteTableDef()
 
@@ -68,7 +67,7 @@ async def restore(request: web.Request) -> web.Response:
     site = request.app[BACKUP]
     with site.scratch() as scratch:
         upload = Path(scratch) / "upload.tar.gz"
-        await _receive(request, upload)
+        await _receive(request, upload, site.limits.max_upload_bytes)
         summary = await site.restore(upload)
     return web.json_response(summary_json(summary))
 
@@ -88,19 +87,25 @@ def summary_json(summary: RestoreSummary) -> dict[str, Any]:
     }
 
 
-async def _receive(request: web.Request, target: Path) -> None:
+async def _receive(request: web.Request, target: Path, most: int) -> None:
+    """Save the upload, refusing early one larger than any archive can usefully be or than the card has room for."""
     if not request.can_read_body:
         raise InvalidInput("the body must be the backup archive's bytes")
     free = shutil.disk_usage(target.parent).free
     expected = request.content_length
-    if expected is not None and expected * 2 + _RESERVE_BYTES > free:
+    if expected is not None and expected > most:
+        raise InvalidInput(f"a {expected:,}-byte archive is larger than the {most:,} bytes a backup may be")
+    # Unpacking roughly doubles what is received.
+    if expected is not None and expected * 2 + RESERVE_BYTES > free:
         raise StorageFull(f"a {expected:,}-byte archive needs about twice that free; {free:,} bytes are")
     received = 0
     with target.open("wb") as out:
         async for chunk in request.content.iter_chunked(256 * 1024):
             received += len(chunk)
-            if received + _RESERVE_BYTES > free:
-                raise StorageFull(f"the archive is larger than the {free - _RESERVE_BYTES:,} bytes of room left")
+            if received > most:
+                raise InvalidInput(f"the archive is larger than the {most:,} bytes a backup may be")
+            if received + RESERVE_BYTES > free:
+                raise StorageFull(f"the archive is larger than the {free - RESERVE_BYTES:,} bytes of room left")
             out.write(chunk)
     if received == 0:
         raise InvalidInput("the body must be the backup archive's bytes")

@@ -81,6 +81,13 @@ async def show_station(request: web.Request) -> web.Response:
     return await _station_answer(request, station)
 
 
+@routes.delete("/v1/stations/{mac}")
+async def delete_station(request: web.Request) -> web.Response:
+    """Delete a station with everything that hangs off it; answers the station as it was."""
+    station = await request.app[ADMINISTRATION].delete(request.match_info["mac"])
+    return web.json_response(station_json(station, None))
+
+
 @routes.get("/v1/stations/{mac}/checkins")
 async def checkins(request: web.Request) -> web.Response:
     """A station's check-in history, newest first."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from services.backup.archive import ArchiveError, Manifest
+from services.backup.archive import Manifest
+from services.backup.limits import ArchiveError
 from services.backup.site import RestoreSummary, SiteBackup
 
 __all__ = ["ArchiveError", "Manifest", "RestoreSummary", "SiteBackup"]

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from services.errors import InvalidInput
+from services.backup import configfiles
+from services.backup.limits import ArchiveError, ArchiveLimits, BoundedTarInfo, Budget
 
 FORMAT = "stationmaster-backup/1"
 TOP = "stationmaster-backup"
@@ -21,14 +22,8 @@ MANIFEST = f"{TOP}/manifest.json"
 REGISTRY = f"{TOP}/registry.sqlite3"
 SITE_ID = f"{TOP}/site-id"
 _FIRMWARE = re.compile(rf"{TOP}/firmware/([0-9a-f]{{64}})")
-_CONFIG = re.compile(rf"{TOP}/config/([A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)?)")
+CONFIG_PREFIX = f"{TOP}/config/"
 _CHUNK = 256 * 1024
-
-
-class ArchiveError(InvalidInput):
-    """The file is not a whole Stationmaster backup; the message says what is wrong."""
-
-    code = "invalid_backup"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,39 +105,54 @@ class Unpacked:
     site_id: str | None = None
 
 
-def unpack(archive: Path, into: Path) -> Unpacked:
-    """Read and check every member into the directory `into`; raise ArchiveError on anything unexpected."""
+def unpack(archive: Path, into: Path, limits: ArchiveLimits) -> Unpacked:
+    """Read and check every member into the directory `into`; raise ArchiveError on anything unexpected.
+
+    Each member is checked against `limits` and the manifest from its header, before its bytes are read.
+    """
     manifest: Manifest | None = None
     found = Unpacked(manifest=None, registry=into / "registry.sqlite3")  # type: ignore[arg-type]
+    budget = Budget(limits)
+    seen: set[str] = set()
     try:
-        with tarfile.open(archive, mode="r|gz") as tar:
+        with tarfile.open(archive, mode="r|gz", tarinfo=BoundedTarInfo) as tar:
             for member in tar:
-                if not member.isfile():
-                    if member.isdir():
-                        continue
-                    raise ArchiveError(f"the archive holds {member.name!r}, which is not a plain file")
-                source = tar.extractfile(member)
-                assert source is not None
+                if member.isdir():
+                    continue
                 name = member.name
+                if not member.isfile():
+                    raise ArchiveError(f"the archive holds {name!r}, which is not a plain file")
+                if name in seen:
+                    raise ArchiveError(f"the archive holds {name!r} twice")
+                seen.add(name)
                 if manifest is None:
                     if name != MANIFEST:
                         raise ArchiveError("this is not a Stationmaster backup (it does not start with its manifest)")
-                    manifest = Manifest.from_json(source.read(1024 * 1024))
+                    budget.charge(member, limits.max_manifest_bytes, "the manifest")
+                    manifest = Manifest.from_json(_read(tar, member))
+                    _check_manifest(manifest, limits)
                 elif name == REGISTRY:
-                    digest = _copy(source, found.registry)
-                    if digest != manifest.registry_sha256:
+                    budget.charge(member, limits.max_registry_bytes, "the registry")
+                    if _copy(_source(tar, member), found.registry) != manifest.registry_sha256:
                         raise ArchiveError("the registry in the archive does not match its manifest (damaged)")
                 elif name == SITE_ID:
-                    found.site_id = source.read(256).decode("ascii", "replace").strip() or None
+                    budget.charge(member, 256, "the site id")
+                    found.site_id = _read(tar, member).decode("ascii", "replace").strip() or None
                 elif match := _FIRMWARE.fullmatch(name):
                     sha256 = match.group(1)
+                    if sha256 not in manifest.images:
+                        raise ArchiveError(f"the archive holds firmware {sha256[:12]} its manifest does not list")
+                    budget.charge(member, limits.max_image_bytes, f"firmware {sha256[:12]}")
                     path = into / "firmware" / sha256
                     path.parent.mkdir(exist_ok=True)
-                    if _copy(source, path) != sha256:
+                    if _copy(_source(tar, member), path) != sha256:
                         raise ArchiveError(f"firmware {sha256[:12]} in the archive is damaged (its SHA-256 differs)")
                     found.firmware[sha256] = path
-                elif match := _CONFIG.fullmatch(name):
-                    found.config[match.group(1)] = source.read(1024 * 1024)
+                elif name.startswith(CONFIG_PREFIX) and name.removeprefix(CONFIG_PREFIX) in manifest.config:
+                    budget.charge(
+                        member, limits.max_config_bytes, f"the config file {name.removeprefix(CONFIG_PREFIX)}"
+                    )
+                    found.config[name.removeprefix(CONFIG_PREFIX)] = _read(tar, member)
                 else:
                     raise ArchiveError(f"the archive holds {name!r}, which a Stationmaster backup never has")
     except (tarfile.TarError, EOFError, OSError) as exc:
@@ -156,6 +166,18 @@ def unpack(archive: Path, into: Path) -> Unpacked:
         raise ArchiveError(f"the archive lacks the firmware its manifest lists: {', '.join(missing)}")
     found.manifest = manifest
     return found
+
+
+def _check_manifest(manifest: Manifest, limits: ArchiveLimits) -> None:
+    """Refuse a manifest that promises more than a backup holds, or a config file it never carries."""
+    if len(manifest.images) + len(manifest.config) + 3 > limits.max_members:
+        raise ArchiveError(f"the archive's manifest lists more than {limits.max_members:,} members")
+    strange = [name for name in manifest.config if name not in configfiles.KNOWN]
+    if strange:
+        raise ArchiveError(
+            f"the archive's manifest names config files a backup never carries: {', '.join(map(repr, strange))}"
+            f" (only {', '.join(configfiles.KNOWN)})"
+        )
 
 
 def archive_name(host: str, at: float | None = None) -> str:
@@ -183,6 +205,17 @@ def _add_file(tar: tarfile.TarFile, name: str, path: Path, mtime: float) -> None
     info.size, info.mtime, info.mode = path.stat().st_size, int(mtime), 0o600
     with path.open("rb") as file:
         tar.addfile(info, file)
+
+
+def _source(tar: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
+    source = tar.extractfile(member)
+    assert source is not None  # a plain file always has its data
+    return source
+
+
+def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    """A small member's bytes (its size already charged against the limits)."""
+    return _source(tar, member).read(member.size)
 
 
 def _copy(source: IO[bytes], target: Path) -> str:

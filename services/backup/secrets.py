@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import aiosqlite
 
@@ -31,28 +30,27 @@ def strip_secrets(snapshot: Path) -> dict[str, int]:
     return removed
 
 
-def secret_rows_sql(table: str) -> str:
-    """The query that reads a secret table whole, to carry it across a restore."""
-    if table not in SECRET_TABLES:
-        raise ValueError(f"{table} is not a secret table")
-    return f"SELECT * FROM {table}"
+async def carry_over(live: aiosqlite.Connection, restored: aiosqlite.Connection) -> dict[str, int]:
+    """Replace the secret tables of a just-restored registry with the live one's rows; return rows carried."""
+    carried: dict[str, int] = {}
+    for table in SECRET_TABLES:  # names from this module only, never from the archive
+        columns = await _columns(live, table)
+        if not columns or columns - await _columns(restored, table):
+            continue  # a table this registry does not have, or has otherwise: the migrations make them alike
+        names = sorted(columns)
+        async with live.execute(f"SELECT {', '.join(names)} FROM {table}") as cursor:
+            rows = list(await cursor.fetchall())
+        await restored.execute(f"DELETE FROM {table}")
+        await restored.executemany(
+            f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})", rows
+        )
+        carried[table] = len(rows)
+    return carried
 
 
-async def put_back(conn: aiosqlite.Connection, kept: dict[str, list[dict[str, Any]]]) -> None:
-    """Replace the secret tables of a just-restored registry with the rows the running one had."""
-    for table, rows in kept.items():
-        async with conn.execute(f"PRAGMA table_info({table})") as cursor:
-            columns = {row[1] for row in await cursor.fetchall()}
-        if not columns:
-            continue  # the restored registry predates the table; its migration will create it empty
-        await conn.execute(f"DELETE FROM {table}")
-        for row in rows:
-            names = [name for name in row if name in columns]
-            placeholders = ", ".join("?" for _ in names)
-            await conn.execute(
-                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders})",
-                [row[name] for name in names],
-            )
+async def _columns(conn: aiosqlite.Connection, table: str) -> set[str]:
+    async with conn.execute(f"PRAGMA table_info({table})") as cursor:
+        return {str(row[1]) for row in await cursor.fetchall()}
 
 
 def _present(conn: sqlite3.Connection) -> list[str]:

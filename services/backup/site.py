@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import os
 import queue
+import shutil
 import sqlite3
 import tempfile
 import threading
@@ -18,15 +19,20 @@ from typing import Any
 
 import aiosqlite
 
-from services.backup import secrets
-from services.backup.archive import ArchiveError, Manifest, file_sha256, unpack, write_archive
+from services.backup import configfiles, secrets
+from services.backup.archive import Manifest, file_sha256, unpack, write_archive
+from services.backup.limits import MIB, ArchiveError, ArchiveLimits
 from services.errors import Conflict, StorageFull
 from services.firmware.store import FirmwareStore
 from services.fleet.journal import EventLog, Journal
 from services.registry.database import migration_scripts
+from services.registry.schema import differences
 
 PREVIOUS_REGISTRY = "registry.before-restore.sqlite3"
 SYSTEM_CONFIG_DIR = Path("/etc/stationmaster")
+SCRATCH_PREFIX = ".backup-"
+# Room to leave on the card besides what a restore unpacks: the registry must still grow.
+RESERVE_BYTES = 64 * MIB
 _STREAM_CHUNK = 256 * 1024
 
 
@@ -49,9 +55,17 @@ class SiteBackup:
     """Backups and restores of one site: only the service, which owns the registry, makes or applies them."""
 
     def __init__(
-        self, journal: Journal, store: FirmwareStore, data_dir: Path, config_file: Path | None, version: str
+        self,
+        journal: Journal,
+        store: FirmwareStore,
+        data_dir: Path,
+        config_file: Path | None,
+        version: str,
+        *,
+        max_image_bytes: int = 16 * MIB,
     ) -> None:
         self._journal = journal
+        self.limits = ArchiveLimits(max_image_bytes=max_image_bytes)
         self._db = journal.registry.db
         self._store = store
         self._data_dir = data_dir
@@ -61,7 +75,7 @@ class SiteBackup:
 
     def scratch(self) -> tempfile.TemporaryDirectory[str]:
         """A private scratch directory next to the registry (same disk: renames are atomic, /tmp may be RAM)."""
-        return tempfile.TemporaryDirectory(prefix=".backup-", dir=self._data_dir)
+        return tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=self._data_dir)
 
     async def stream(self, *, include_secrets: bool) -> AsyncGenerator[bytes, None]:
         """Yield the archive's bytes; secrets are in it only if `include_secrets`. Logs `backup_made` at the end."""
@@ -111,26 +125,25 @@ class SiteBackup:
                 return await self._restore(archive, Path(scratch))
 
     async def _restore(self, archive: Path, scratch: Path) -> RestoreSummary:
-        unpacked = await asyncio.to_thread(unpack, archive, scratch)
+        room = (await asyncio.to_thread(shutil.disk_usage, scratch)).free - RESERVE_BYTES
+        limits = dataclasses.replace(self.limits, room=room)
+        unpacked = await asyncio.to_thread(unpack, archive, scratch, limits)
         manifest = unpacked.manifest
         images = await asyncio.to_thread(_check_registry, unpacked.registry, len(migration_scripts()))
         missing = [sha[:12] for sha in images if sha not in unpacked.firmware and not self._store.has(sha)]
         if missing:
             raise ArchiveError(f"the archive's registry names firmware it does not hold: {', '.join(missing)}")
         added = await asyncio.to_thread(self._put_firmware, unpacked.firmware)
-        kept: dict[str, list[dict[str, Any]]] = {}
-        if not manifest.secrets:
-            # An archive without secrets must not wipe the ones this appliance has: carry them over.
-            for table in secrets.SECRET_TABLES:
-                with contextlib.suppress(sqlite3.OperationalError):
-                    rows = await self._db.fetch_all(secrets.secret_rows_sql(table))
-                    kept[table] = [dict(row) for row in rows]
+        kept: dict[str, int] = {}
 
-        async def prepare(conn: aiosqlite.Connection) -> None:
-            await secrets.put_back(conn, kept)
+        async def carry(live: aiosqlite.Connection, restored: aiosqlite.Connection) -> None:
+            # An archive without secrets must not wipe the ones this appliance has: carry them over, in the
+            # same transaction that makes the restored file whole.
+            if not manifest.secrets:
+                kept.update(await secrets.carry_over(live, restored))
 
         try:
-            await self._db.swap_in(unpacked.registry, self._data_dir / PREVIOUS_REGISTRY, prepare)
+            await self._db.swap_in(unpacked.registry, self._data_dir / PREVIOUS_REGISTRY, carry)
         except (sqlite3.Error, OSError) as exc:
             await asyncio.to_thread(self._remove_firmware, added)
             raise ArchiveError(f"the archive's registry could not be opened ({exc}); nothing was changed") from None
@@ -143,7 +156,7 @@ class SiteBackup:
             images=len(images),
             images_added=len(added),
             secrets=manifest.secrets,
-            secrets_kept={table: len(rows) for table, rows in kept.items()},
+            secrets_kept=kept,
             archive_created_at=manifest.created_at,
             archive_site_id=manifest.site_id,
             previous_registry=str(self._data_dir / PREVIOUS_REGISTRY),
@@ -193,20 +206,20 @@ class SiteBackup:
         return manifest, firmware
 
     def _config_files(self, include_secrets: bool) -> dict[str, Path]:
-        """The config file; for the system one, all of /etc/stationmaster (tunnel, feed key); private keys only
-        with secrets."""
+        """The config files a backup carries (configfiles.KNOWN): the config file in force, as stationmaster.toml;
+        beside the system one, the tunnel's settings and keys too; private keys only with secrets."""
         config = self._config_file
         if config is None or not config.is_file():
             return {}
         if config.parent != SYSTEM_CONFIG_DIR:
-            return {config.name: config}  # a file elsewhere (a home folder): never its neighbours
+            return {configfiles.CONFIG_FILE: config}  # a file elsewhere (a home folder): never its neighbours
         found: dict[str, Path] = {}
-        for path in sorted([*config.parent.glob("*"), *config.parent.glob("*/*")]):
-            name = str(path.relative_to(config.parent))
-            secret = path.name.startswith("id_") and not path.name.endswith(".pub")
-            if not path.is_file() or (secret and not include_secrets) or not os.access(path, os.R_OK):
+        for name in configfiles.KNOWN:
+            path = config if name == configfiles.CONFIG_FILE else config.parent / name
+            if configfiles.is_secret(name) and not include_secrets:
                 continue
-            found[name] = path
+            if path.is_file() and not path.is_symlink() and os.access(path, os.R_OK):
+                found[name] = path
         return found
 
     def _put_firmware(self, firmware: dict[str, Path]) -> list[str]:
@@ -228,26 +241,44 @@ class SiteBackup:
 
 
 def _check_registry(path: Path, known_version: int) -> list[str]:
-    """Refuse a registry that is damaged or newer than this Stationmaster; return the images it names."""
+    """Refuse a registry that is damaged, newer than this Stationmaster, or shaped otherwise than the migrations
+    make it (a trigger, view, table or index of its own would run inside this appliance); return its images."""
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             verdict = conn.execute("PRAGMA integrity_check").fetchone()[0]
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version > known_version:
+                raise ArchiveError(
+                    f"the archive's registry is at version {version}, newer than this Stationmaster knows"
+                    f" ({known_version}); upgrade Stationmaster first"
+                )
+            if verdict != "ok":
+                raise ArchiveError(f"the archive's registry fails SQLite's integrity check: {verdict}")
+            strange = differences(conn, version)
+            if strange:
+                raise ArchiveError(
+                    f"the archive's registry is not as Stationmaster makes one: {'; '.join(strange[:5])}"
+                    + (f" (and {len(strange) - 5} more)" if len(strange) > 5 else "")
+                )
+            if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                raise ArchiveError("the archive's registry has rows that point at rows it does not have")
             images = [row[0] for row in conn.execute("SELECT sha256 FROM images")]
-            conn.execute("SELECT count(*) FROM stations").fetchone()
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
         raise ArchiveError(f"the archive's registry is not a usable database ({exc})") from None
-    if verdict != "ok":
-        raise ArchiveError(f"the archive's registry fails SQLite's integrity check: {verdict}")
-    if version > known_version:
-        raise ArchiveError(
-            f"the archive's registry is at version {version}, newer than this Stationmaster knows ({known_version});"
-            " upgrade Stationmaster first"
-        )
     return images
+
+
+def sweep_scratch(data_dir: Path) -> int:
+    """Remove what backups and restores cut short by a power cut left in the data directory; return how many."""
+    swept = 0
+    for leftover in data_dir.glob(f"{SCRATCH_PREFIX}*"):
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+            swept += 1
+    return swept
 
 
 def _with_config(manifest: Manifest, names: tuple[str, ...]) -> Manifest:

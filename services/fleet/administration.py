@@ -8,6 +8,7 @@ from typing import Any
 from services.chips import parse_chip
 from services.errors import InvalidInput
 from services.fleet.journal import EventLog, Journal
+from services.fleet.removal import PendingPolicy, StationRemoval
 from services.fleet.sketches import chip_family, client_family
 from services.macaddr import parse_mac
 from services.models import Assignment, Station, StationStatus
@@ -22,9 +23,14 @@ _MAX_SETTINGS_BYTES = 8192
 class Administration:
     """The admin side of the domain for stations and assignments."""
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: Journal, removal: StationRemoval | None = None) -> None:
         self._journal = journal
         self._registry = journal.registry
+        self._removal = removal or StationRemoval(journal, PendingPolicy())
+
+    async def delete(self, mac: str) -> Station:
+        """Delete a station with everything that hangs off it (the admin's own events about it stay); return it."""
+        return await self._removal.delete(mac)
 
     async def set_status(self, mac: str, status: StationStatus) -> Station:
         """Accept, reject or retire a station (a token is issued on its next check-in once accepted)."""

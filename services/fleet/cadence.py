@@ -40,6 +40,10 @@ class Cadence:
             return known_s
         return float(round(median))
 
+    def knows(self, mac: str) -> bool:
+        """True if gaps of this station are remembered."""
+        return mac in self._gaps
+
     def forget(self, mac: str) -> None:
         """Drop what was learned of a station (it was deleted)."""
         self._gaps.pop(mac, None)

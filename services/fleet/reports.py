@@ -10,9 +10,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from services.errors import Forbidden, InvalidInput, Unauthorized
+from services.fleet.allowance import EventAllowances
 from services.fleet.cadence import Cadence
+from services.fleet.identity import (
+    Caller,
+    Identities,
+    KeyMismatch,
+    may_have_token,
+    parse_station_key,
+    pins_now,
+    unproven_again,
+)
 from services.fleet.journal import EventLog, Journal
 from services.fleet.parsing import parse_checkin, parse_station_events
+from services.fleet.removal import StationRemoval
 from services.fleet.tokens import hash_token, mint_token
 from services.health.resets import normalise_restart
 from services.models import CheckIn, Station
@@ -39,16 +50,6 @@ class ReportPolicy:
     checkin_history_interval_s: float = 300.0
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who a station request comes from: its MAC, and whether it proved it with its token."""
-
-    mac: str
-    authenticated: bool
-    arriving: int | None = None  # the provision whose token it presented, when it has no station row yet
-    token_hash: str | None = None
-
-
 class CheckInObserver(Protocol):
     """Told of every check-in inside its transaction, with the station's row as it was before (rollouts)."""
 
@@ -68,6 +69,7 @@ class StationReports:
         health: CheckinHealth | None = None,
         commands: CommandQueue | None = None,
         coalescer: CheckinCoalescer | None = None,
+        removal: StationRemoval | None = None,
     ) -> None:
         self._journal = journal
         self._registry = journal.registry
@@ -76,12 +78,22 @@ class StationReports:
         self._health = health
         self._commands = commands
         self._coalescer = coalescer
+        self._removal = removal
         self.cadence = Cadence()
+        self.identities = Identities(journal)
+        self.allowances = EventAllowances()
 
-    async def check_in(self, body: object, bearer: str | None) -> dict[str, Any]:
-        """Record a check-in and return the answer the contract promises."""
+    async def check_in(self, body: object, bearer: str | None, peer: str | None = None) -> dict[str, Any]:
+        """Record a check-in and return the answer the contract promises (`peer`: the address it came from)."""
         report = parse_checkin(body)
-        caller = await self.identify(report.mac, bearer)
+        key = parse_station_key(body)
+        try:
+            return await self._check_in(report, await self.identities.identify(report.mac, bearer, key))
+        except KeyMismatch as refused:
+            await self.identities.claimed_twice(refused.mac, refused.presented, peer)
+            raise
+
+    async def _check_in(self, report: CheckIn, caller: Caller) -> dict[str, Any]:
         view = None
         if self._coalescer is not None or self._health is not None:
             view = await checkin_view(self._registry.db, report.mac)
@@ -89,7 +101,8 @@ class StationReports:
         verdict = None
         if self._health is not None and view is not None and view["status"] == "accepted":
             verdict = self._health.assess(report, set((view["open_alerts"] or "").split(",")) - {""})
-        quiet = verdict is None or verdict.quiet
+        # A key to pin is written at once, never held with the "still here" check-ins.
+        quiet = (verdict is None or verdict.quiet) and not (view is not None and pins_now(view, caller))
         commands: list[dict[str, Any]] = []
         if self._coalescer is not None and await self._coalescer.hold(
             report, view, authenticated=caller.authenticated, quiet=quiet
@@ -128,12 +141,13 @@ class StationReports:
     async def polled(self, report: CheckIn) -> None:
         """Record a stock client's poll of /ota (its headers as `report`) as a sign of life of its station.
 
-        A poll proves nothing (anyone on the LAN can send one with any MAC): a station that proves itself with
-        its token at check-in is told by its check-ins alone, and a barred one by nothing.
+        A poll proves nothing (anyone on the LAN can send one with any MAC): a station that proves itself at
+        check-in (its token, its pinned key) is told by its check-ins alone, and a barred one by nothing.
         """
         view = await checkin_view(self._registry.db, report.mac)
         if view is not None:
-            if view["status"] in ("rejected", "retired") or (view["token_hash"] and not view["token_unconfirmed"]):
+            proves_itself = (view["token_hash"] and not view["token_unconfirmed"]) or view["key_hash"]
+            if view["status"] in ("rejected", "retired") or proves_itself:
                 return
             report = self._paced(report, view)
         if self._coalescer is not None and await self._coalescer.hold(report, view, authenticated=False, by_poll=True):
@@ -151,23 +165,29 @@ class StationReports:
             },
         )
 
-    async def enrol(self, body: object, bearer: str | None) -> dict[str, Any]:
+    async def enrol(self, body: object, bearer: str | None, peer: str | None = None) -> dict[str, Any]:
         """Record a station announcing itself; answer with its status."""
-        answer = await self.check_in(body, bearer)
+        answer = await self.check_in(body, bearer, peer)
         return {"status": answer["status"], **({"token": answer["token"]} if "token" in answer else {})}
 
-    async def station_events(self, body: object, bearer: str | None) -> int:
-        """Store the events a station reports; return how many."""
+    async def station_events(self, body: object, bearer: str | None, peer: str | None = None) -> int:
+        """Store the events a station reports, within its allowance; return how many."""
         mac, events = parse_station_events(body)
+        key = parse_station_key(body)
         if mac is None:
             if bearer is None:
                 raise InvalidInput("field 'mac' is required without a bearer token")
             mac = await self._mac_for_bearer(bearer)
-        caller = await self.identify(mac, bearer)
+        try:
+            caller = await self.identities.identify(mac, bearer, key)
+        except KeyMismatch as refused:
+            await self.identities.claimed_twice(refused.mac, refused.presented, peer)
+            raise
         station = await self._registry.stations.get(caller.mac)
         if station is None:
             raise Forbidden("unknown station: check in first")
         _refuse_if_barred(station)
+        self.allowances.take(caller.mac, len(events), authenticated=caller.authenticated)
 
         async def op(log: EventLog) -> int:
             for kind, message in events:
@@ -175,6 +195,13 @@ class StationReports:
             return len(events)
 
         return await self._journal.write(op)
+
+    def forget(self, mac: str) -> None:
+        """Drop what memory holds of a station that was deleted (its pace, its allowance, its signal counts)."""
+        self.cadence.forget(mac)
+        self.allowances.forget(mac)
+        if self._health is not None:
+            self._health.forget(mac)
 
     async def config(self, bearer: str | None, held: list[str] | None = None) -> tuple[str, dict[str, Any]]:
         """(ETag, config) for the station owning `bearer` (`held`: its If-None-Match); what is sent is remembered."""
@@ -214,24 +241,6 @@ class StationReports:
         _refuse_if_barred(await self._registry.stations.require(mac))
         return mac
 
-    async def identify(self, mac: str, bearer: str | None) -> Caller:
-        """Check the bearer token against the station it names; refuse a token-holder that sent none."""
-        if bearer is not None:
-            owner = await self._registry.stations.mac_for_token(hash_token(bearer))
-            if owner is None:
-                # A station from a bench bundle, presenting the token of its NVS for the first time.
-                provision = await self._registry.provisions.awaiting_by_token(hash_token(bearer))
-                if provision is None:
-                    raise Unauthorized("unknown or revoked token")
-                return Caller(mac, authenticated=True, arriving=provision.id, token_hash=hash_token(bearer))
-            if owner != mac:
-                raise Unauthorized("this token belongs to another station")
-            return Caller(mac, authenticated=True)
-        token_hash, unconfirmed = await self._registry.stations.token_hash(mac)
-        if token_hash is not None and not unconfirmed:
-            raise Unauthorized("this station holds a token: send it as 'Authorization: Bearer <token>'")
-        return Caller(mac, authenticated=False)
-
     def _paced(self, report: CheckIn, view: Mapping[str, Any] | None) -> CheckIn:
         """The report with the station's own pace, as its gap since it was last seen teaches it."""
         if view is None:
@@ -254,6 +263,8 @@ class StationReports:
                 client=report.ota_client,
                 **_identity(report),
             )
+            if self._removal is not None:
+                await self._removal.make_room(log, report.mac)
         before = await _station_in(conn, report.mac)
         if before["status"] in ("rejected", "retired"):
             return str(before["status"])
@@ -293,9 +304,19 @@ class StationReports:
             await arrival.arrive_by_token(log, caller.arriving, caller.token_hash, report)
         if await station_rows.insert_pending(conn, report.mac, now):
             await log("station_discovered", report.mac, _discovered_message(report), **_identity(report))
+            if self._removal is not None:
+                await self._removal.make_room(log, report.mac)
         before = await _station_in(conn, report.mac)
         if before["status"] in ("rejected", "retired"):
             raise Forbidden(f"this station is {before['status']}")
+        if not caller.authenticated and before["key_hash"] not in (None, caller.key_hash):
+            raise KeyMismatch(report.mac, caller.key_hash)  # another request pinned its key a moment ago
+        pinned = pins_now(before, caller)
+        if pinned:
+            assert caller.key_hash is not None
+            await station_rows.pin_key(conn, report.mac, caller.key_hash, now)
+            if before["status"] != "pending" or before["last_seen_at"] is not None:
+                await log("station_key_pinned", report.mac, f"{before['name']}'s station key is pinned")
         await maybe_insert_checkin(conn, report, now, self._policy.checkin_history_interval_s)
         await station_rows.apply_report(conn, report, now)
         await _log_changes(log, report, before)
@@ -308,8 +329,11 @@ class StationReports:
         token = None
         if caller.authenticated and before["token_unconfirmed"]:
             await station_rows.confirm_token(conn, report.mac)
-        if before["status"] == "accepted" and not caller.authenticated:
-            # Accepted and token-less (never had one, or the answer carrying it was lost): issue one now.
+        if not (caller.authenticated or caller.proven or pinned) and before["token_unconfirmed"]:
+            await unproven_again(log, report.mac, before["name"], report.ip)
+        elif may_have_token(before, caller, pinned):
+            # Accepted, token-less and proven (or at its first contact): issue one, also when the answer that
+            # carried the last one was lost.
             token = mint_token()
             await station_rows.set_token(conn, report.mac, hash_token(token), confirmed=False)
             if not before["has_token"]:
@@ -321,7 +345,8 @@ class StationReports:
         if before["status"] == "accepted" and caller.authenticated and report.config_etag is not None:
             await wifi_acks.config_applied(log, report.mac, before["name"], report.config_etag)
         commands = []
-        if self._commands is not None and before["status"] == "accepted":
+        proven = caller.authenticated or caller.proven or token is not None
+        if self._commands is not None and before["status"] == "accepted" and proven:
             commands = await self._commands.deliver(log, report.mac)
         return str(before["status"]), token, commands
 
@@ -329,7 +354,7 @@ class StationReports:
 async def _station_in(conn: Any, mac: str) -> dict[str, Any]:
     async with conn.execute(
         "SELECT name, status, token_unconfirmed, last_seen_at, uptime_s, version, project, chip,"
-        " token_hash IS NOT NULL, restart_cause FROM stations WHERE mac = ?",
+        " token_hash IS NOT NULL, restart_cause, key_hash FROM stations WHERE mac = ?",
         (mac,),
     ) as cursor:
         row = await cursor.fetchone()
@@ -344,6 +369,7 @@ async def _station_in(conn: Any, mac: str) -> dict[str, Any]:
         "chip",
         "has_token",
         "restart_cause",
+        "key_hash",
     )
     return dict(zip(names, row, strict=True))
 

@@ -23,6 +23,8 @@ ALERT_KINDS = {
     "offline": "the station missed its check-ins",
     "wrong_version": "after an update the station does not run the version it was given",
     "update_not_taking": "the station downloaded its image in full twice and still runs something else",
+    "station_claimed_twice": "two devices claim one MAC: one proves it is the station first seen, the other cannot",
+    "pending_cap_reached": "as many stations wait to be accepted as are allowed: the least recently seen are dropped",
 }
 _KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
 

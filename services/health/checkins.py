@@ -51,6 +51,10 @@ class CheckinHealth:
         self.policy = policy
         self._signal = SignalWatch(policy.signal)
 
+    def forget(self, mac: str) -> None:
+        """Drop what is counted of a station that was deleted."""
+        self._signal.forget(mac)
+
     def assess(self, report: CheckIn, open_alerts: Set[str]) -> Verdict:
         """Count this check-in's signal and say which alerts it raises or clears (call once per check-in)."""
         signal = self._signal.observe(report.mac, report.rssi, "weak_signal" in open_alerts)

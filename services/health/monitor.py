@@ -34,7 +34,13 @@ class HealthMonitor:
         now = self._journal.clock()
         silent = [s for s in stations if s.mac not in offline_open and self._silent(s, s.last_seen_at, now)]
         in_service = {s.mac for s in stations if s.status == "accepted"}
-        orphaned = [a for a in open_alerts if a.mac is not None and a.mac not in in_service]
+        # Another device claiming a station matters while it waits to be accepted too.
+        claimable = in_service | {s.mac for s in stations if s.status == "pending"}
+        orphaned = [
+            a
+            for a in open_alerts
+            if a.mac is not None and a.mac not in (claimable if a.kind == "station_claimed_twice" else in_service)
+        ]
         if not silent and not orphaned:
             return 0
 

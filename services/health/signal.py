@@ -45,3 +45,8 @@ class SignalWatch:
         if alert_open and self._good.get(mac, 0) >= policy.readings:
             return "clear"
         return None
+
+    def forget(self, mac: str) -> None:
+        """Drop the counts of a station that was deleted."""
+        self._weak.pop(mac, None)
+        self._good.pop(mac, None)

@@ -72,6 +72,11 @@ class CheckinBuffer:
         """Remove and return one station's unwritten check-ins (to write them before a change of its)."""
         return self._pending.pop(mac, None)
 
+    def forget(self, mac: str) -> None:
+        """Drop everything held of a station that was deleted."""
+        self._pending.pop(mac, None)
+        self._sampled.pop(mac, None)
+
     def take_all(self) -> list[PendingCheckins]:
         """Remove and return everything unwritten; `written(taken)` once its write has ended, however."""
         taken = list(self._pending.values())
@@ -124,9 +129,10 @@ async def write_pending(conn: aiosqlite.Connection, taken: list[PendingCheckins]
         [(p.at, p.report.rssi, p.report.uptime_s, p.report.free_heap, p.report.mac) for p in taken],
     )
     samples = [(report, at) for p in taken for report, at in p.samples]
+    # A station deleted since its check-in was held has nothing left to take its samples.
     await conn.executemany(
         "INSERT INTO checkins (mac, at, rssi, uptime_s, free_heap, restart_cause, version, ip, bssid)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS (SELECT 1 FROM stations WHERE mac = ?1)",
         [(r.mac, at, r.rssi, r.uptime_s, r.free_heap, r.restart_cause, r.version, r.ip, r.bssid) for r, at in samples],
     )
     await conn.executemany(

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 WriteOp = Callable[[aiosqlite.Connection], Awaitable[T]]
+# Reads what a restored registry must keep from the live one (its first argument) into the new one (its second).
+CarryOp = Callable[[aiosqlite.Connection, aiosqlite.Connection], Awaitable[None]]
 
 # Under load many check-ins wait at once; committing them together costs one fsync instead of one each,
 # which is what an SD card (and its wear) cares about. Each waits for the commit that makes it durable.
@@ -104,39 +106,35 @@ class Database:
             finally:
                 await asyncio.to_thread(copy.close)
 
-    async def swap_in(
-        self,
-        staged: Path,
-        keep_previous_as: Path,
-        prepare: WriteOp[None] | None = None,
-    ) -> None:
+    async def swap_in(self, staged: Path, keep_previous_as: Path, prepare: CarryOp | None = None) -> None:
         """Make `staged` the registry file while the service runs; the old file is kept as `keep_previous_as`.
 
         Writes and queries wait meanwhile (none is lost: queued writes land in the new file). `staged` is
-        migrated, then `prepare` runs on it in the same exclusive window, so nothing sees it half made. If
-        the new file cannot be opened the old one is put back and the error raised.
+        migrated and `prepare(live, staged)` carries over what the new file must take from the old one, in
+        one transaction of the staged file, before it takes the old one's place in a single rename: a power
+        cut at any moment leaves either the old registry or the complete new one, never none and never half.
         """
         async with self._write_lock, self._reader_lock:
+            await _prepare_staged(staged, self._writer, prepare)
+            # The old file alone must hold the old state (it is kept), and no WAL of it may outlive it: one left
+            # beside the new file would be replayed into it at the next open.
+            await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             await self._reader.close()
             await self._writer.close()
-            os.replace(self.path, keep_previous_as)
             for suffix in ("-wal", "-shm"):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(f"{self.path}{suffix}")
-            os.replace(staged, self.path)
+            _link_replacing(self.path, keep_previous_as)
+            os.replace(staged, self.path)  # the one step that makes the restore
             _fsync_directory(self.path.parent)
             try:
                 self._writer, self._reader = await _connect(self.path)
-                if prepare is not None:
-                    await self._writer.execute("BEGIN IMMEDIATE")
-                    await prepare(self._writer)
-                    await self._writer.execute("COMMIT")
                 self.generation += 1
             except BaseException:
                 log.exception("the restored registry could not be opened; putting the previous one back")
-                with contextlib.suppress(Exception):
-                    await self._writer.close()
-                    await self._reader.close()
+                for suffix in ("-wal", "-shm"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(f"{self.path}{suffix}")
                 os.replace(keep_previous_as, self.path)
                 _fsync_directory(self.path.parent)
                 self._writer, self._reader = await _connect(self.path)
@@ -251,6 +249,39 @@ async def _connect(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connecti
     await reader.execute("PRAGMA query_only = ON")
     await reader.execute("PRAGMA busy_timeout = 5000")
     return writer, reader
+
+
+async def _prepare_staged(staged: Path, live: aiosqlite.Connection, carry: CarryOp | None) -> None:
+    """Migrate a staged registry file and carry into it what it must keep of the live one, as one whole file."""
+    conn = await aiosqlite.connect(staged, isolation_level=None)
+    try:
+        # A rollback journal, not a WAL: the file must be complete on its own when it is renamed into place.
+        await conn.execute("PRAGMA journal_mode = DELETE")
+        await conn.execute("PRAGMA synchronous = FULL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        await migrate(conn)
+        if carry is not None:
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                await carry(live, conn)
+                await conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    await conn.execute("ROLLBACK")
+                raise
+    finally:
+        await conn.close()
+    _keep_private(staged)
+
+
+def _link_replacing(path: Path, alias: Path) -> None:
+    """Give `path`'s file the name `alias` too (replacing what had it), without `path` ever missing."""
+    temp = alias.with_name(alias.name + ".tmp")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temp)
+    os.link(path, temp)
+    os.replace(temp, alias)
+    _fsync_directory(path.parent)
 
 
 def _fsync_directory(directory: Path) -> None:

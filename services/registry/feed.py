@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
@@ -26,15 +27,39 @@ class FeedTable:
         return {row["sha256"]: dict(row) for row in rows}
 
 
-async def follow(conn: aiosqlite.Connection, url: str, public_key: str, interval_s: int) -> None:
-    """Follow a feed; a new URL or key starts its conditional-GET state afresh, the counters carry on."""
+@dataclass(frozen=True, slots=True)
+class Followed:
+    """What following a feed changed."""
+
+    same: bool  # the URL and key already followed: nothing was reset
+    previous_url: str | None  # the feed followed until now, when it was another URL or key
+    sequence: int | None  # the newest signed sequence this site holds the feed to (None: any)
+
+
+async def follow(conn: aiosqlite.Connection, url: str, public_key: str, interval_s: int) -> Followed:
+    """Follow a feed; the same URL and key keep everything, another one starts afresh (the counters carry on).
+
+    Afresh means its conditional-GET state and refusals, and the newest sequence this site saw of that very
+    feed (URL and key) before, if it ever followed it: replay protection never goes back for a feed it knows.
+    """
+    async with conn.execute("SELECT url, public_key, sequence FROM feed WHERE id = 1") as cursor:
+        row = await cursor.fetchone()
+    if row is not None and (row[0], row[1]) == (url, public_key):
+        await conn.execute("UPDATE feed SET interval_s = ? WHERE id = 1", (interval_s,))
+        return Followed(same=True, previous_url=None, sequence=row[2])
+    async with conn.execute(
+        "SELECT sequence FROM feed_sequences WHERE url = ? AND public_key = ?", (url, public_key)
+    ) as cursor:
+        seen = await cursor.fetchone()
+    sequence = None if seen is None else int(seen[0])
     await conn.execute(
-        "INSERT INTO feed (id, url, public_key, interval_s) VALUES (1, ?, ?, ?)"
+        "INSERT INTO feed (id, url, public_key, interval_s, sequence) VALUES (1, ?, ?, ?, ?)"
         " ON CONFLICT (id) DO UPDATE SET url = excluded.url, public_key = excluded.public_key,"
-        " interval_s = excluded.interval_s, etag = NULL, last_modified = NULL, sequence = NULL",
-        (url, public_key, interval_s),
+        " interval_s = excluded.interval_s, etag = NULL, last_modified = NULL, sequence = excluded.sequence",
+        (url, public_key, interval_s, sequence),
     )
     await conn.execute("DELETE FROM feed_refusals")
+    return Followed(same=False, previous_url=None if row is None else str(row[0]), sequence=sequence)
 
 
 async def unfollow(conn: aiosqlite.Connection) -> bool:
@@ -45,7 +70,7 @@ async def unfollow(conn: aiosqlite.Connection) -> bool:
 
 
 async def record_sync(conn: aiosqlite.Connection, **changes: Any) -> None:
-    """Update the feed row: plain columns are set, `add_*` columns are added to."""
+    """Update the feed row: plain columns are set, `add_*` columns are added to; a sequence is remembered."""
     sets, params = [], []
     for name, value in changes.items():
         if name.startswith("add_"):
@@ -54,6 +79,11 @@ async def record_sync(conn: aiosqlite.Connection, **changes: Any) -> None:
             sets.append(f"{name} = ?")
         params.append(value)
     await conn.execute(f"UPDATE feed SET {', '.join(sets)} WHERE id = 1", params)
+    if changes.get("sequence") is not None:
+        await conn.execute(
+            "INSERT INTO feed_sequences (url, public_key, sequence) SELECT url, public_key, sequence FROM feed"
+            " WHERE id = 1 ON CONFLICT (url, public_key) DO UPDATE SET sequence = max(sequence, excluded.sequence)"
+        )
 
 
 async def refuse(conn: aiosqlite.Connection, sha256: str, sequence: int, reason: str, at: float) -> None:

@@ -163,3 +163,12 @@ def _alert(values: dict[str, Any]) -> Alert:
         cleared_at=values["cleared_at"],
         cleared_message=values["cleared_message"],
     )
+
+
+async def add_to_open_alert(conn: aiosqlite.Connection, kind: str, key: str, count: int) -> None:
+    """Add `count` to the number `key` in the data of the open site-wide alert of `kind` (what it has seen so far)."""
+    await conn.execute(
+        "UPDATE alerts SET data = json_set(data, '$.' || ?1, ifnull(json_extract(data, '$.' || ?1), 0) + ?2)"
+        " WHERE kind = ?3 AND mac IS NULL AND cleared_at IS NULL",
+        (key, count, kind),
+    )

@@ -69,14 +69,15 @@ async def insert_event(
     mac: str | None,
     message: str,
     data: dict[str, object],
+    audit: bool = False,
 ) -> Event:
-    """Append one event and return it with its id."""
+    """Append one event (`audit`: caused by the admin) and return it with its id."""
     cursor = await conn.execute(
-        "INSERT INTO events (at, kind, mac, message, data) VALUES (?, ?, ?, ?, ?)",
-        (at, kind, mac, message, json.dumps(data)),
+        "INSERT INTO events (at, kind, mac, message, data, audit) VALUES (?, ?, ?, ?, ?, ?)",
+        (at, kind, mac, message, json.dumps(data), int(audit)),
     )
     assert cursor.lastrowid is not None
-    return Event(id=cursor.lastrowid, at=at, kind=kind, mac=mac, message=message, data=data)
+    return Event(id=cursor.lastrowid, at=at, kind=kind, mac=mac, message=message, data=data, audit=audit)
 
 
 async def maybe_insert_checkin(conn: aiosqlite.Connection, report: CheckIn, now: float, interval_s: float) -> bool:
@@ -152,7 +153,13 @@ async def prune(
     gone["transfers"] = cursor.rowcount
     cursor = await conn.execute("DELETE FROM events WHERE at < ?", (now - event_days * day,))
     gone["events"] = cursor.rowcount
-    cursor = await conn.execute("DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?", (event_rows,))
+    # The row cap bounds what stations and the service write; the admin's own trail (audit) is kept by age
+    # alone, so that no flood of station traffic can push it out.
+    cursor = await conn.execute(
+        "DELETE FROM events WHERE audit = 0 AND id <"
+        " (SELECT id FROM events WHERE audit = 0 ORDER BY id DESC LIMIT 1 OFFSET ?)",
+        (max(event_rows - 1, 0),),
+    )
     gone["events"] += cursor.rowcount
     return gone
 
@@ -165,4 +172,5 @@ def _event(row: sqlite3.Row) -> Event:
         mac=row["mac"],
         message=row["message"],
         data=json.loads(row["data"]),
+        audit=bool(row["audit"]),
     )

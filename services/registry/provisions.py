@@ -138,11 +138,12 @@ async def provision_station(
 ) -> bool:
     """Make `mac` an accepted station holding this token, not yet seen under it; True if its row is new.
 
-    A row already there (a station once pending, rejected or retired, re-flashed) keeps its history.
+    A row already there (a station once pending, rejected or retired, re-flashed) keeps its history; not its
+    pinned station key: the flashed board makes a new one, pinned at its first check-in with this token.
     """
     cursor = await conn.execute(
         "UPDATE stations SET name = ?, status = 'accepted', chip = ?, token_hash = ?, token_unconfirmed = 0,"
-        " last_seen_at = NULL WHERE mac = ?",
+        " last_seen_at = NULL, key_hash = NULL, key_pinned_at = NULL WHERE mac = ?",
         (name, chip, token_hash, mac),
     )
     if cursor.rowcount:

@@ -11,6 +11,7 @@ PAST: tuple[tuple[str, str], ...] = (
     ("stations", "created_at"),
     ("stations", "last_seen_at"),
     ("stations", "last_history_at"),
+    ("stations", "key_pinned_at"),
     ("images", "imported_at"),
     ("assignments", "created_at"),
     ("events", "at"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import defaultdict
+from collections.abc import Callable
 
 import aiosqlite
 
@@ -70,12 +71,14 @@ class StationTable:
             tags[row["mac"]].append(row["tag"])
         return [self._buffer.overlay(_station(row, tuple(tags.get(row["mac"], ())))) for row in rows]
 
-    async def token_hash(self, mac: str) -> tuple[str | None, bool]:
-        """Return (token hash, whether it is still unconfirmed) for a station."""
-        row = await self._db.fetch_one("SELECT token_hash, token_unconfirmed FROM stations WHERE mac = ?", (mac,))
+    async def credentials(self, mac: str) -> tuple[str | None, bool, str | None]:
+        """Return (token hash, whether it is still unconfirmed, pinned key hash) for a station."""
+        row = await self._db.fetch_one(
+            "SELECT token_hash, token_unconfirmed, key_hash FROM stations WHERE mac = ?", (mac,)
+        )
         if row is None:
-            return None, False
-        return row["token_hash"], bool(row["token_unconfirmed"])
+            return None, False, None
+        return row["token_hash"], bool(row["token_unconfirmed"]), row["key_hash"]
 
     async def mac_for_token(self, token_hash: str) -> str | None:
         """Return the MAC of the station holding this token hash, or None."""
@@ -86,6 +89,14 @@ class StationTable:
         """Return the MACs of the stations carrying `tag`."""
         rows = await self._db.fetch_all("SELECT mac FROM station_tags WHERE tag = ?", (tag,))
         return [str(r["mac"]) for r in rows]
+
+    async def pending_unseen_since(self, before: float) -> bool:
+        """True if some pending station has not been seen (nor made) since `before`."""
+        row = await self._db.fetch_one(
+            "SELECT 1 FROM stations WHERE status = 'pending' AND coalesce(last_seen_at, created_at) < ? LIMIT 1",
+            (before,),
+        )
+        return row is not None
 
     async def counts_by_status(self) -> dict[str, int]:
         """Return how many stations are in each status."""
@@ -136,6 +147,13 @@ async def set_token(conn: aiosqlite.Connection, mac: str, token_hash: str, *, co
     )
 
 
+async def pin_key(conn: aiosqlite.Connection, mac: str, key_hash: str, now: float) -> None:
+    """Pin the station key a station sent at its first contact (its SHA-256): it must prove itself with it."""
+    await conn.execute(
+        "UPDATE stations SET key_hash = ?, key_pinned_at = ? WHERE mac = ? AND key_hash IS NULL", (key_hash, now, mac)
+    )
+
+
 async def confirm_token(conn: aiosqlite.Connection, mac: str) -> None:
     """Mark the station's token as used at least once."""
     await conn.execute("UPDATE stations SET token_unconfirmed = 0 WHERE mac = ? AND token_unconfirmed", (mac,))
@@ -181,6 +199,67 @@ async def set_ota_note(conn: aiosqlite.Connection, mac: str, note: str | None) -
     await conn.execute("UPDATE stations SET ota_note = ? WHERE mac = ?", (note, mac))
 
 
+async def delete_station(conn: aiosqlite.Connection, mac: str, now: float) -> dict[str, int]:
+    """Delete a station with everything that hangs off it; return the rows removed, by what they were.
+
+    Its tags, assignment, history, restarts, alerts, commands, config state and rollout rows go with its row
+    (ON DELETE CASCADE). Its downloads and the events about it go too, except the admin's own (the audit
+    trail), and a bench bundle or USB flash still awaiting it is cancelled, so its token lets nobody in.
+    """
+    await _current_status(conn, mac)
+    removed: dict[str, int] = {}
+    cursor = await conn.execute("DELETE FROM events WHERE mac = ? AND audit = 0", (mac,))
+    removed["events"] = cursor.rowcount
+    cursor = await conn.execute("DELETE FROM transfers WHERE mac = ?", (mac,))
+    removed["downloads"] = cursor.rowcount
+    cursor = await conn.execute(
+        "UPDATE provisions SET cancelled_at = ? WHERE mac = ? AND arrived_at IS NULL AND cancelled_at IS NULL",
+        (now, mac),
+    )
+    removed["provisions"] = cursor.rowcount
+    await conn.execute("DELETE FROM stations WHERE mac = ?", (mac,))
+    removed["stations"] = 1
+    return removed
+
+
+async def oldest_pending(
+    conn: aiosqlite.Connection, beyond: int, sparing: str, held: Callable[[str], bool] = lambda mac: False
+) -> list[str]:
+    """The pending stations past the first `beyond` to drop: those seen once only (a flood of made-up MACs) before
+    those seen again, each least recently seen first; never `sparing` (just arrived), nor one whose latest
+    check-in is `held` in memory (seen within the last minute, not written yet)."""
+    async with conn.execute("SELECT count(*) FROM stations WHERE status = 'pending'") as cursor:
+        row = await cursor.fetchone()
+    excess = (row[0] if row else 0) - beyond
+    found: list[str] = []
+    if excess <= 0:
+        return found
+    async with conn.execute(
+        "SELECT mac FROM stations WHERE status = 'pending' AND mac <> ?"
+        " ORDER BY coalesce(last_seen_at, created_at) > created_at, coalesce(last_seen_at, created_at)",
+        (sparing,),
+    ) as cursor:
+        async for (mac,) in cursor:
+            if not held(mac):
+                found.append(str(mac))
+                if len(found) == excess:
+                    break
+    return found
+
+
+async def pending_unseen_since(conn: aiosqlite.Connection, before: float) -> list[str]:
+    """The pending stations not seen (nor made) since `before`."""
+    async with conn.execute(
+        "SELECT mac FROM stations WHERE status = 'pending' AND coalesce(last_seen_at, created_at) < ?", (before,)
+    ) as cursor:
+        return [str(r[0]) for r in await cursor.fetchall()]
+
+
+def key_fingerprint(key_hash: str | None) -> str | None:
+    """How a pinned station key is shown: the first 16 hex digits of its SHA-256 (firmware can print the same)."""
+    return None if key_hash is None else "SHA256:" + key_hash[:16]
+
+
 def default_name(mac: str) -> str:
     """Name a new station after the end of its MAC, as the ESP SDKs name their soft-APs."""
     return "esp-" + mac.replace(":", "")[-6:].lower()
@@ -218,4 +297,6 @@ def _station(row: sqlite3.Row, tags: tuple[str, ...]) -> Station:
         settings=json.loads(row["settings"]),
         reset_reason=row["reset_reason"],
         **{name: row[name] for name in _STOCK_FIELDS},
+        key_fingerprint=key_fingerprint(row["key_hash"]),
+        key_pinned_at=row["key_pinned_at"],
     )

@@ -146,6 +146,12 @@ class RolloutEngine:
         self._reserved = {mac: (bssid, until + delta) for mac, (bssid, until) in self._reserved.items()}
         self.wake()
 
+    def forget(self, mac: str) -> None:
+        """A station was deleted (its rollout rows with it): stop watching it and free its download slot."""
+        self._watched.discard(mac)
+        self._reserved.pop(mac, None)
+        self.wake()  # its wave may now be complete
+
     def holds(self, mac: str) -> bool:
         """True while an active rollout holds this station (so that each of its check-ins is written and judged)."""
         return mac in self._watched

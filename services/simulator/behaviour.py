@@ -22,6 +22,8 @@ class Behaviour:
     # Its sketch has nothing but the core's stock update client (STA1 in the forum thread): it polls /ota
     # with no currentVersion, never checks in and reports nothing.
     stock_only: bool = False
+    # Firmware older than the station key: it proves nothing but its MAC (no token after being claimed).
+    no_station_key: bool = False
 
 
 HEALTHY = Behaviour()

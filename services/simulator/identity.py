@@ -28,6 +28,8 @@ class StationIdentity:
     ip: str
     bssid: str
     flash_mode: int = FLASH_QIO  # ESP.getFlashChipMode(): cheap ESP8266 modules run DIO or DOUT
+    # The station key its firmware made at first boot (16 bytes of esp_fill_random(), as hex) and keeps in flash.
+    key: str = ""
 
     @classmethod
     def derive(cls, seed: int, index: int, chip: str | None = None) -> StationIdentity:
@@ -46,6 +48,7 @@ class StationIdentity:
             ip=f"10.{subnet}.{index // 250}.{index % 250 + 2}",
             bssid=bssid,
             flash_mode=(FLASH_QIO, FLASH_DIO, FLASH_DOUT)[index // len(SIM_CHIPS) % 3],
+            key=random.Random(f"stationmaster-sim/{seed}/{index}/key").randbytes(16).hex(),
         )
 
 

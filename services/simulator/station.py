@@ -177,6 +177,7 @@ class SimulatedStation:
             body["reset_reason"] = code
         if self.applied_etag is not None:
             body["config_etag"] = self.applied_etag
+        self._prove(body)
         async with session.post("/api/v1/checkin", json=body, headers=self.headers()) as response:
             answer = await json_answer(response, "check-in", 200, self.stats)
         if answer is None:
@@ -255,7 +256,8 @@ class SimulatedStation:
         """POST one event of a contract kind; the message is cut to the contract's 256 characters."""
         if self.behaviour.stock_only:
             return  # a stock sketch only prints to its serial port
-        body = {"mac": self.mac, "events": [{"kind": kind, "message": message[:256]}]}
+        body: dict[str, Any] = {"mac": self.mac, "events": [{"kind": kind, "message": message[:256]}]}
+        self._prove(body)
         async with session.post("/api/v1/events", json=body, headers=self.headers()) as response:
             if await json_answer(response, "events", 202, self.stats) is not None:
                 self.stats.events_sent += 1
@@ -328,6 +330,11 @@ class SimulatedStation:
         """Restart, remembering why (ESP.restart() after writing the cause to RTC memory)."""
         self._booted_at = time.monotonic()
         self.restart_cause = cause
+
+    def _prove(self, body: dict[str, Any]) -> None:
+        """Add the station key, as the contract's firmware sends it in every check-in and event report."""
+        if not self.behaviour.no_station_key:
+            body["station_key"] = self.identity.key
 
     def headers(self) -> dict[str, str]:
         """The headers of the requests the sketch makes itself: its HTTP client's User-Agent and its token."""

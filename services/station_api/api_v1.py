@@ -11,13 +11,13 @@ from services.station_api.keys import REPORTS
 
 async def checkin(request: web.Request) -> web.Response:
     """Record a check-in; answer with commands, the config ETag and the poll interval."""
-    answer = await request.app[REPORTS].check_in(await json_body(request), bearer_token(request))
+    answer = await request.app[REPORTS].check_in(await json_body(request), bearer_token(request), request.remote)
     return web.json_response(answer)
 
 
 async def enrol(request: web.Request) -> web.Response:
     """Record a station announcing itself."""
-    answer = await request.app[REPORTS].enrol(await json_body(request), bearer_token(request))
+    answer = await request.app[REPORTS].enrol(await json_body(request), bearer_token(request), request.remote)
     return web.json_response(answer, status=202)
 
 
@@ -33,7 +33,8 @@ async def config(request: web.Request) -> web.Response:
 
 async def events(request: web.Request) -> web.Response:
     """Store events a station reports."""
-    count = await request.app[REPORTS].station_events(await json_body(request), bearer_token(request))
+    reports = request.app[REPORTS]
+    count = await reports.station_events(await json_body(request), bearer_token(request), request.remote)
     return web.json_response({"accepted": count}, status=202)
 
 

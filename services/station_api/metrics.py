@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,12 +27,28 @@ STATES = ("online", "late", "offline", "awaiting", "pending", "rejected", "retir
 
 @dataclass(frozen=True, slots=True)
 class MetricsSource:
-    """What the endpoint reads: the registry, the state thresholds, the clock and the check-in counters."""
+    """What the endpoint reads (the registry, the state thresholds, the clock, the check-in counters), and for whom.
+
+    Per-station series name every MAC and show the moment each is accepted: what someone on the LAN needs to
+    pose as a station. They are off unless `stations`, and only the addresses in `allow` are answered at all.
+    """
 
     registry: Registry
     presence: Presence
     clock: Callable[[], float]
     coalescer: CheckinCoalescer | None = None
+    stations: bool = False
+    allow: tuple[str, ...] = ("127.0.0.1", "::1")
+
+    def allows(self, address: str | None) -> bool:
+        """True if a scrape from `address` may be answered."""
+        try:
+            peer = ipaddress.ip_address(address or "")
+        except ValueError:
+            return False
+        if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped is not None:
+            peer = peer.ipv4_mapped
+        return any(peer in ipaddress.ip_network(allowed, strict=False) for allowed in self.allow)
 
 
 METRICS = web.AppKey("metrics", MetricsSource)
@@ -40,9 +57,11 @@ METRICS = web.AppKey("metrics", MetricsSource)
 async def metrics(request: web.Request) -> web.Response:
     """The figures as of now; formatting runs in a thread (the process collector reads /proc)."""
     source = request.app[METRICS]
+    if not source.allows(request.remote):
+        raise web.HTTPNotFound()  # as if there were no /metrics: nothing says what is here
     figures = await gather_figures(source.registry, source.presence, source.clock)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(FleetCollector(figures, source.coalescer))
+    registry.register(FleetCollector(figures, source.coalescer, stations=source.stations))
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
@@ -54,9 +73,10 @@ async def metrics(request: web.Request) -> web.Response:
 class FleetCollector(Collector):
     """The metric families of one set of figures."""
 
-    def __init__(self, figures: FleetFigures, coalescer: CheckinCoalescer | None) -> None:
+    def __init__(self, figures: FleetFigures, coalescer: CheckinCoalescer | None, *, stations: bool = True) -> None:
         self.figures = figures
         self.coalescer = coalescer
+        self.stations = stations  # the per-station series (MACs, names), or the fleet's figures alone
 
     def collect(self) -> Iterator[Metric]:
         """Yield every family (Prometheus-style names: base units, `_total` counters, an `_info` for versions)."""
@@ -67,6 +87,43 @@ class FleetCollector(Collector):
             stations.add_metric([state], counts.get(state, 0))
         yield stations
 
+        if self.stations:
+            yield from self._per_station()
+        alerts = GaugeMetricFamily("stationmaster_alerts_open", "Open alerts by kind", labels=["kind"])
+        for kind, count in sorted(Counter(a.kind for a in figures.open_alerts).items()):
+            alerts.add_metric([kind], count)
+        yield alerts
+
+        commands = GaugeMetricFamily("stationmaster_commands", "Commands by state (as kept)", labels=["state"])
+        for state, count in sorted(figures.commands.items()):
+            commands.add_metric([state], count)
+        yield commands
+
+        target = ["image", "project", "version", "target"]
+        assigned = GaugeMetricFamily(
+            "stationmaster_assignment_stations", "Accepted stations an assigned image is for", labels=target
+        )
+        updated = GaugeMetricFamily(
+            "stationmaster_assignment_updated_stations", "Of those, how many report its version", labels=target
+        )
+        for progress in figures.assignments:
+            image = progress.image
+            key = [image.sha256[:12], image.project or "", image.version or "", progress.target]
+            assigned.add_metric(key, progress.stations)
+            updated.add_metric(key, progress.updated)
+        yield from (assigned, updated)
+
+        if self.coalescer is not None:
+            held = CounterMetricFamily(
+                "stationmaster_checkins", "Check-ins since start, by how they were written", labels=["written"]
+            )
+            held.add_metric(["together"], self.coalescer.held)
+            held.add_metric(["at_once"], self.coalescer.written)
+            yield held
+
+    def _per_station(self) -> Iterator[Metric]:
+        """The families with a series per station, labelled by its MAC and name."""
+        figures = self.figures
         label = ["mac", "name"]
         watched = [s for s in figures.stations if s.status in ("accepted", "pending")]
         names = {s.mac: s.name for s in figures.stations}
@@ -103,10 +160,6 @@ class FleetCollector(Collector):
                 restarts.add_metric([mac, names[mac], cause], count)
         yield restarts
 
-        alerts = GaugeMetricFamily("stationmaster_alerts_open", "Open alerts by kind", labels=["kind"])
-        for kind, count in sorted(Counter(a.kind for a in figures.open_alerts).items()):
-            alerts.add_metric([kind], count)
-        yield alerts
         station_alerts = GaugeMetricFamily(
             "stationmaster_station_alert", "1 for each open alert of a station", labels=[*label, "kind"]
         )
@@ -114,30 +167,3 @@ class FleetCollector(Collector):
             if alert.mac is not None:
                 station_alerts.add_metric([alert.mac, names.get(alert.mac, ""), alert.kind], 1)
         yield station_alerts
-
-        commands = GaugeMetricFamily("stationmaster_commands", "Commands by state (as kept)", labels=["state"])
-        for state, count in sorted(figures.commands.items()):
-            commands.add_metric([state], count)
-        yield commands
-
-        target = ["image", "project", "version", "target"]
-        assigned = GaugeMetricFamily(
-            "stationmaster_assignment_stations", "Accepted stations an assigned image is for", labels=target
-        )
-        updated = GaugeMetricFamily(
-            "stationmaster_assignment_updated_stations", "Of those, how many report its version", labels=target
-        )
-        for progress in figures.assignments:
-            image = progress.image
-            key = [image.sha256[:12], image.project or "", image.version or "", progress.target]
-            assigned.add_metric(key, progress.stations)
-            updated.add_metric(key, progress.updated)
-        yield from (assigned, updated)
-
-        if self.coalescer is not None:
-            held = CounterMetricFamily(
-                "stationmaster_checkins", "Check-ins since start, by how they were written", labels=["written"]
-            )
-            held.add_metric(["together"], self.coalescer.held)
-            held.add_metric(["at_once"], self.coalescer.written)
-            yield held

@@ -65,13 +65,14 @@ class FeedFollower:
         key = PublicKey.parse(public_key if isinstance(public_key, str) else "")
         every, feed_url = interval_s, str(url)
 
-        async def op(entry: EventLog) -> None:
-            await feed_rows.follow(entry.conn, feed_url, str(key), every)
-            message = f"following the release feed {feed_url} (key {key.key_id})"
-            await entry("feed_followed", None, message, url=feed_url)
+        async def op(entry: EventLog) -> str:
+            followed = await feed_rows.follow(entry.conn, feed_url, str(key), every)
+            message = f"following the release feed {feed_url} (key {key.key_id})" + _replay_note(followed)
+            await entry("feed_followed", None, message, url=feed_url, same=followed.same, sequence=followed.sequence)
+            return message
 
-        await self._journal.write(op)
-        return await self.status()
+        message = await self._journal.write(op)
+        return {**await self.status(), "message": message}
 
     async def unfollow(self) -> None:
         """Stop following (imported images stay in the library)."""
@@ -240,6 +241,18 @@ class FeedFollower:
                 await entry("feed_synced", None, f"release feed: {changes['last_outcome']}")
 
         await self._journal.write(op)
+
+
+def _replay_note(followed: feed_rows.Followed) -> str:
+    """What following did to replay protection, in words: the admin must know when it starts afresh."""
+    if followed.same:
+        held = f"sequence {followed.sequence}" if followed.sequence is not None else "none synced yet"
+        return f"; already followed, so a feed older than the newest seen ({held}) is still refused"
+    if followed.previous_url is None:
+        return ""
+    if followed.sequence is None:
+        return "; another URL or key than the feed followed until now, so replay protection starts afresh"
+    return f"; another URL or key than until now, followed here before: still held to its sequence {followed.sequence}"
 
 
 def _describe(outcome: SyncOutcome) -> str:

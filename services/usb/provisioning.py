@@ -69,7 +69,8 @@ class UsbProvisioning:
         if prepared.provision is not None:
             await self._provisioning.record(entry, prepared.provision, mac)
             return
-        # An ESP8266: accepted by its MAC, its history kept if it was known; no token until it checks in.
+        # An ESP8266: accepted by its MAC, its history kept if it was known; no token until it checks in, and the
+        # key it makes after this flash is pinned at that first check-in.
         conn = entry.conn
         clash = await provision_rows.station_name_taken(conn, prepared.name, mac)
         if clash is not None:
@@ -77,7 +78,7 @@ class UsbProvisioning:
         await station_rows.insert_pending(conn, mac, entry.now, prepared.name)
         await conn.execute(
             "UPDATE stations SET name = ?, status = 'accepted', chip = ?, token_hash = NULL, token_unconfirmed = 0,"
-            " last_seen_at = NULL WHERE mac = ?",
+            " last_seen_at = NULL, key_hash = NULL, key_pinned_at = NULL WHERE mac = ?",
             (prepared.name, prepared.chip, mac),
         )
 

@@ -24,6 +24,7 @@ from tests.benchmarks.procstats import written_bytes
 from tests.benchmarks.tui_latency import percentile
 from tests.conftest import ServeProcess
 from tests.imagefactory import build_image
+from tests.stationkit import station_key
 
 
 async def accepted_fleet(serve: ServeProcess, admin: AdminClient, count: int) -> list[tuple[str, str, str]]:
@@ -31,7 +32,8 @@ async def accepted_fleet(serve: ServeProcess, admin: AdminClient, count: int) ->
     fleet = []
     async with aiohttp.ClientSession(serve.url) as session:
         for index in range(count):
-            body = {"mac": mac(index, 0x0A), "chip": "esp32", "version": "1.0.0"}
+            station = mac(index, 0x0A)
+            body = {"mac": station, "chip": "esp32", "version": "1.0.0", "station_key": station_key(station)}
             async with session.post("/api/v1/checkin", json=body) as response:
                 await response.read()
             await admin.accept(body["mac"])

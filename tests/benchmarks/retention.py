@@ -35,6 +35,7 @@ from services.fleet.journal import Journal
 from services.fleet.retention import prune_once
 from services.service import REGISTRY_FILE, StationmasterService
 from tests.conftest import make_settings
+from tests.stationkit import station_key
 
 START = 1_800_000_000.0  # the simulated month starts here (a Friday in 2027)
 HOUR, DAY = 3600.0, 86400.0
@@ -86,6 +87,7 @@ class Station:
             "ip": f"192.168.{int(self.mac[-5:-3], 16)}.{int(self.mac[-2:], 16)}",
             "bssid": "0A:11:22:33:44:55",
             "free_sketch_space": 1_310_720,
+            "station_key": station_key(self.mac),
         }
 
 

@@ -19,8 +19,16 @@ from tests.conftest import make_settings
 # it, and download events, are written when a download ends, which may be after the client has its answer.
 # Events are compared apart, less the kinds below.
 _TRAFFIC_TABLES = ("transfers", "events", "sqlite_sequence")
-# A refusal may tell the admin why (a station's `ota_note` and an `ota_held` event): that is its purpose.
-_EVENTS_A_REFUSAL_MAY_WRITE = ("ota_held", "download_finished", "download_part", "download_interrupted")
+# A refusal may tell the admin why (a station's `ota_note` and an `ota_held` event; the alert that another device
+# claims a station): that is its purpose.
+_EVENTS_A_REFUSAL_MAY_WRITE = (
+    "ota_held",
+    "download_finished",
+    "download_part",
+    "download_interrupted",
+    "alert_station_claimed_twice",
+)
+_ALERTS_A_REFUSAL_MAY_RAISE = "kind NOT IN ('station_claimed_twice')"
 _COLUMNS_A_REFUSAL_MAY_WRITE = {"stations": ("ota_note",)}
 # Bytes a request can end with, for answers whose body never ends (the admin event stream).
 _ENDLESS = (b"text/event-stream",)
@@ -89,7 +97,8 @@ class BackgroundService:
             for table in sorted(set(names) - set(_TRAFFIC_TABLES)):
                 skip = _COLUMNS_A_REFUSAL_MAY_WRITE.get(table, ())
                 columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})") if row[1] not in skip]
-                found[table] = conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY 1, 2").fetchall()
+                where = f" WHERE {_ALERTS_A_REFUSAL_MAY_RAISE}" if table == "alerts" else ""
+                found[table] = conn.execute(f"SELECT {', '.join(columns)} FROM {table}{where} ORDER BY 1, 2").fetchall()
             marks = ", ".join("?" for _ in _EVENTS_A_REFUSAL_MAY_WRITE)
             found["events"] = conn.execute(
                 f"SELECT id, kind, mac, message, data FROM events WHERE kind NOT IN ({marks}) ORDER BY id",

@@ -30,6 +30,7 @@ from tests.hostile.strategies import (
     text_values,
 )
 from tests.imagefactory import build_image
+from tests.stationkit import station_key
 
 KNOWN_MAC = "24:0A:C4:00:20:01"
 REJECTED_MAC = "24:0A:C4:00:20:02"
@@ -80,7 +81,13 @@ class Scene:
 def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
     """One service for every example (hypothesis runs hundreds); a stalled body is given up after 1 s."""
     service = BackgroundService(tmp_path_factory.mktemp("hostile-station"), request_timeout_s=1)
-    checkin = {"mac": KNOWN_MAC, "chip": "esp32", "project": "hostile", "version": "1.0.0"}
+    checkin = {
+        "mac": KNOWN_MAC,
+        "chip": "esp32",
+        "project": "hostile",
+        "version": "1.0.0",
+        "station_key": station_key(KNOWN_MAC),
+    }
     assert _post(service, checkin).status == 200
     assert service.admin_json("POST", f"/v1/stations/{KNOWN_MAC}/accept").status == 200
     answer = _post(service, checkin)

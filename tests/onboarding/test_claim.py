@@ -9,10 +9,18 @@ import aiohttp
 from appliance.contract.client import AdminClient
 from services.service import StationmasterService
 from tests.onboarding.cli import stationmaster
+from tests.stationkit import station_key
 from tui.onboarding import ROADS
 
 STA1 = "24:0A:C4:00:00:01"
-REPORT = {"mac": STA1, "chip": "esp32", "project": "weather", "version": "1.0.0", "ip": "192.168.1.41"}
+REPORT = {
+    "mac": STA1,
+    "chip": "esp32",
+    "project": "weather",
+    "version": "1.0.0",
+    "ip": "192.168.1.41",
+    "station_key": station_key(STA1),
+}
 
 
 async def check_in(http: aiohttp.ClientSession, token: str | None = None, **fields: Any) -> tuple[int, Any]:

@@ -30,6 +30,7 @@ CHECKIN_FIELDS: dict[str, type] = {
     "free_sketch_space": int,
     "reset_reason": int,
     "config_etag": str,
+    "station_key": str,
 }
 # The stock clients' own headers, spelt as in ESP8266httpUpdate.cpp (core 3.x) and HTTPUpdate.cpp (arduino-esp32 2.x).
 ESP8266_HEADERS = frozenset(

@@ -8,6 +8,7 @@ import aiohttp
 
 from appliance.contract.client import AdminClient
 from services.service import StationmasterService
+from tests.stationkit import station_key
 
 STA1 = "24:0A:C4:00:00:01"
 STA2 = "24:0A:C4:00:00:02"
@@ -26,6 +27,7 @@ def report(mac: str, **fields: Any) -> dict[str, Any]:
         "restart_cause": "power_on",
         "ip": "192.168.1.23",
         "bssid": "11:22:33:44:55:66",
+        "station_key": station_key(mac),
     }
     body.update(fields)
     return body

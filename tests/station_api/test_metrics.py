@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
@@ -15,6 +17,13 @@ from tests.imagefactory import build_image
 from tests.stationkit import accepted, check_in
 
 STA1, STA2, PENDING = "24:0A:C4:00:00:41", "5C:CF:7F:00:00:42", "24:0A:C4:00:00:43"
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[StationmasterService]:
+    """A service whose /metrics shows each station (`[metrics] stations = true`; off by default)."""
+    async with StationmasterService(make_settings(tmp_path, metrics_stations=True)) as running:
+        yield running
 
 
 async def scrape(http: aiohttp.ClientSession) -> dict[str, list[Sample]]:
@@ -79,6 +88,24 @@ async def test_the_metrics_carry_each_stations_figures_restarts_versions_and_upd
     assert "process_cpu_seconds" in metrics
     assert "python_info" in metrics
     assert "python_gc_objects_collected" in metrics
+
+
+async def test_by_default_it_names_no_station_and_answers_this_machine_alone(tmp_path: Path) -> None:
+    async with (
+        StationmasterService(make_settings(tmp_path)) as service,
+        aiohttp.ClientSession(base_url=service.station_url) as http,
+    ):
+        await check_in(http, PENDING)
+        metrics = await scrape(http)
+        assert value(metrics["stationmaster_stations"], state="pending") == 1
+        assert not [name for name in metrics if name.startswith("stationmaster_station_")]
+        # Another address (127.0.0.2 is this machine too, but not in `allow`) is told there is no such page.
+        connector = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
+        async with (
+            aiohttp.ClientSession(base_url=service.station_url, connector=connector) as stranger,
+            stranger.get("/metrics") as response,
+        ):
+            assert response.status == 404
 
 
 async def test_the_admin_can_turn_the_endpoint_off(tmp_path: Path) -> None:
