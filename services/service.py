@@ -64,6 +64,9 @@ HOUSEKEEPING_EVERY_S = 2.0
 PENDING_EXPIRY_EVERY_S = 600.0
 
 
+LISTEN_BACKLOG = 1024
+
+
 class StartupError(Exception):
     """The service cannot start; the message says what to change."""
 
@@ -317,7 +320,11 @@ class StationmasterService:
         )
         await station_runner.setup()
         self._runners.append(station_runner)
-        site = web.TCPSite(station_runner, settings.http_host, settings.http_port, reuse_address=True)
+        # A site's stations come back together after a power cut or an outage of the access point: a backlog of
+        # aiohttp's default 128 drops the handshakes of the rest, and each is retried a second and more later.
+        site = web.TCPSite(
+            station_runner, settings.http_host, settings.http_port, reuse_address=True, backlog=LISTEN_BACKLOG
+        )
         try:
             await site.start()
         except OSError as exc:

@@ -29,7 +29,7 @@ from services.health.resets import normalise_restart
 from services.models import CheckIn, Station
 from services.onboarding import arrival
 from services.registry import stations as station_rows
-from services.registry.checkin_buffer import checkin_view
+from services.registry.database import ALL
 from services.registry.history import maybe_insert_checkin
 from services.registry.wifi import config_entry
 from services.sitewifi import acks as wifi_acks
@@ -80,6 +80,11 @@ class StationReports:
         self._coalescer = coalescer
         self._removal = removal
         self.cadence = Cadence()
+        # Config ETags by MAC, dropped when the station or the site's Wi-Fi changes (a count of those changes
+        # keeps a reading that a change overtook from being kept).
+        self._etags: dict[str, str] = {}
+        self._etag_changes = 0
+        journal.registry.views.follow(self._forget_etags)
         self.identities = Identities(journal)
         self.allowances = EventAllowances()
 
@@ -96,7 +101,7 @@ class StationReports:
     async def _check_in(self, report: CheckIn, caller: Caller) -> dict[str, Any]:
         view = None
         if self._coalescer is not None or self._health is not None:
-            view = await checkin_view(self._registry.db, report.mac)
+            view = await self._registry.views.view(report.mac)
             report = self._paced(report, view)
         verdict = None
         if self._health is not None and view is not None and view["status"] == "accepted":
@@ -108,6 +113,7 @@ class StationReports:
             report, view, authenticated=caller.authenticated, quiet=quiet
         ):
             assert view is not None
+            self._held(report)
             status, token = str(view["status"]), None
         else:
 
@@ -135,7 +141,7 @@ class StationReports:
         if token is not None:
             answer["token"] = token
         if status == "accepted" and (caller.authenticated or token is not None):
-            answer["config_etag"] = (await self.config_for(report.mac))[0]
+            answer["config_etag"] = await self._config_etag(report.mac)
         return answer
 
     async def polled(self, report: CheckIn) -> None:
@@ -144,7 +150,7 @@ class StationReports:
         A poll proves nothing (anyone on the LAN can send one with any MAC): a station that proves itself at
         check-in (its token, its pinned key) is told by its check-ins alone, and a barred one by nothing.
         """
-        view = await checkin_view(self._registry.db, report.mac)
+        view = await self._registry.views.view(report.mac)
         if view is not None:
             proves_itself = (view["token_hash"] and not view["token_unconfirmed"]) or view["key_hash"]
             if view["status"] in ("rejected", "retired") or proves_itself:
@@ -152,6 +158,7 @@ class StationReports:
             report = self._paced(report, view)
         if self._coalescer is not None and await self._coalescer.hold(report, view, authenticated=False, by_poll=True):
             assert view is not None
+            self._held(report)
             status = str(view["status"])
         else:
             status = await self._journal.write(lambda log: self._record_poll(log, report))
@@ -221,6 +228,23 @@ class StationReports:
         etag, config, _ = await self._config_parts(mac)
         return etag, config
 
+    async def _config_etag(self, mac: str) -> str:
+        """The ETag of the station's config, from memory until its station or the site's Wi-Fi changes."""
+        etag = self._etags.get(mac)
+        if etag is None:
+            changes = self._etag_changes
+            etag = (await self._config_parts(mac))[0]
+            if changes == self._etag_changes:
+                self._etags[mac] = etag
+        return etag
+
+    def _forget_etags(self, macs: frozenset[str]) -> None:
+        self._etag_changes += 1
+        if ALL in macs:
+            self._etags.clear()
+        for mac in macs:
+            self._etags.pop(mac, None)
+
     async def _config_parts(self, mac: str) -> tuple[str, dict[str, Any], list[int]]:
         station = await self._registry.stations.require(mac)
         _refuse_if_barred(station)
@@ -240,6 +264,18 @@ class StationReports:
         mac = await self._mac_for_bearer(bearer)
         _refuse_if_barred(await self._registry.stations.require(mac))
         return mac
+
+    def _held(self, report: CheckIn) -> None:
+        """A check-in held in memory: the station's view takes what it changed (the file takes it later)."""
+        held = self._registry.checkin_buffer.get(report.mac)
+        self._registry.views.seen(
+            report.mac,
+            last_seen_at=held.at if held is not None else None,
+            rssi=report.rssi,
+            uptime_s=report.uptime_s,
+            free_heap=report.free_heap,
+            seen_period_s=report.seen_period_s,
+        )
 
     def _paced(self, report: CheckIn, view: Mapping[str, Any] | None) -> CheckIn:
         """The report with the station's own pace, as its gap since it was last seen teaches it."""

@@ -11,6 +11,7 @@ from services.registry.database import Database, MigrationError
 from services.registry.feed import FeedTable
 from services.registry.health import HealthTable
 from services.registry.history import HistoryTable
+from services.registry.hotviews import HotViews
 from services.registry.images import ImageTable
 from services.registry.lan import LanTable
 from services.registry.provisions import ProvisionTable
@@ -27,6 +28,7 @@ class Registry:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.checkin_buffer = CheckinBuffer()  # check-ins not yet written; station reads see them
+        self.views = HotViews(db)  # what a check-in reads of its station, kept between the writes that change it
         self.stations = StationTable(db, self.checkin_buffer)
         self.images = ImageTable(db)
         self.history = HistoryTable(db)

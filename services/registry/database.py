@@ -46,9 +46,12 @@ class Database:
         self._queue: asyncio.Queue[tuple[WriteOp[Any], asyncio.Future[Any]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.commits = 0
+        self.queries = 0  # statements run on the reader: what the caches in front of it save shows here
         self._full_reported_at = -_FULL_REPORT_INTERVAL_S
         # Bumped when a restore swaps the file: whoever caches what is in it must read it again.
         self.generation = 0
+        # Told, after each commit, which stations it changed (ALL: anything, or the whole site's config).
+        self._touch_listeners: list[Callable[[frozenset[str]], None]] = []
         # A restore swaps the file under a running service: it holds the write lock (no batch runs) and the
         # reader lock (no query runs) while the connections are replaced.
         self._write_lock = asyncio.Lock()
@@ -76,6 +79,12 @@ class Database:
         await self._reader.close()
         await self._writer.close()
 
+    def on_touched(self, listener: Callable[[frozenset[str]], None]) -> None:
+        """Call `listener` after each commit with the MACs of the stations it changed (see `touch_triggers`): a
+        cache of what a check-in reads stays right without asking the file. A restore, a clock step or a
+        change of the whole site's config (its Wi-Fi) is `ALL`."""
+        self._touch_listeners.append(listener)
+
     async def write(self, op: WriteOp[T]) -> T:
         """Run `op` inside the writer's transaction; return once its changes are committed to disk."""
         if self._task is None:
@@ -86,11 +95,13 @@ class Database:
 
     async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Run a read-only query and return every row."""
+        self.queries += 1
         async with self._reader_lock, self._reader.execute(sql, tuple(params)) as cursor:
             return list(await cursor.fetchall())
 
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         """Run a read-only query and return its first row, or None."""
+        self.queries += 1
         async with self._reader_lock, self._reader.execute(sql, tuple(params)) as cursor:
             return await cursor.fetchone()
 
@@ -130,6 +141,7 @@ class Database:
             try:
                 self._writer, self._reader = await _connect(self.path)
                 self.generation += 1
+                self._tell(frozenset({ALL}))
             except BaseException:
                 log.exception("the restored registry could not be opened; putting the previous one back")
                 for suffix in ("-wal", "-shm"):
@@ -155,6 +167,9 @@ class Database:
                     await self._writer.execute("ROLLBACK")
                 raise
             self.commits += 1
+            # Moving stamps touches no watched column, and still changes what a cache holds: drop it all.
+            await self._touched()
+            self._tell(frozenset({ALL}))
             then(result)
             return result
 
@@ -191,6 +206,7 @@ class Database:
                     await self._writer.execute("ROLLBACK TO op")
                     await self._writer.execute("RELEASE op")
                     outcomes.append((False, _storage_error(exc)))
+            touched = await self._touched()
             await self._writer.execute("COMMIT")
             self.commits += 1
         except Exception as exc:
@@ -208,6 +224,8 @@ class Database:
                 if not future.done():
                     future.set_exception(error)
             return
+        if touched:
+            self._tell(touched)
         for (ok, value), (_, future) in zip(outcomes, batch, strict=True):
             if future.done():
                 continue
@@ -215,6 +233,19 @@ class Database:
                 future.set_result(value)
             else:
                 future.set_exception(value)
+
+    async def _touched(self) -> frozenset[str]:
+        """The stations this transaction changed (from the temporary triggers), forgotten once read."""
+        async with self._writer.execute("SELECT DISTINCT mac FROM temp.touched") as cursor:
+            rows = await cursor.fetchall()
+        if not rows:
+            return frozenset()
+        await self._writer.execute("DELETE FROM temp.touched")
+        return frozenset(str(row[0]) for row in rows)
+
+    def _tell(self, touched: frozenset[str]) -> None:
+        for listener in self._touch_listeners:
+            listener(touched)
 
 
 def _storage_error(exc: Exception) -> Exception:
@@ -241,6 +272,7 @@ async def _connect(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connecti
         await _configure(writer)
         _keep_private(path)  # the -wal and -shm files SQLite just made hold the same secrets
         await migrate(writer)
+        await touch_triggers(writer)
         reader = await aiosqlite.connect(path, isolation_level=None)
     except BaseException:
         await writer.close()
@@ -249,6 +281,45 @@ async def _connect(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connecti
     await reader.execute("PRAGMA query_only = ON")
     await reader.execute("PRAGMA busy_timeout = 5000")
     return writer, reader
+
+
+# What a "still here" check-in changes, and what the flush of held check-ins and the history write: a cache
+# holds its own copy of these (it writes them through), so changing them tells nobody.
+VOLATILE_COLUMNS = frozenset({"last_seen_at", "rssi", "uptime_s", "free_heap", "seen_period_s", "last_history_at"})
+# Tables whose rows belong to one station (its `mac`), and tables whose change touches every station.
+_STATION_TABLES = ("station_tags", "alerts", "commands", "station_config")
+_SITE_TABLES = ("site_wifi",)
+ALL = "*"
+
+
+async def touch_triggers(conn: aiosqlite.Connection) -> None:
+    """Temporary triggers (this connection only, made anew at each open) that note every station a write
+    changes in `temp.touched`, read back after each commit (`Database.on_touched`)."""
+    async with conn.execute("SELECT name FROM pragma_table_info('stations')") as cursor:
+        watched = [str(row[0]) for row in await cursor.fetchall() if row[0] not in VOLATILE_COLUMNS]
+    statements = [
+        "CREATE TEMP TABLE IF NOT EXISTS touched (mac TEXT NOT NULL)",
+        "CREATE TEMP TRIGGER IF NOT EXISTS touch_stations_insert AFTER INSERT ON main.stations"
+        " BEGIN INSERT INTO touched VALUES (new.mac); END",
+        "CREATE TEMP TRIGGER IF NOT EXISTS touch_stations_delete AFTER DELETE ON main.stations"
+        " BEGIN INSERT INTO touched VALUES (old.mac); END",
+        f"CREATE TEMP TRIGGER IF NOT EXISTS touch_stations_update AFTER UPDATE OF {', '.join(watched)}"
+        " ON main.stations BEGIN INSERT INTO touched VALUES (new.mac); END",
+    ]
+    for table in _STATION_TABLES:
+        for event, row in (("INSERT", "new"), ("UPDATE", "new"), ("DELETE", "old")):
+            statements.append(
+                f"CREATE TEMP TRIGGER IF NOT EXISTS touch_{table}_{event.lower()} AFTER {event} ON main.{table}"
+                f" WHEN {row}.mac IS NOT NULL BEGIN INSERT INTO touched VALUES ({row}.mac); END"
+            )
+    for table in _SITE_TABLES:
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            statements.append(
+                f"CREATE TEMP TRIGGER IF NOT EXISTS touch_{table}_{event.lower()} AFTER {event} ON main.{table}"
+                f" BEGIN INSERT INTO touched VALUES ('{ALL}'); END"
+            )
+    for statement in statements:
+        await conn.execute(statement)
 
 
 async def _prepare_staged(staged: Path, live: aiosqlite.Connection, carry: CarryOp | None) -> None:
