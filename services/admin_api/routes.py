@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from appliance.contract.version import api_text
 from services.admin_api.keys import ADMINISTRATION, INFO, LIBRARY, MDNS, PUSHER, REGISTRY
 from services.admin_api.wire import assignment_json, event_json, image_json, station_json
 from services.errors import InvalidInput
@@ -28,6 +29,7 @@ async def status(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "version": info.version,
+            "api": api_text(),
             "started_at": info.started_at,
             "uptime_s": round(time.time() - info.started_at, 1),
             "station_port": info.station_port,
