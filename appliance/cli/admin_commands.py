@@ -14,6 +14,7 @@ from typing import Any
 from appliance.cli import target, views
 from appliance.config import ConfigError
 from appliance.contract.client import AdminClient, AdminError, ServiceUnavailable
+from appliance.contract.stream import CompactStream
 from appliance.remote import ForwardError, SshForward
 
 EXIT_OK = 0
@@ -154,6 +155,9 @@ def open_tui(args: argparse.Namespace) -> int:
 
     try:
         chosen = target.choose(args)
+        if chosen.destination is not None:
+            # Over 3G an SSH handshake takes seconds: say what is happening meanwhile.
+            print(f"Reaching {chosen.destination} over SSH…", file=sys.stderr)
         with target.reach(chosen) as (socket_path, forward):
             try:
                 asyncio.run(_with_client(socket_path, status, args, forward))
@@ -311,7 +315,9 @@ async def _events(client: AdminClient, args: argparse.Namespace) -> Any:
     # Following prints as it goes, oldest first: one JSON object a line with --json, so it can be piped.
     for event in reversed(found):
         views.follow(event, args)
-    async for message in client.stream_events():
+    # Across a slow link the compact stream: batched, deflated, check-ins as what changed.
+    messages = client.follow(CompactStream()) if client.afar else client.stream_events()
+    async for message in messages:
         # Live check-ins carry no id: they are not events, only the heartbeat of the TUI.
         if message.get("id") is None:
             continue

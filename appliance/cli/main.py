@@ -22,6 +22,7 @@ from appliance.cli import (
     wifi_commands,
 )
 from appliance.config import LOG_LEVELS, ConfigError, Settings, describe, find_config_file, load_settings
+from appliance.remote import ForwardError
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -134,6 +135,9 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        except ForwardError as exc:
+            print(exc, file=sys.stderr)
+            return admin_commands.EXIT_UNREACHABLE
         return doctor.run(args) if afar is None else afar
     if args.command is None:
         if _interactive():

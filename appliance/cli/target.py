@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from appliance.config import ConfigError, client_admin_socket, load_settings
-from appliance.remote import DestinationError, SshDestination, SshForward, parse_destination, ssh_program
+from appliance.remote import DestinationError, ForwardError, SshDestination, SshForward, parse_destination, ssh_program
+
+# ssh's own exit code when it could not connect (a remote command's code is passed through): ours is 3.
+_SSH_FAILED = 255
+_UNREACHABLE = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,8 @@ def choose(args: argparse.Namespace) -> Target:
     """--ssh, else --admin-socket or $STATIONMASTER_ADMIN_SOCKET, else [remote] ssh, else the local socket."""
     ssh_flag: str | None = getattr(args, "ssh", None)
     admin_socket: Path | None = getattr(args, "admin_socket", None)
+    if getattr(args, "offline", False):  # a command of the admin's own machine (feed keygen, feed sign)
+        return Target(socket=admin_socket or client_admin_socket(config_path=args.config, env=os.environ))
     if ssh_flag is None and admin_socket is not None:
         return Target(socket=Path(admin_socket).expanduser())
     if ssh_flag is None and os.environ.get("STATIONMASTER_ADMIN_SOCKET"):
@@ -81,6 +87,7 @@ def doctor_afar(args: argparse.Namespace) -> int | None:
     if args.json:
         command.append("--json")
     try:
-        return subprocess.call(command, stdin=subprocess.DEVNULL)
+        code = subprocess.call(command, stdin=subprocess.DEVNULL)
     except FileNotFoundError:
-        raise ConfigError(f"no {chosen.ssh[0]!r} command on this machine: install OpenSSH's client") from None
+        raise ForwardError(f"no {chosen.ssh[0]!r} command on this machine: install OpenSSH's client") from None
+    return _UNREACHABLE if code == _SSH_FAILED else code

@@ -7,6 +7,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -23,7 +24,8 @@ def have_sshd() -> bool:
 
 class SiteSshd:
     """sshd listening on `address` inside namespace `ns`, in a mount namespace of its own whose
-    /run/stationmaster/admin.sock is the test service's socket, as on an installed Pi.
+    /run/stationmaster/admin.sock is the test service's socket, as on an installed Pi (where `stationmaster`
+    is on the PATH of a login: this run's, here).
 
     `ssh -F self.client_config site` reaches it as root with a key of its own; the host key is known in
     advance, so nothing ever asks.
@@ -51,6 +53,7 @@ class SiteSshd:
                 AllowStreamLocalForwarding yes
                 PrintMotd no
                 ClientAliveInterval 0
+                SetEnv PATH={Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin
                 LogLevel VERBOSE
             """)
         )
