@@ -172,6 +172,8 @@ def open_tui(args: argparse.Namespace) -> int:
     except ForwardError as exc:
         print(exc, file=sys.stderr)
         return EXIT_UNREACHABLE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED  # Ctrl-C at ssh's passphrase prompt, before the TUI took the terminal
     except AdminError as exc:
         print(exc.message, file=sys.stderr)
         if chosen.destination is None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-from tests.lan.netns import run, wait_for_line
+from tests.lan.netns import run, stop_group, wait_for_line
 
 SSHD = "/usr/sbin/sshd"
 APPLIANCE_SOCKET = Path("/run/stationmaster/admin.sock")
@@ -95,9 +94,4 @@ class SiteSshd:
 
     def stop(self) -> None:
         """Stop sshd and every session it started."""
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        stop_group(self.process)
