@@ -17,9 +17,10 @@ RETRY_S = (0.5, 1.0, 2.0, 5.0)
 
 
 BATCH_S = 0.1
-# How long the service gathers messages before sending them: next to it, a tenth of a second as before; over
-# a slow link a second, so that a thousand stations' check-ins cross it as one packet, not seventeen.
-SERVICE_BATCH_MS = 100
+# How long the service gathers messages before sending them: next to it, not at all (what queued meanwhile
+# still goes together); over a slow link a second, so that a thousand stations' check-ins cross it as one
+# packet, not seventeen.
+SERVICE_BATCH_MS = 0
 REMOTE_BATCH_MS = 1000
 
 

@@ -220,8 +220,8 @@ def _from_afar(exc: ServiceUnavailable, forward: SshForward | None) -> ServiceUn
         forward.local_socket,
         f"the forward to {forward.destination} is up, but nothing answered on {forward.remote_socket} there"
         + (f" (ssh: {said})" if said else "")
-        + f"; is the service running (`ssh {forward.destination} systemctl status stationmaster`), and is your"
-        " user there in the stationmaster group?",
+        + f"; is the service running (`ssh {forward.destination} systemctl status stationmaster`), is your user"
+        " there in the stationmaster group, and does its sshd forward unix sockets (AllowStreamLocalForwarding)?",
     )
 
 

@@ -9,7 +9,8 @@ way, 2 Mbit/s, 0.5 % loss: tests/remote/slowlink.py), and the admin's terminal a
 either `ssh -t site stationmaster` (the TUI on the Pi, every repaint crossing the link) or
 `stationmaster --ssh site` (the TUI at home, only the admin API crossing it), and `ssh -t site top -d 1`
 for comparison. For each: the bytes per minute on the link (both ways, IP headers included) over
-`--seconds` with nobody typing, then the time from a key press to the cursor drawn, `--keys` presses.
+`--seconds` with nobody typing (and the bytes it took to open and draw the fleet, with 5 s to settle), then
+the time from a key press to the cursor drawn, `--keys` presses.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Figures:
     """One way of running it: bytes on the link per minute, and the key-to-cursor delays in seconds."""
 
     label: str
+    opening_bytes: int
     bytes_per_minute: float
     delays: tuple[float, ...]
 
@@ -67,6 +69,7 @@ async def steady(socket: Path, stations: int, interval_s: float) -> float:
 
 def measure(site: Site, label: str, command: list[str], stations: int, seconds: float, keys: int) -> Figures:
     """Open `command` in a terminal at home, wait for it to draw the fleet, then count bytes and time keys."""
+    opening = site.link.home_bytes()
     terminal = Terminal(f"bench{os.getpid()}{label.split()[0]}", site.home_env(), site.at_home(*command))
     control = None
     try:
@@ -76,6 +79,7 @@ def measure(site: Site, label: str, command: list[str], stations: int, seconds: 
             terminal.wait_for(lambda s: "load average" in s, within=60)
         time.sleep(5)  # what the first load queued has been drawn and has crossed the link
         before = site.link.home_bytes()
+        opening = before - opening
         started = time.monotonic()
         time.sleep(seconds)
         moved = site.link.home_bytes() - before
@@ -88,7 +92,7 @@ def measure(site: Site, label: str, command: list[str], stations: int, seconds: 
                 key = "Down" if (number // 10) % 2 == 0 else "Up"
                 delays.append(press_and_time(control, key))
                 time.sleep(0.3)
-        return Figures(label, moved * 60 / elapsed, tuple(delays))
+        return Figures(label, opening, moved * 60 / elapsed, tuple(delays))
     finally:
         if control is not None:
             control.close()
@@ -97,7 +101,10 @@ def measure(site: Site, label: str, command: list[str], stations: int, seconds: 
 
 def report(rows: list[Figures], top: Figures) -> None:
     """The figures side by side, and the two promises checked."""
-    print(f"{'':<34}{'key → cursor median':>21}{'p95':>9}{'samples':>9}{'link KB/min':>13}{'÷ top -d 1':>12}")
+    print(
+        f"{'':<34}{'key → cursor median':>21}{'p95':>9}{'samples':>9}{'opening KB':>12}{'link KB/min':>13}"
+        f"{'÷ top -d 1':>12}"
+    )
     for row in [*rows, top]:
         if row.delays:
             median = f"{statistics.median(row.delays) * 1000:.1f} ms"
@@ -106,7 +113,7 @@ def report(rows: list[Figures], top: Figures) -> None:
             median = p95 = "-"
         ratio = row.bytes_per_minute / top.bytes_per_minute
         print(
-            f"{row.label:<34}{median:>21}{p95:>9}{len(row.delays):>9}"
+            f"{row.label:<34}{median:>21}{p95:>9}{len(row.delays):>9}{row.opening_bytes / 1000:>12,.1f}"
             f"{row.bytes_per_minute / 1000:>13,.1f}{ratio:>12.2f}"
         )
 
