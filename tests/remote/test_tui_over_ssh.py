@@ -53,7 +53,8 @@ def test_the_admin_works_the_site_from_home_through_a_dropped_link(site_over_3g:
         terminal.wait_for(lambda s: old_name not in s.split("New name", 1)[1][:400], within=10)
         terminal.keys("-l", "pump-house")
         terminal.keys("Enter")
-        terminal.wait_for(lambda s: "pump-house" in s, within=30)
+        # The dialog gone and the station's screen showing its new name: the service has answered.
+        terminal.wait_for(lambda s: "pump-house" in s and "New name" not in s, within=30)
         names = asyncio.run(names_at_the_site(site))
         assert "pump-house" in names
         assert old_name not in names
