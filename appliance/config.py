@@ -64,6 +64,9 @@ _FILE_LAYOUT: dict[str, tuple[str, str]] = {
     "usb_improv_timeout_s": ("usb", "improv_timeout_s"),
     "usb_checkin_wait_s": ("usb", "checkin_wait_s"),
     "clock_sync_flag": ("clock", "sync_flag"),
+    "remote_ssh": ("remote", "ssh"),
+    "remote_socket": ("remote", "socket"),
+    "ssh_command": ("remote", "ssh_command"),
 }
 
 
@@ -120,6 +123,10 @@ class Settings:
     usb_improv_timeout_s: int = 95  # beyond ESPHome's own 90 s when a device switches networks
     usb_checkin_wait_s: int = 300
     clock_sync_flag: Path = SYNC_FLAG
+    # The client's side, on the admin's own machine: the appliance to open over SSH when no socket is named.
+    remote_ssh: str = ""
+    remote_socket: Path = SYSTEM_SOCKET
+    ssh_command: str = "ssh"
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
 
@@ -156,7 +163,8 @@ def load_settings(
 
 
 def find_config_file(explicit: Path | None, env: Mapping[str, str]) -> Path | None:
-    """The config file in force: `explicit`, else $STATIONMASTER_CONFIG (either must exist), else the system one."""
+    """The config file in force: `explicit`, else $STATIONMASTER_CONFIG (either must exist), else the system one,
+    else the user's own (~/.config/stationmaster/stationmaster.toml: on the admin's machine, its sites)."""
     if explicit is not None:
         if not explicit.is_file():
             raise ConfigError(f"config file {explicit} does not exist")
@@ -166,7 +174,18 @@ def find_config_file(explicit: Path | None, env: Mapping[str, str]) -> Path | No
         if not named.is_file():
             raise ConfigError(f"STATIONMASTER_CONFIG names {named}, which does not exist")
         return named
-    return SYSTEM_CONFIG if SYSTEM_CONFIG.is_file() else None
+    if SYSTEM_CONFIG.is_file():
+        return SYSTEM_CONFIG
+    mine = user_config_file(env)
+    return mine if mine.is_file() else None
+
+
+def user_config_file(env: Mapping[str, str]) -> Path:
+    """The user's own config file: $XDG_CONFIG_HOME/stationmaster/stationmaster.toml (~/.config by default)."""
+    base = (
+        Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME") else Path(env.get("HOME") or Path.home()) / ".config"
+    )
+    return base / "stationmaster" / "stationmaster.toml"
 
 
 def default_data_dir(env: Mapping[str, str]) -> Path:
@@ -346,6 +365,8 @@ def _check_ranges(settings: Settings) -> None:
             raise fail(
                 "metrics_allow", f"must list addresses or networks (10.0.0.0/24); {allowed!r} is neither"
             ) from None
+    if not settings.remote_socket.is_absolute():
+        raise fail("remote_socket", "must be an absolute path on the appliance, e.g. /run/stationmaster/admin.sock")
     if settings.log_level not in LOG_LEVELS:
         raise fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}")
     label = settings.hostname

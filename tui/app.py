@@ -19,10 +19,11 @@ from tui.detail import StationScreen
 from tui.events import EventsTable
 from tui.firmware import FirmwareTable
 from tui.lan import LanTable, PushProgress
-from tui.link import LinkDown, LinkUp, ServiceLink, ServiceMessages
+from tui.link import LinkDown, LinkResumed, LinkUp, ServiceLink, ServiceMessages
 from tui.onboarding import OnboardingPane
 from tui.onboarding.bundle import AWAITING_KEY, BenchBundleRoad, as_station_rows
 from tui.palette import StationmasterCommands
+from tui.remote import Remote, version_notice
 from tui.rollouts import RolloutsView
 from tui.site_actions import back_up, sync_feed
 from tui.stations import StationsTable
@@ -61,9 +62,10 @@ class StationmasterApp(App[None]):
         Binding("q", "quit", "Quit", tooltip="Leave (the service keeps running)"),
     ]
 
-    def __init__(self, socket_path: Path) -> None:
+    def __init__(self, socket_path: Path, remote: Remote | None = None) -> None:
         super().__init__()
-        self.link = ServiceLink(socket_path)
+        # `remote`: the socket is an SSH forward from the admin's own machine (`stationmaster --ssh`).
+        self.link = ServiceLink(socket_path, remote)
         self.status: dict[str, Any] = {}
         self.service_time = ServiceTime()  # what ages and states are told by: the service's own clock
         self.link_up = False
@@ -134,6 +136,7 @@ class StationmasterApp(App[None]):
         try:
             self.status = await client.status()
             self.service_time.tell(self.status)
+            self._show_version_notice()
             stations = await client.stations()
             events = await client.events(limit=200)
             awaiting = (await client.provisions())["awaiting"]
@@ -168,6 +171,29 @@ class StationmasterApp(App[None]):
         self.link_up = True
         self.query_one("#banner", Static).remove_class("shown")
         self.reload_all()
+
+    def on_link_resumed(self, _: LinkResumed) -> None:
+        """Connected again, and the stream brought what was missed: hide the banner, fetch only the status."""
+        self.link_up = True
+        self.query_one("#banner", Static).remove_class("shown")
+        self.fetch_status()
+
+    @work(exclusive=True, group="status", exit_on_error=False)
+    async def fetch_status(self) -> None:
+        """Fetch the service's status and show it."""
+        try:
+            self.status = await self.link.client.status()
+        except AdminError:
+            return  # the link broke again: its banner says so
+        self.service_time.tell(self.status)
+        self._show_version_notice()
+        self._show_status()
+
+    def _show_version_notice(self) -> None:
+        """An appliance of another version: say so above everything, calmly, while the link is up."""
+        notice = version_notice(self.status)
+        if notice is not None:
+            self._show_banner(notice, notice=True)
 
     def on_link_down(self, message: LinkDown) -> None:
         """The link broke: say so, the link retries by itself."""
@@ -341,8 +367,9 @@ class StationmasterApp(App[None]):
     def _poll_interval(self) -> float:
         return float(self.status.get("poll_interval_s") or 60)
 
-    def _show_banner(self, text: str) -> None:
+    def _show_banner(self, text: str, *, notice: bool = False) -> None:
         banner = self.query_one("#banner", Static)
+        banner.set_class(notice, "notice")  # a notice informs; without the class the banner warns
         banner.update(text)
         banner.add_class("shown")
 

@@ -10,11 +10,18 @@ from textual.message import Message
 from textual.message_pump import MessagePump
 
 from appliance.contract.client import AdminClient, AdminError
+from appliance.contract.stream import CompactStream
+from tui.remote import Remote, lost_link
 
 RETRY_S = (0.5, 1.0, 2.0, 5.0)
 
 
 BATCH_S = 0.1
+# How long the service gathers messages before sending them: next to it, not at all (what queued meanwhile
+# still goes together); over a slow link a second, so that a thousand stations' check-ins cross it as one
+# packet, not seventeen.
+SERVICE_BATCH_MS = 0
+REMOTE_BATCH_MS = 1000
 
 
 class ServiceMessages(Message):
@@ -29,6 +36,10 @@ class LinkUp(Message):
     """The stream is (again) connected: views should reload what they show."""
 
 
+class LinkResumed(Message):
+    """The stream is connected again and carried on where it broke off: what was missed came with it."""
+
+
 class LinkDown(Message):
     """The stream broke; the link is retrying."""
 
@@ -40,9 +51,11 @@ class LinkDown(Message):
 class ServiceLink:
     """Holds the admin client and pumps the event stream into a widget's message queue."""
 
-    def __init__(self, socket_path: Path) -> None:
+    def __init__(self, socket_path: Path, remote: Remote | None = None) -> None:
         self.socket_path = socket_path
-        self.client = AdminClient(socket_path)
+        self.remote = remote
+        self.client = AdminClient(socket_path, afar=None if remote is None else str(remote.destination))
+        self.stream = CompactStream(REMOTE_BATCH_MS if remote is not None else SERVICE_BATCH_MS)
 
     async def open(self) -> None:
         """Open the client session."""
@@ -56,8 +69,8 @@ class ServiceLink:
         """Post every streamed message to `target` forever, reconnecting with backoff when the link drops."""
         buffer: list[dict[str, Any]] = []
 
-        def connected() -> None:
-            target.post_message(LinkUp())
+        def connected(resumed: bool) -> None:
+            target.post_message(LinkResumed() if resumed else LinkUp())
 
         async def flush_every_tenth() -> None:
             # A thousand stations check in hundreds of times a second: one message per tenth of a second
@@ -78,7 +91,7 @@ class ServiceLink:
         attempt = 0
         while True:
             try:
-                async for payload in self.client.stream_events(on_connect=connected):
+                async for payload in self.client.follow(self.stream, on_connect=connected):
                     attempt = 0
                     if payload:
                         buffer.append(payload)
@@ -87,6 +100,6 @@ class ServiceLink:
                 reason = exc.message
             except Exception as exc:  # whatever breaks the link (a restart, a dropped SSH tunnel) is retried
                 reason = str(exc) or type(exc).__name__
-            target.post_message(LinkDown(reason))
+            target.post_message(LinkDown(lost_link(self.remote, reason)))
             await asyncio.sleep(RETRY_S[min(attempt, len(RETRY_S) - 1)])
             attempt += 1

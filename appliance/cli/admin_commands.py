@@ -6,15 +6,16 @@ import argparse
 import asyncio
 import getpass
 import json
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from appliance.cli import views
-from appliance.config import ConfigError, client_admin_socket
+from appliance.cli import target, views
+from appliance.config import ConfigError
 from appliance.contract.client import AdminClient, AdminError, ServiceUnavailable
+from appliance.contract.stream import CompactStream
+from appliance.remote import ForwardError, SshForward
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -123,14 +124,17 @@ def run(args: argparse.Namespace) -> int:
         return _no_command(args)
     show: Show = args.show
     try:
-        socket_path = _socket(args)
-        result = asyncio.run(_with_client(socket_path, fetch, args))
-    except ConfigError as exc:
+        with target.reach(target.choose(args)) as (socket_path, forward):
+            try:
+                result = asyncio.run(_with_client(socket_path, fetch, args, forward))
+            except ServiceUnavailable as exc:
+                raise _from_afar(exc, forward) from None
+    except (ConfigError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except ForwardError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_UNREACHABLE
     except ServiceUnavailable as exc:
         print(exc.message, file=sys.stderr)
         return EXIT_UNREACHABLE
@@ -149,28 +153,41 @@ def run(args: argparse.Namespace) -> int:
 
 
 def open_tui(args: argparse.Namespace) -> int:
-    """Bare `stationmaster` on a terminal: the TUI, attached to the running service."""
+    """Bare `stationmaster` on a terminal: the TUI, attached to the running service (here, or over SSH)."""
 
     async def status(client: AdminClient, _: argparse.Namespace) -> Any:
         return await client.status()
 
     try:
-        socket_path = _socket(args)
-        asyncio.run(_with_client(socket_path, status, args))
+        chosen = target.choose(args)
+        if chosen.destination is not None:
+            # Over 3G an SSH handshake takes seconds: say what is happening meanwhile.
+            print(f"Reaching {chosen.destination} over SSH…", file=sys.stderr)
+        with target.reach(chosen) as (socket_path, forward):
+            try:
+                asyncio.run(_with_client(socket_path, status, args, forward))
+            except ServiceUnavailable as exc:
+                raise _from_afar(exc, forward) from None
+            from tui.app import StationmasterApp  # the TUI only when a person opens it: scripts stay light
+
+            StationmasterApp(socket_path, forward).run()
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ForwardError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED  # Ctrl-C at ssh's passphrase prompt, before the TUI took the terminal
     except AdminError as exc:
         print(exc.message, file=sys.stderr)
-        print(
-            "(or `stationmaster run` for the service and the TUI in one process, "
-            "`stationmaster demo` to try it with simulated stations)",
-            file=sys.stderr,
-        )
+        if chosen.destination is None:
+            print(
+                "(or `stationmaster run` for the service and the TUI in one process, "
+                "`stationmaster demo` to try it with simulated stations)",
+                file=sys.stderr,
+            )
         return EXIT_UNREACHABLE
-    from tui.app import StationmasterApp  # the TUI only when a person opens it: scripts stay light
-
-    StationmasterApp(socket_path).run()
     return EXIT_OK
 
 
@@ -181,8 +198,9 @@ def _no_command(args: argparse.Namespace) -> int:
         return await client.status()
 
     try:
-        info = asyncio.run(_with_client(_socket(args), status, args))
-    except ConfigError as exc:
+        with target.reach(target.choose(args)) as (socket_path, forward):
+            info = asyncio.run(_with_client(socket_path, status, args, forward))
+    except (ConfigError, ForwardError) as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return EXIT_OK
     except AdminError as exc:
@@ -193,15 +211,23 @@ def _no_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _with_client(socket_path: Path, fetch: Fetch, args: argparse.Namespace) -> Any:
-    async with AdminClient(socket_path) as client:
+async def _with_client(socket_path: Path, fetch: Fetch, args: argparse.Namespace, forward: SshForward | None) -> Any:
+    async with AdminClient(socket_path, afar=None if forward is None else str(forward.destination)) as client:
         return await fetch(client, args)
 
 
-def _socket(args: argparse.Namespace) -> Path:
-    if args.admin_socket is not None:
-        return Path(args.admin_socket).expanduser()
-    return client_admin_socket(config_path=args.config, env=os.environ)
+def _from_afar(exc: ServiceUnavailable, forward: SshForward | None) -> ServiceUnavailable:
+    """Over SSH the local socket means nothing to the admin: say where the appliance is, and what ssh said."""
+    if forward is None:
+        return exc
+    said = forward.said()
+    return ServiceUnavailable(
+        forward.local_socket,
+        f"the forward to {forward.destination} is up, but nothing answered on {forward.remote_socket} there"
+        + (f" (ssh: {said})" if said else "")
+        + f"; is the service running (`ssh {forward.destination} systemctl status stationmaster`), is your user"
+        " there in the stationmaster group, and does its sshd forward unix sockets (AllowStreamLocalForwarding)?",
+    )
 
 
 def _leaf(parser: argparse.ArgumentParser, fetch: Fetch, show: Show) -> None:
@@ -209,6 +235,7 @@ def _leaf(parser: argparse.ArgumentParser, fetch: Fetch, show: Show) -> None:
     parser.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
     # Also accepted after the command; SUPPRESS keeps it from hiding the global flag when absent.
     parser.add_argument("--admin-socket", type=Path, default=argparse.SUPPRESS, help="the service's admin socket")
+    target.add_flags(parser, default=argparse.SUPPRESS)
     parser.set_defaults(fetch=fetch, show=show)
 
 
@@ -295,7 +322,9 @@ async def _events(client: AdminClient, args: argparse.Namespace) -> Any:
     # Following prints as it goes, oldest first: one JSON object a line with --json, so it can be piped.
     for event in reversed(found):
         views.follow(event, args)
-    async for message in client.stream_events():
+    # Across a slow link the compact stream: batched, deflated, check-ins as what changed.
+    messages = client.follow(CompactStream()) if client.afar else client.stream_events()
+    async for message in messages:
         # Live check-ins carry no id: they are not events, only the heartbeat of the TUI.
         if message.get("id") is None:
             continue

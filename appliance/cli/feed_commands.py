@@ -26,6 +26,7 @@ def add_parsers(commands: Any) -> None:
     keygen.add_argument("key", type=Path, help="where to write the private key, e.g. ~/.config/stationmaster/feed.key")
     keygen.add_argument("--passphrase", action="store_true", help="encrypt it with a passphrase (asked for)")
     _leaf(keygen, _keygen, _show_keygen)
+    keygen.set_defaults(offline=True)  # on the admin's machine: no appliance to reach, over SSH or not
 
     sign = actions.add_parser("sign", help="on your machine: sign a folder of images into DIR/feed.json")
     sign.add_argument("folder", type=Path, help="the folder you will upload: its *.bin images")
@@ -33,6 +34,7 @@ def add_parsers(commands: Any) -> None:
     sign.add_argument("--base-url", help="where the images will be (default: next to feed.json)")
     sign.add_argument("--sequence", type=int, help="the feed's number (default: one more than the last)")
     _leaf(sign, _sign, _show_sign)
+    sign.set_defaults(offline=True)
 
     follow = actions.add_parser("follow", help="follow a feed: its URL and your public key")
     follow.add_argument("url", help="the feed.json URL (any HTTP(S) server or a public bucket)")

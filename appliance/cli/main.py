@@ -17,6 +17,7 @@ from appliance.cli import (
     health_commands,
     onboard_commands,
     rollout_commands,
+    target,
     usb_commands,
     wifi_commands,
 )
@@ -29,6 +30,7 @@ from appliance.config import (
     load_settings,
     service_environment,
 )
+from appliance.remote import ForwardError
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -58,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", type=Path, help="the TOML config file (default /etc/stationmaster/stationmaster.toml)"
     )
     parser.add_argument("--admin-socket", type=Path, help="the service's admin socket (or STATIONMASTER_ADMIN_SOCKET)")
+    target.add_flags(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the service (what systemd runs)")
@@ -102,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.ssh is not None and args.command in ("serve", "run", "demo", "config", "simulate"):
+        parser.error(f"--ssh reaches an appliance for the admin commands and the TUI, not for `{args.command}`")
     if args.command in ("serve", "run", "demo", "config"):
         # `config check` shows the installed service's settings, not those of a service run from this shell.
         env = service_environment(args.config, os.environ) if args.command == "config" else os.environ
@@ -135,7 +140,15 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             url=args.url, count=args.count, interval_s=args.interval, duration_s=args.duration, seed=args.seed
         )
     if getattr(args, "doctor", False):
-        return doctor.run(args)
+        try:
+            afar = target.doctor_afar(args)
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except ForwardError as exc:
+            print(exc, file=sys.stderr)
+            return admin_commands.EXIT_UNREACHABLE
+        return doctor.run(args) if afar is None else afar
     if args.command is None:
         if _interactive():
             return admin_commands.open_tui(args)

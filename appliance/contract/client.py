@@ -15,9 +15,14 @@ from urllib.parse import quote
 
 import aiohttp
 
+from appliance import __version__
+from appliance.contract.stream import CompactStream, plain_message, server_sent_events
+
 JSON = dict[str, Any]
 # Backups and restores move the whole firmware library: no total limit, only a stall limit.
 _LONG = aiohttp.ClientTimeout(total=None, sock_read=600)
+# The live stream: the service says something at least every 15 s; silence for longer is a dead link.
+_STREAMING = aiohttp.ClientTimeout(total=None, sock_read=45)
 # The socket is the address; the host name only fills the Host header.
 _BASE = "http://stationmaster"
 
@@ -49,13 +54,17 @@ class ServiceUnavailable(AdminError):
 class AdminClient:
     """An async client of admin API v1 (docs/admin-api.md); use as `async with AdminClient(path) as c`."""
 
-    def __init__(self, socket_path: Path) -> None:
+    def __init__(self, socket_path: Path, *, afar: str | None = None) -> None:
         self.socket_path = Path(socket_path)
+        # `afar`: the socket is forwarded over SSH from the appliance at this destination. Answers are then
+        # compressed (bytes cost more than CPU over the link), and a lost service is told as a lost link.
+        self.afar = afar
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> AdminClient:
         connector = aiohttp.UnixConnector(path=str(self.socket_path))
-        self._session = aiohttp.ClientSession(_BASE, connector=connector)
+        headers = {} if self.afar else {"Accept-Encoding": "identity"}
+        self._session = aiohttp.ClientSession(_BASE, connector=connector, headers=headers)
         return self
 
     async def __aexit__(
@@ -263,23 +272,40 @@ class AdminClient:
                 await _raise_for_error(answer)
                 if on_connect is not None:
                     on_connect()
-                async for event_id, kind, data in _server_sent_events(answer.content):
-                    try:
-                        message = json.loads(data)
-                    except json.JSONDecodeError:
-                        continue  # not ours to crash on: a later version may send other payloads
-                    if not isinstance(message, dict):
-                        continue
-                    # The payload is authoritative; the SSE fields fill in what it leaves out.
-                    if event_id is not None:
-                        message.setdefault("id", int(event_id) if event_id.isdigit() else event_id)
-                    if kind is not None:
-                        message.setdefault("kind", kind)
-                    yield message
+                async for event_id, kind, data in server_sent_events(answer.content):
+                    message = plain_message(event_id, kind, data)
+                    if message is not None:
+                        yield message
         except aiohttp.ClientError as exc:
             raise self._unavailable(exc) from None
-        except FileNotFoundError:
-            raise ServiceUnavailable(self.socket_path) from None
+        except FileNotFoundError as exc:
+            raise self._unavailable(exc) from None
+
+    async def follow(
+        self, stream: CompactStream, on_connect: Callable[[bool], None] | None = None
+    ) -> AsyncIterator[JSON]:
+        """Yield what the compact stream carries, as `stream_events` would, until it ends or breaks.
+
+        Follow the same `stream` again after a break: the service sends what was missed and `on_connect`
+        hears True (resumed); False means the views must be fetched again (a first connection, an older
+        service, or too much missed).
+        """
+        params = {"compact": "1", "batch_ms": str(stream.batch_ms)}
+        try:
+            async with self._open().get(
+                "/v1/events/stream", params=params, headers=stream.request_headers(), timeout=_STREAMING
+            ) as answer:
+                await _raise_for_error(answer)
+                resumed = stream.connected(answer.headers)
+                if on_connect is not None:
+                    on_connect(resumed)
+                async for event_id, kind, data in server_sent_events(answer.content):
+                    for message in stream.decode(event_id, kind, data):
+                        yield message
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._unavailable(exc) from None
+        except FileNotFoundError as exc:
+            raise self._unavailable(exc) from None
 
     # Commands and station health (issue 6)
 
@@ -400,8 +426,8 @@ class AdminClient:
             raise AdminError("backup_cut", "the backup broke off before its end; nothing was saved", 0) from None
         except aiohttp.ClientError as exc:
             raise self._unavailable(exc) from None
-        except FileNotFoundError:
-            raise ServiceUnavailable(self.socket_path) from None
+        except FileNotFoundError as exc:
+            raise self._unavailable(exc) from None
         finally:
             if partial is not None:
                 partial.unlink(missing_ok=True)
@@ -459,11 +485,14 @@ class AdminClient:
                 return body
         except aiohttp.ClientError as exc:
             raise self._unavailable(exc) from None
-        except FileNotFoundError:
-            raise ServiceUnavailable(self.socket_path) from None
+        except FileNotFoundError as exc:
+            raise self._unavailable(exc) from None
 
-    def _unavailable(self, exc: aiohttp.ClientError) -> ServiceUnavailable:
+    def _unavailable(self, exc: aiohttp.ClientError | OSError) -> ServiceUnavailable:
         """Say why the socket did not answer, and what to do about it."""
+        if self.afar:
+            # The local socket means nothing to the admin: the link or the service at the far end is down.
+            return ServiceUnavailable(self.socket_path, f"no answer from the appliance at {self.afar} over SSH")
         if isinstance(exc, aiohttp.ClientConnectorError):
             if exc.os_error.errno in (errno.EACCES, errno.EPERM):
                 return ServiceUnavailable(
@@ -471,6 +500,8 @@ class AdminClient:
                     f"permission denied on {self.socket_path}: only members of its group (stationmaster) may"
                     " use the service; `sudo usermod -aG stationmaster $USER`, then log in again",
                 )
+            return ServiceUnavailable(self.socket_path)
+        if isinstance(exc, FileNotFoundError):
             return ServiceUnavailable(self.socket_path)
         return ServiceUnavailable(
             self.socket_path,
@@ -488,32 +519,18 @@ async def _raise_for_error(answer: aiohttp.ClientResponse) -> None:
     except (aiohttp.ContentTypeError, json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
         # Not the service's error shape: maybe something else listens on the socket.
         raise AdminError("http_error", f"the service answered {answer.status} {answer.reason}", answer.status) from None
+    if (answer.status, message) in _NO_ROUTE:
+        raise AdminError(
+            "not_on_appliance",
+            f"the appliance does not know {answer.method} {answer.url.path}: it may run an older Stationmaster than"
+            f" this one ({__version__}); update it to use this",
+            answer.status,
+        )
     raise AdminError(code, message, answer.status)
 
 
-async def _server_sent_events(content: aiohttp.StreamReader) -> AsyncIterator[tuple[str | None, str | None, str]]:
-    """Yield (id, event, data) per server-sent event; comments and unknown fields are skipped."""
-    event_id: str | None = None
-    kind: str | None = None
-    data: list[str] = []
-    async for raw in content:
-        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-        if not line:
-            if data:
-                yield event_id, kind, "\n".join(data)
-            # Each event carries its own id: check-ins have none and must not inherit the previous one.
-            event_id, kind, data = None, None, []
-            continue
-        if line.startswith(":"):
-            continue  # a comment: the service's keepalive
-        field, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if field == "data":
-            data.append(value)
-        elif field == "event":
-            kind = value
-        elif field == "id":
-            event_id = value
+# What aiohttp answers for a path or a method no route has (the service's own 404s name what is missing).
+_NO_ROUTE = {(404, "Not Found"), (405, "Method Not Allowed")}
 
 
 def _offered_name(answer: aiohttp.ClientResponse) -> str:

@@ -13,6 +13,7 @@ from services.admin_api import (
     rollout_routes,
     wifi_routes,
 )
+from services.admin_api.compression import compress_answers
 from services.admin_api.keys import ADMINISTRATION, BUS, CLOCK, INFO, LIBRARY, MDNS, PUSHER, REGISTRY, REPORTS
 from services.admin_api.routes import routes
 from services.admin_api.status import ServiceInfo
@@ -48,7 +49,9 @@ def create_admin_app(
 ) -> web.Application:
     """Build the admin app; uploads may be as large as the largest image allowed."""
     answer_bad_expectations()
-    app = web.Application(middlewares=[admin_acting, error_middleware], client_max_size=max_image_bytes + 1024)
+    app = web.Application(
+        middlewares=[compress_answers, admin_acting, error_middleware], client_max_size=max_image_bytes + 1024
+    )
     app[BODY_LIMIT] = max_image_bytes + 1024
     app[REGISTRY] = registry
     app[ADMINISTRATION] = administration

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from appliance.contract.version import api_text
 from services.admin_api.keys import ADMINISTRATION, CLOCK, INFO, LIBRARY, MDNS, PUSHER, REGISTRY
 from services.admin_api.wire import assignment_json, clock_json, event_json, image_json, station_json
 from services.errors import InvalidInput
@@ -28,6 +29,7 @@ async def status(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "version": info.version,
+            "api": api_text(),
             # The service's own time, with which every stamp it sends was taken (a client ages them by it).
             "now": timeline(),
             "started_at": timeline.started_at,

@@ -39,7 +39,8 @@ if TYPE_CHECKING:  # wired in by the service; imported for types only, so the pa
     from services.fleet.coalescing import CheckinCoalescer
     from services.health import CheckinHealth, Verdict
 
-_LIVE_FIELDS = ("chip", "project", "version", "rssi", "uptime_s", "free_heap", "restart_cause", "ip", "bssid")
+# What a live check-in carries besides its MAC and status (the event stream replays them from a station row).
+LIVE_FIELDS = ("chip", "project", "version", "rssi", "uptime_s", "free_heap", "restart_cause", "ip", "bssid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +129,7 @@ class StationReports:
                 "mac": report.mac,
                 "status": status,
                 "message": "",
-                **{name: getattr(report, name) for name in _LIVE_FIELDS if getattr(report, name) is not None},
+                **{name: getattr(report, name) for name in LIVE_FIELDS if getattr(report, name) is not None},
             },
         )
         answer: dict[str, Any] = {
@@ -168,7 +169,7 @@ class StationReports:
                 "mac": report.mac,
                 "status": status,
                 "message": "",
-                **{name: getattr(report, name) for name in _LIVE_FIELDS if getattr(report, name) is not None},
+                **{name: getattr(report, name) for name in LIVE_FIELDS if getattr(report, name) is not None},
             },
         )
 

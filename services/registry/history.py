@@ -31,6 +31,17 @@ class HistoryTable:
         )
         return [_event(r) for r in rows]
 
+    async def events_after(self, after: int, limit: int) -> list[Event]:
+        """Return the events with an id above `after`, oldest first, at most `limit` of them."""
+        rows = await self._db.fetch_all("SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?", (after, limit))
+        return [_event(r) for r in rows]
+
+    async def last_event_id(self) -> int:
+        """The id of the newest event (0 with none)."""
+        row = await self._db.fetch_one("SELECT ifnull(max(id), 0) AS last FROM events")
+        assert row is not None
+        return int(row["last"])
+
     async def checkins(self, mac: str, limit: int = 500) -> list[dict[str, object]]:
         """Return a station's check-in history, newest first."""
         rows = await self._db.fetch_all(

@@ -102,12 +102,17 @@ class AvahiHost:
     def stop(self) -> None:
         """Stop avahi-daemon and the D-Bus it started."""
         # avahi-daemon and its D-Bus share the process group the test started.
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        stop_group(self.process)
+
+
+def stop_group(process: subprocess.Popen[str]) -> None:
+    """SIGTERM the process group `process` leads (started with start_new_session), SIGKILL after 10 s."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 def wait_for_line(process: subprocess.Popen[str], predicate: Callable[[str], bool], timeout: float) -> str:
