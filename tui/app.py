@@ -70,6 +70,7 @@ class StationmasterApp(App[None]):
         self.refresh_awaiting = Refetch(self, self._fetch_awaiting, "awaiting")
         self._stations_to_fetch: set[str] = set()
         self._fetch_stations = Refetch(self, self._fetch_changed_stations, "station-refresh")
+        self._status_shown = ""
 
     def compose(self) -> ComposeResult:
         yield Static(id="banner")
@@ -349,4 +350,7 @@ class StationmasterApp(App[None]):
         table = self.stations_table
         table.poll_interval_s = self._poll_interval()
         alerts = self.alerts_table.row_count if self.query("#alerts-table") else 0
-        self.query_one("#status", Static).update(status_line(self.status, table.counts(), alerts, time.time()))
+        line = status_line(self.status, table.counts(), alerts, time.time())
+        if line != self._status_shown:  # a repaint costs the link bytes: only when the words change
+            self._status_shown = line
+            self.query_one("#status", Static).update(line)
