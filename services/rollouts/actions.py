@@ -29,7 +29,7 @@ from services.rollouts.model import (
     RolloutStation,
 )
 from services.rollouts.plan import parse_name, parse_settings, parse_target, parse_waves, wave_order, wave_sizes
-from services.rollouts.progress import name_in
+from services.rollouts.progress import name_in, pin
 from services.rollouts.rollback import plan_rollback
 from services.rollouts.targets import choose, facts_of, previous_image
 
@@ -149,7 +149,11 @@ class RolloutActions:
         return await self._change(rollout_id, op)
 
     async def cancel(self, rollout_id: int) -> Rollout:
-        """End the rollout: no more offers; stations keep what they run, those it updated stay on the new image."""
+        """End the rollout: no more offers; stations keep what they run, those it updated stay on the new image.
+
+        A station seen running the image it was moved to (soaking it) is assigned that image itself, as one
+        that passed its soak is: released to its old assignments, it would be sent straight back.
+        """
 
         async def op(log: EventLog, rollout: Rollout) -> None:
             _require_state(rollout, ACTIVE_ROLLOUT_STATES, "cancel")
@@ -159,6 +163,10 @@ class RolloutActions:
                     await update_station(
                         log.conn, rollout.id, row.mac, reason=f"the rollout was cancelled while it was {was}"
                     )
+                if row.state == "updating":
+                    runs = rollout.sha256 if row.direction == "forward" else row.previous_sha256
+                    if runs is not None:
+                        await pin(log, row.mac, runs)
             await update_rollout(log.conn, rollout.id, state="cancelled", finished_at=log.now, reason="cancelled")
             await release(log.conn, rollout.id)
             await log("rollout_cancelled", None, f"rollout {rollout.id} ({rollout.name}) cancelled", rollout=rollout.id)
