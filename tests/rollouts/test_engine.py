@@ -183,6 +183,18 @@ async def test_one_unfinished_rollout_per_station_and_its_image_stays(site: Site
     assert second != rollout
 
 
+async def test_a_plan_says_what_start_would_do_and_starts_nothing(site: Site) -> None:
+    await site.admin.tag(MACS[2], add=["critical"])
+    body = {"image": site.sha256, "target": {"all": True}, "waves": [1, "rest"], "soak_s": 60}
+    plan = await site.rollouts.plan(body)
+    assert (plan.name, plan.sizes, plan.settings.soak_s) == ("p 1.1.0", (1, 2), 60)
+    assert plan.ordered[-1].mac == MACS[2], "the critical station goes last"
+    assert await site.registry.rollouts.all() == []
+    started = await site.rollouts.start(body)
+    rows = await site.registry.rollouts.stations(started.id)
+    assert [(r.mac, r.wave) for r in rows] == [(s.mac, w) for s, w in zip(plan.ordered, (0, 1, 1), strict=True)]
+
+
 async def test_cancelling_leaves_a_soaking_station_on_what_it_runs_whatever_its_tag_is_assigned(site: Site) -> None:
     # The cancel prompt says stations keep what they run. A station still soaking the new image was released
     # to its old tag assignment, and the next poll sent it straight back to the old version.
