@@ -25,12 +25,17 @@ Cells = Mapping[str, Any]
 class LiveTable(DataTable[Any]):
     """A DataTable of keyed rows, changed cell by cell, its cursor kept on its key."""
 
+    DEFAULT_CSS = """
+    LiveTable { min-height: 3; }
+    """
+
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("cursor_type", "row")
         kwargs.setdefault("zebra_stripes", True)
         super().__init__(**kwargs)
         self._shown: dict[str, dict[str, str]] = {}  # the text of each row's cells, to skip unchanged ones
         self._empty_text = ""
+        self._wanted: str | None = None  # a key to go to once it is shown (an item just made)
 
     @property
     def empty_text(self) -> str:
@@ -43,6 +48,15 @@ class LiveTable(DataTable[Any]):
             self._empty_text = text
             if not self.row_count:
                 self.refresh()
+
+    def lay_out(self, columns: Sequence[tuple[str, str]]) -> None:
+        """Add the columns, as (key, label) pairs: rows then give their cells by column key."""
+        for key, label in columns:
+            self.add_column(label, key=key)
+
+    def selected(self) -> Any:
+        """The item under the cursor: its key here; tables that hold their items give the item."""
+        return self.current_key()
 
     def current_key(self) -> str | None:
         """The key of the row under the cursor, if any."""
@@ -62,6 +76,10 @@ class LiveTable(DataTable[Any]):
         self.move_cursor(row=self.get_row_index(key))
         return True
 
+    def go_to_when_shown(self, key: str) -> None:
+        """Put the cursor on `key` now, or as soon as a reload shows it (an item the admin just made)."""
+        self._wanted = None if self.move_to(key) else key
+
     def show_rows(self, rows: Sequence[tuple[str, Cells]]) -> None:
         """Show exactly these rows, in this order; the cursor stays on its key, the screen where it was.
 
@@ -70,12 +88,14 @@ class LiveTable(DataTable[Any]):
         if [key for key, _ in rows] == self.keys():
             for key, cells in rows:
                 self.set_cells(key, cells)
-            return
-        with self.cursor_kept():
-            self.clear()
-            self._shown.clear()
-            for key, cells in rows:
-                self.add_keyed(key, cells)
+        else:
+            with self.cursor_kept():
+                self.clear()
+                self._shown.clear()
+                for key, cells in rows:
+                    self.add_keyed(key, cells)
+        if self._wanted is not None and self.move_to(self._wanted):
+            self._wanted = None
 
     def add_keyed(self, key: str, cells: Cells) -> None:
         """Add a row at the bottom."""

@@ -46,8 +46,9 @@ class StationsTable(LiveTable):
     """
 
     BINDINGS = [
+        Binding("enter", "select_cursor", "Open", tooltip="The station in full, with its actions"),
         Binding("o", "cycle_sort", "Sort", tooltip="Sort by the next column"),
-        Binding("O", "reverse_sort", "Reverse", show=False, tooltip="Sort the other way"),
+        Binding("O", "reverse_sort", "Reverse sort", show=False, tooltip="Sort the other way"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -148,6 +149,11 @@ class StationsTable(LiveTable):
     def current_mac(self) -> str | None:
         """The MAC under the cursor, if any."""
         return self.current_key()
+
+    def item_words(self) -> str | None:
+        """The station under the cursor, by name."""
+        station = self.stations.get(self.current_key() or "")
+        return None if station is None else str(station.get("name") or station["mac"])
 
     def action_cycle_sort(self) -> None:
         """Sort by the next column."""

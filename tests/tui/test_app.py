@@ -19,6 +19,8 @@ from tests.conftest import make_settings
 from tests.imagefactory import build_image
 from tui.app import StationmasterApp
 from tui.detail import StationScreen
+from tui.dialogs import Confirm
+from tui.keys import KeysHelp
 
 MACS = ["24:0A:C4:00:00:01", "24:0A:C4:00:00:02", "34:85:18:00:00:03"]
 
@@ -146,7 +148,7 @@ async def test_firmware_import_from_a_path_on_the_pi(
         await pilot.pause()
         await pilot.press(*str(image), "enter")
         await until(pilot, lambda: table.row_count == 1)
-        assert [str(c) for c in table.get_row_at(0)][1:4] == ["esp32", "weather", "2.0.0"]
+        assert [str(c) for c in table.get_row_at(0)][:3] == ["weather", "2.0.0", "esp32"]
         await pilot.press("e")
         events = app.query_one("#events-table", DataTable)
         await until(
@@ -231,6 +233,9 @@ async def test_firmware_assign_to_a_tag_and_delete_needs_confirmation(
         await pilot.press("g")
         await pilot.pause()
         await pilot.press(*"tag:garden", "enter")
+        await until(pilot, lambda: isinstance(app.screen, Confirm))
+        assert "every station tagged garden" in getattr(app.screen, "question", "")  # a tag's reach is asked first
+        await pilot.press("y")
         await until(pilot, lambda: len(app._notifications) > 0)
         assert [a["tag"] for a in await admin.assignments()] == ["garden"]
         await pilot.press("d")
@@ -245,7 +250,11 @@ async def test_help_lists_the_bindings_and_events_filter(
 ) -> None:
     async with three_stations_open(service, http, admin) as (app, pilot):
         await pilot.press("question_mark")
-        await until(pilot, lambda: bool(app.screen.query("HelpPanel")))
+        await until(pilot, lambda: isinstance(app.screen, KeysHelp))
+        listed = [key for _, key, _ in app.screen.entries]  # type: ignore[attr-defined]
+        assert {"o", "/", "s", "e"} <= set(listed), "the view's keys and the app's"
+        await pilot.press("question_mark")  # ? closes it again
+        await until(pilot, lambda: not isinstance(app.screen, KeysHelp))
         await pilot.press("e")
         events = app.query_one("#events-table", DataTable)
         await until(pilot, lambda: events.row_count >= 3)
