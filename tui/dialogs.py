@@ -50,6 +50,9 @@ class Confirm(ModalScreen[bool]):
 
     The question names what it acts on (a station's name, an image's project and version); the detail
     says what follows. Both wrap to the dialog's width and scroll when taller than the screen.
+
+    Dialogs focus their first field with `set_focus` in `on_mount`, before the first paint: `focus()` waits
+    for a later turn, and what the admin types as soon as the dialog shows would be lost.
     """
 
     BINDINGS = [Binding("escape", "dismiss(False)", "Cancel"), Binding("y", "dismiss(True)", "Yes")]
@@ -91,7 +94,7 @@ class Ask(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         """Type straight away, in any terminal."""
-        self.query_one("#answer", Input).focus()
+        self.set_focus(self.query_one("#answer", Input))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Enter answers (a password as typed: its spaces may be part of it)."""
@@ -128,7 +131,7 @@ class Choose(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         """Type (or use the arrows) straight away."""
-        self.query_one("#narrow" if self.typed else "#choices").focus()
+        self.set_focus(self.query_one("#narrow" if self.typed else "#choices"))
 
     @on(Input.Changed, "#narrow")
     def _narrow(self, event: Input.Changed) -> None:

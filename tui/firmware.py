@@ -224,7 +224,7 @@ class PickFile(ModalScreen[tuple[str, str | None, str | None] | None]):
 
     def on_mount(self) -> None:
         """Type a path straight away (Tab reaches the version and the tree)."""
-        self.query_one("#path", Input).focus()
+        self.set_focus(self.query_one("#path", Input))
 
     def on_directory_tree_file_selected(self, event: DirectoryTree.FileSelected) -> None:
         """A file was chosen in the tree."""
@@ -236,7 +236,7 @@ class PickFile(ModalScreen[tuple[str, str | None, str | None] | None]):
         if path:
             self._done(path)
         else:
-            self.query_one("#path", Input).focus()
+            self.set_focus(self.query_one("#path", Input))
 
     def _done(self, path: str) -> None:
         project = self.query_one("#project", Input).value.strip() or None

@@ -49,7 +49,7 @@ class StartRollout(ModalScreen[dict[str, Any] | None]):
     StartRollout #plan { height: auto; margin-top: 1; }
     StartRollout .buttons Button { margin-right: 2; }
     """
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+r", "review", "Review")]
 
     def __init__(self, images: list[dict[str, Any]], planner: Planner) -> None:
         super().__init__()
@@ -63,7 +63,7 @@ class StartRollout(ModalScreen[dict[str, Any] | None]):
             for i in self.images
         ]
         with Vertical(classes="dialog", id="start-rollout"):
-            yield Label("New rollout: the newest image first; Enter goes to the next field", classes="question")
+            yield Label("New rollout: Enter goes to the next field, Ctrl+R reviews", classes="question")
             with Horizontal(classes="row"):
                 yield Label("Image")
                 yield Select(options, value=self.images[0]["sha256"], allow_blank=False, id="image", compact=True)
@@ -84,14 +84,19 @@ class StartRollout(ModalScreen[dict[str, Any] | None]):
 
     def on_mount(self) -> None:
         """Start on the stations: the image is usually the newest."""
-        self.query_one("#target", Input).focus()
+        self.set_focus(self.query_one("#target", Input))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        """Enter moves on; on the last field it reviews (it never starts)."""
-        if event.input.id == _FIELDS[-1][0]:
+        """Enter moves to the field after the one it was pressed in; on the last it reviews (it never starts)."""
+        keys = [key for key, *_ in _FIELDS]
+        if event.input.id == keys[-1]:
             self.review()
-        else:
-            self.focus_next()
+        elif event.input.id in keys:
+            self.set_focus(self.query_one(f"#{keys[keys.index(event.input.id) + 1]}", Input))
+
+    def action_review(self) -> None:
+        """Ctrl+R: review from any field."""
+        self.review()
 
     @on(Input.Changed)
     @on(Select.Changed)
@@ -129,7 +134,7 @@ class StartRollout(ModalScreen[dict[str, Any] | None]):
         self.reviewed = request
         start = self.query_one("#start", Button)
         start.disabled = False
-        start.focus()
+        self.set_focus(start)  # Enter now starts what was reviewed
 
     def _request(self) -> dict[str, Any]:
         value = {key: self.query_one(f"#{key}", Input).value.strip() for key, *_ in _FIELDS}

@@ -262,11 +262,11 @@ class AddNetwork(ModalScreen[dict[str, Any] | None]):
 
     def on_mount(self) -> None:
         """Type the SSID straight away."""
-        self.query_one("#wifi-ssid", Input).focus()
+        self.set_focus(self.query_one("#wifi-ssid", Input))
 
     @on(Input.Submitted, "#wifi-ssid")
     def _next(self) -> None:
-        self.query_one("#wifi-psk", Input).focus()
+        self.set_focus(self.query_one("#wifi-psk", Input))
 
     @on(Input.Submitted, "#wifi-psk, #wifi-priority")
     def _submitted(self) -> None:

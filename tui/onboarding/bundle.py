@@ -178,7 +178,7 @@ class BundleWizard(ModalScreen[dict[str, Any] | None]):
 
     def on_mount(self) -> None:
         """Type the name straight away."""
-        self.query_one("#bundle-name", Input).focus()
+        self.set_focus(self.query_one("#bundle-name", Input))
 
     @on(Select.Changed, "#bundle-chip")
     def _chip_changed(self, event: Select.Changed) -> None:
@@ -201,7 +201,7 @@ class BundleWizard(ModalScreen[dict[str, Any] | None]):
         name = self.query_one("#bundle-name", Input).value.strip()
         if not name:
             self.notify("give the station a name", severity="warning")
-            self.query_one("#bundle-name", Input).focus()
+            self.set_focus(self.query_one("#bundle-name", Input))
             return
         firmware = str(self.query_one("#bundle-firmware", Select).value)
         self.dismiss(

@@ -213,7 +213,7 @@ class FlashWizard(ModalScreen[dict[str, Any] | None]):
 
     def on_mount(self) -> None:
         """Type the name straight away."""
-        self.query_one("#usb-name", Input).focus()
+        self.set_focus(self.query_one("#usb-name", Input))
 
     @on(Input.Submitted)
     def _submitted(self) -> None:
@@ -230,7 +230,7 @@ class FlashWizard(ModalScreen[dict[str, Any] | None]):
         name = self.query_one("#usb-name", Input).value.strip()
         if not name:
             self.notify("give the station a name", severity="warning")
-            self.query_one("#usb-name", Input).focus()
+            self.set_focus(self.query_one("#usb-name", Input))
             return
         self.dismiss(
             {
