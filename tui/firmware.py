@@ -211,15 +211,20 @@ class PickFile(ModalScreen[tuple[str, str | None, str | None] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog tall"):
-            yield Label("Import which file? (Enter on a file, or type a path)")
-            yield Input(placeholder="/home/addie/weather-1.4.0.bin", id="path")
+            yield Label("Import which file? Type its path and Enter, or pick it in the tree (Tab)")
+            with Horizontal(classes="row"):
+                yield Label("File")
+                yield Input(placeholder="/home/addie/weather-1.4.0.bin", id="path", compact=True)
             yield Static(
                 "ESP32 images say their project and version; an ESP8266 image does not: give them here.",
                 classes="hint",
             )
-            with Horizontal(classes="pair"):
-                yield Input(placeholder="project (ESP8266)", id="project")
-                yield Input(placeholder="version (ESP8266)", id="version")
+            with Horizontal(classes="row"):
+                yield Label("Project")
+                yield Input(placeholder="for an ESP8266 image", id="project", compact=True)
+            with Horizontal(classes="row"):
+                yield Label("Version")
+                yield Input(placeholder="for an ESP8266 image", id="version", compact=True)
             yield DirectoryTree(Path.home(), id="tree")
 
     def on_mount(self) -> None:

@@ -41,13 +41,7 @@ class StartRollout(ModalScreen[dict[str, Any] | None]):
     """Ask what to roll out and how; dismissed with the request for the admin API once reviewed, or None."""
 
     DEFAULT_CSS = """
-    StartRollout #start-rollout { height: auto; max-height: 100%; }
-    StartRollout .row { height: 1; margin-bottom: 0; }
-    StartRollout .row Label { width: 12; }
-    StartRollout .row Input { width: 1fr; }
-    StartRollout .row Select { width: 1fr; }
     StartRollout #plan { height: auto; margin-top: 1; }
-    StartRollout .buttons Button { margin-right: 2; }
     """
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+r", "review", "Review")]
 

@@ -310,10 +310,13 @@ def cancel_words(rollout: dict[str, Any]) -> tuple[str, str]:
     running = sum(1 for s in stations if s["state"] in ("updated", "updating") and s.get("direction") != "back")
     underway = sum(1 for s in stations if s["state"] in ("initiated", "downloading", "downloaded"))
     question = f"Cancel rollout {rollout['id']} ({rollout_words(rollout)})?"
-    detail = (
-        f"No station is offered {version} any more. The {running} station(s) running it (updated, or still"
-        f" soaking) keep it; the others keep what they run now."
-    )
+    if running:
+        detail = (
+            f"No station is offered {version} any more. The {running} station(s) running it (updated, or still"
+            " soaking) keep it; the others keep what they run now."
+        )
+    else:
+        detail = f"No station is offered {version} any more. None runs it yet: every station keeps what it runs now."
     if underway:
         detail += (
             f" {underway} station(s) offered it but not yet back on it fall back to their own assignments"

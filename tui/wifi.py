@@ -248,17 +248,23 @@ class AddNetwork(ModalScreen[dict[str, Any] | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog tall"):
+        with Vertical(classes="dialog"):
             yield Label("Add a site network")
-            yield Input(placeholder="SSID", id="wifi-ssid")
-            yield Input(placeholder="passphrase", password=True, id="wifi-psk")
-            yield Input(placeholder="priority 0-100 (higher is tried first)", value="0", id="wifi-priority")
-            yield Checkbox("hidden (not broadcast)", id="wifi-hidden")
-            yield Checkbox("fallback (only when no other network can be joined)", id="wifi-fallback")
-            yield Checkbox("open network (no passphrase)", id="wifi-open")
+            with Horizontal(classes="row"):
+                yield Label("SSID")
+                yield Input(id="wifi-ssid", compact=True)
+            with Horizontal(classes="row"):
+                yield Label("Passphrase")
+                yield Input(placeholder="typed masked", password=True, id="wifi-psk", compact=True)
+            with Horizontal(classes="row"):
+                yield Label("Priority")
+                yield Input(placeholder="0-100, higher is tried first", value="0", id="wifi-priority", compact=True)
+            yield Checkbox("hidden (not broadcast)", id="wifi-hidden", compact=True)
+            yield Checkbox("fallback (only when no other network can be joined)", id="wifi-fallback", compact=True)
+            yield Checkbox("open network (no passphrase)", id="wifi-open", compact=True)
             with Horizontal(classes="buttons"):
-                yield Button("Add", id="add", variant="primary")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Button("Add", id="add", variant="primary", compact=True)
+                yield Button("Cancel (Esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         """Type the SSID straight away."""

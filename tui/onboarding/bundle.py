@@ -159,22 +159,34 @@ class BundleWizard(ModalScreen[dict[str, Any] | None]):
         self.has_wifi = has_wifi
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog tall"):
-            yield Label("New bench bundle")
+        with Vertical(classes="dialog"):
+            yield Label("New bench bundle: Enter in a field makes it")
             if not self.has_wifi:
                 yield Static(
                     "No site Wi-Fi yet: add one with w, then a. A bundle carries the site's networks.",
                     id="bundle-no-wifi",
                     classes="warning",
                 )
-            yield Input(placeholder="name, e.g. STA2", id="bundle-name")
-            yield Select([(c, c) for c in BUNDLE_CHIPS], value="esp32", allow_blank=False, id="bundle-chip")
-            yield Input(placeholder="MAC, if you know it (optional)", id="bundle-mac")
-            yield Select(self._firmware_options("esp32"), value=NO_FIRMWARE, allow_blank=False, id="bundle-firmware")
-            yield Input(placeholder="directory on the Pi (default ~/NAME-bundle)", id="bundle-out")
+            with Horizontal(classes="row"):
+                yield Label("Name")
+                yield Input(placeholder="e.g. STA2", id="bundle-name", compact=True)
+            with Horizontal(classes="row"):
+                yield Label("Chip")
+                chips = [(c, c) for c in BUNDLE_CHIPS]
+                yield Select(chips, value="esp32", allow_blank=False, id="bundle-chip", compact=True)
+            with Horizontal(classes="row"):
+                yield Label("MAC")
+                yield Input(placeholder="if you know it (optional)", id="bundle-mac", compact=True)
+            with Horizontal(classes="row"):
+                yield Label("Firmware")
+                firmware = self._firmware_options("esp32")
+                yield Select(firmware, value=NO_FIRMWARE, allow_blank=False, id="bundle-firmware", compact=True)
+            with Horizontal(classes="row"):
+                yield Label("Directory")
+                yield Input(placeholder="on the Pi (default ~/NAME-bundle)", id="bundle-out", compact=True)
             with Horizontal(classes="buttons"):
-                yield Button("Make bundle", id="make", variant="primary")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Button("Make bundle", id="make", variant="primary", compact=True)
+                yield Button("Cancel (Esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         """Type the name straight away."""

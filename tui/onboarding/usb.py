@@ -198,18 +198,22 @@ class FlashWizard(ModalScreen[dict[str, Any] | None]):
     def compose(self) -> ComposeResult:
         port = self.port
         what = port["chip_description"] or "the board"
-        with Vertical(classes="dialog tall"):
+        with Vertical(classes="dialog"):
             yield Label(f"Flash a new station onto {what} on {port['name']}")
-            yield Input(placeholder="name, e.g. STA2", id="usb-name")
+            with Horizontal(classes="row"):
+                yield Label("Name")
+                yield Input(placeholder="e.g. STA2", id="usb-name", compact=True)
             options = [
                 (f"{i['project'] or '-'} {i['version'] or '-'} for {i['chip']} ({i['sha256'][:12]})", i["sha256"])
                 for i in self.images
             ]
-            yield Select(options, value=options[0][1], allow_blank=False, id="usb-firmware")
-            yield Checkbox("replace a station known by this name or MAC", id="usb-replace")
+            with Horizontal(classes="row"):
+                yield Label("Firmware")
+                yield Select(options, value=options[0][1], allow_blank=False, id="usb-firmware", compact=True)
+            yield Checkbox("replace a station known by this name or MAC", id="usb-replace", compact=True)
             with Horizontal(classes="buttons"):
-                yield Button("Flash", id="flash", variant="primary")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Button("Flash", id="flash", variant="primary", compact=True)
+                yield Button("Cancel (Esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         """Type the name straight away."""
