@@ -12,6 +12,7 @@ import aiohttp
 from textual.coordinate import Coordinate
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import ColumnKey
 
 from appliance.contract.client import AdminClient
 from services.service import StationmasterService
@@ -357,3 +358,82 @@ async def test_a_fleet_discovered_at_once_all_shows(
         await asyncio.gather(*(check_in(http, mac, ip=f"10.0.1.{n + 10}") for n, mac in enumerate(newcomers)))
         await until(pilot, lambda: app.stations_table.row_count == 43, within=10)
         assert {mac for mac in newcomers if cell(app, mac, "state")} == set(newcomers)
+
+
+async def test_the_palette_runs_a_stations_action_on_the_station_under_the_cursor(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    async with three_stations_open(service, http, admin) as (app, pilot):
+        app.stations_table.focus()
+        app.stations_table.move_cursor(row=app.stations_table.get_row_index(MACS[1]))
+        name = cell(app, MACS[1], "name")
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"reboot")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, Confirm))
+        assert getattr(app.screen, "question", "") == f"Reboot {name} ({MACS[1]})?"
+        await pilot.press("escape")
+        assert await admin.commands() == []
+
+
+async def test_a_filter_with_no_match_says_so_and_esc_gives_the_keys_back(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    async with three_stations_open(service, http, admin) as (app, pilot):
+        table = app.stations_table
+        await pilot.press("slash", *"nowhere")
+        await until(pilot, lambda: table.row_count == 0)
+        assert table.empty_text == 'No station matches "nowhere" (Esc clears the filter).'
+        await pilot.press("escape")
+        await until(pilot, lambda: table.row_count == 3)
+        assert app.focused is table
+        await pilot.press("o")  # a key of the list again, not a letter in the filter
+        assert str(table.columns[ColumnKey("state")].label).startswith("State ▲")
+
+
+async def test_a_station_screen_opened_while_the_service_is_away_says_so_and_fills_in(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    first = StationmasterService(settings)
+    await first.start()
+    async with aiohttp.ClientSession(first.station_url) as http:
+        await check_in(http, MACS[0])
+    app = StationmasterApp(settings.admin_socket)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.stations_table.row_count == 1)
+        await first.stop()
+        await until(pilot, lambda: not app.link_up)
+        app.open_station(MACS[0])
+        await until(pilot, lambda: isinstance(app.screen, StationScreen))
+        screen = app.screen
+        assert isinstance(screen, StationScreen)
+        banner = screen.query_one("#banner", Static)
+        await until(pilot, lambda: banner.has_class("shown"))
+        assert "reconnecting" in str(banner.render())
+        assert not screen.station
+        second = StationmasterService(settings)
+        await second.start()
+        try:
+            await until(pilot, lambda: bool(screen.station), within=10)
+            assert not banner.has_class("shown")
+        finally:
+            await second.stop()
+
+
+async def test_an_esp8266_image_is_given_its_version_in_the_import_dialog(
+    service: StationmasterService, admin: AdminClient, tmp_path: Path
+) -> None:
+    image = tmp_path / "pump.bin"
+    image.write_bytes(build_image("esp8266", project="ignored", version="0.0.0"))
+    app = StationmasterApp(service.settings.admin_socket)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f")
+        app.query_one("#firmware-table", DataTable).focus()
+        await pilot.press("i")
+        await until(pilot, lambda: bool(app.screen.query("#version")))
+        await pilot.press(*str(image), "tab", *"pump", "tab", *"2.0.1", "enter")
+        table = app.query_one("#firmware-table", DataTable)
+        await until(pilot, lambda: table.row_count == 1)
+    [imported] = await admin.images()
+    assert (imported["chip"], imported["project"], imported["version"]) == ("esp8266", "pump", "2.0.1")
