@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.dom import DOMNode
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, OptionList, Static
+from textual.widgets import Button, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 P = ParamSpec("P")
@@ -43,6 +43,18 @@ def one_at_a_time(group: str) -> Callable[[Action[Node, P]], Callable[Concatenat
         return run
 
     return decorate
+
+
+def field(*parts: str | Input | Select[Any]) -> Horizontal:
+    """A form's line: each label, then its field, borderless, sharing the rest of the line (CSS class row)."""
+    children: list[Label | Input | Select[Any]] = []
+    for part in parts:
+        if isinstance(part, str):
+            children.append(Label(part))
+        else:
+            part.compact = True  # a field a line high: a form of ten fits 80x24
+            children.append(part)
+    return Horizontal(*children, classes="row")
 
 
 class Confirm(ModalScreen[bool]):

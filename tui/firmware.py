@@ -8,13 +8,13 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Input, Label, Static
 
 from appliance.contract.client import AdminClient, AdminError
 from tui.catchup import Refetch
-from tui.dialogs import Choose, Confirm, one_at_a_time
+from tui.dialogs import Choose, Confirm, field, one_at_a_time
 from tui.livetable import LiveTable
 
 NO_IMAGES = "No firmware yet: i imports an image file from the Pi (f, then i, from anywhere)."
@@ -212,19 +212,13 @@ class PickFile(ModalScreen[tuple[str, str | None, str | None] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog tall"):
             yield Label("Import which file? Type its path and Enter, or pick it in the tree (Tab)")
-            with Horizontal(classes="row"):
-                yield Label("File")
-                yield Input(placeholder="/home/addie/weather-1.4.0.bin", id="path", compact=True)
+            yield field("File", Input(placeholder="/home/addie/weather-1.4.0.bin", id="path"))
             yield Static(
                 "ESP32 images say their project and version; an ESP8266 image does not: give them here.",
                 classes="hint",
             )
-            with Horizontal(classes="row"):
-                yield Label("Project")
-                yield Input(placeholder="for an ESP8266 image", id="project", compact=True)
-            with Horizontal(classes="row"):
-                yield Label("Version")
-                yield Input(placeholder="for an ESP8266 image", id="version", compact=True)
+            yield field("Project", Input(placeholder="for an ESP8266 image", id="project"))
+            yield field("Version", Input(placeholder="for an ESP8266 image", id="version"))
             yield DirectoryTree(Path.home(), id="tree")
 
     def on_mount(self) -> None:

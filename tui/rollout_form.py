@@ -19,6 +19,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from appliance.contract.client import AdminError
 from appliance.contract.durations import parse_duration
+from tui.dialogs import field
 
 Planner = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 # (field id, label, placeholder, default): two to a line, as the CLI names them.
@@ -58,18 +59,14 @@ class StartRollout(ModalScreen[dict[str, Any] | None]):
         ]
         with Vertical(classes="dialog", id="start-rollout"):
             yield Label("New rollout: Enter goes to the next field, Ctrl+R reviews", classes="question")
-            with Horizontal(classes="row"):
-                yield Label("Image")
-                yield Select(options, value=self.images[0]["sha256"], allow_blank=False, id="image", compact=True)
+            yield field("Image", Select(options, value=self.images[0]["sha256"], allow_blank=False, id="image"))
             fields = iter(_FIELDS)
             for key, label, placeholder, default in fields:
-                with Horizontal(classes="row"):
-                    yield Label(label)
-                    yield Input(value=default, placeholder=placeholder, id=key, compact=True)
-                    if key not in _WIDE:
-                        key, label, placeholder, default = next(fields)
-                        yield Label(f" {label}")
-                        yield Input(value=default, placeholder=placeholder, id=key, compact=True)
+                parts: list[str | Input] = [label, Input(value=default, placeholder=placeholder, id=key)]
+                if key not in _WIDE:
+                    key, label, placeholder, default = next(fields)
+                    parts += [f" {label}", Input(value=default, placeholder=placeholder, id=key)]
+                yield field(*parts)
             yield Static("Review shows what it will do before anything starts.", id="plan", classes="hint")
             with Horizontal(classes="buttons"):
                 yield Button("Review", id="review", variant="primary", compact=True)

@@ -14,7 +14,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from appliance.contract.client import AdminClient, AdminError
 from tui.catchup import Refetch
-from tui.dialogs import Confirm, one_at_a_time
+from tui.dialogs import Confirm, field, one_at_a_time
 from tui.livetable import LiveTable
 from tui.states import ago
 
@@ -26,6 +26,8 @@ WIFI_EVENTS = ("wifi_", "station_accepted", "station_rejected", "station_retired
 
 class NetworksTable(LiveTable):
     """The site's networks; a adds, d drops, v reveals (or hides) the passphrase."""
+
+    KEYS_TITLE = "Wi-Fi networks"  # what `?` calls this list
 
     BINDINGS = [
         Binding("a", "add", "Add network"),
@@ -250,15 +252,9 @@ class AddNetwork(ModalScreen[dict[str, Any] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Add a site network")
-            with Horizontal(classes="row"):
-                yield Label("SSID")
-                yield Input(id="wifi-ssid", compact=True)
-            with Horizontal(classes="row"):
-                yield Label("Passphrase")
-                yield Input(placeholder="typed masked", password=True, id="wifi-psk", compact=True)
-            with Horizontal(classes="row"):
-                yield Label("Priority")
-                yield Input(placeholder="0-100, higher is tried first", value="0", id="wifi-priority", compact=True)
+            yield field("SSID", Input(id="wifi-ssid"))
+            yield field("Passphrase", Input(placeholder="typed masked", password=True, id="wifi-psk"))
+            yield field("Priority", Input(placeholder="0-100, higher is tried first", value="0", id="wifi-priority"))
             yield Checkbox("hidden (not broadcast)", id="wifi-hidden", compact=True)
             yield Checkbox("fallback (only when no other network can be joined)", id="wifi-fallback", compact=True)
             yield Checkbox("open network (no passphrase)", id="wifi-open", compact=True)

@@ -69,6 +69,18 @@ async def three_stations_open(
         yield app, pilot
 
 
+async def import_in_the_tui(app: StationmasterApp, pilot: Pilot[None], path: str, *keys: str) -> DataTable[Any]:
+    """Import a file from the Firmware tab's dialog (path, then what `keys` type), once it is listed."""
+    await pilot.press("f")
+    table = app.query_one("#firmware-table", DataTable)
+    table.focus()
+    await pilot.press("i")
+    await until(pilot, lambda: bool(app.screen.query("#path")))
+    await pilot.press(*path, *keys, "enter")
+    await until(pilot, lambda: table.row_count == 1)
+    return table
+
+
 async def populated(http: aiohttp.ClientSession, admin: AdminClient) -> None:
     """Three stations: two accepted, one pending."""
     for mac in MACS:
@@ -142,13 +154,7 @@ async def test_firmware_import_from_a_path_on_the_pi(
     image.write_bytes(build_image("esp32", project="weather", version="2.0.0"))
     app = StationmasterApp(service.settings.admin_socket)
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("f")
-        table = app.query_one("#firmware-table", DataTable)
-        table.focus()
-        await pilot.press("i")
-        await pilot.pause()
-        await pilot.press(*str(image), "enter")
-        await until(pilot, lambda: table.row_count == 1)
+        table = await import_in_the_tui(app, pilot, str(image))
         assert [str(c) for c in table.get_row_at(0)][:3] == ["weather", "2.0.0", "esp32"]
         await pilot.press("e")
         events = app.query_one("#events-table", DataTable)
@@ -428,12 +434,6 @@ async def test_an_esp8266_image_is_given_its_version_in_the_import_dialog(
     image.write_bytes(build_image("esp8266", project="ignored", version="0.0.0"))
     app = StationmasterApp(service.settings.admin_socket)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("f")
-        app.query_one("#firmware-table", DataTable).focus()
-        await pilot.press("i")
-        await until(pilot, lambda: bool(app.screen.query("#version")))
-        await pilot.press(*str(image), "tab", *"pump", "tab", *"2.0.1", "enter")
-        table = app.query_one("#firmware-table", DataTable)
-        await until(pilot, lambda: table.row_count == 1)
+        await import_in_the_tui(app, pilot, str(image), "tab", *"pump", "tab", *"2.0.1")
     [imported] = await admin.images()
     assert (imported["chip"], imported["project"], imported["version"]) == ("esp8266", "pump", "2.0.1")

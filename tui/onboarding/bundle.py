@@ -15,7 +15,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from appliance.contract import bundles
 from appliance.contract.client import AdminError
-from tui.dialogs import Confirm, one_at_a_time
+from tui.dialogs import Confirm, field, one_at_a_time
 from tui.livetable import LiveTable
 from tui.onboarding.road import Road
 from tui.states import ago
@@ -27,6 +27,8 @@ NO_FIRMWARE = "none"
 
 class AwaitingTable(LiveTable):
     """Stations awaiting their arrival; b makes a new bundle, c cancels one."""
+
+    KEYS_TITLE = "Bench bundle"  # what `?` calls this list
 
     BINDINGS = [
         Binding("b", "new_bundle", "New bundle", tooltip="Make a bench bundle for a new station"),
@@ -167,23 +169,13 @@ class BundleWizard(ModalScreen[dict[str, Any] | None]):
                     id="bundle-no-wifi",
                     classes="warning",
                 )
-            with Horizontal(classes="row"):
-                yield Label("Name")
-                yield Input(placeholder="e.g. STA2", id="bundle-name", compact=True)
-            with Horizontal(classes="row"):
-                yield Label("Chip")
-                chips = [(c, c) for c in BUNDLE_CHIPS]
-                yield Select(chips, value="esp32", allow_blank=False, id="bundle-chip", compact=True)
-            with Horizontal(classes="row"):
-                yield Label("MAC")
-                yield Input(placeholder="if you know it (optional)", id="bundle-mac", compact=True)
-            with Horizontal(classes="row"):
-                yield Label("Firmware")
-                firmware = self._firmware_options("esp32")
-                yield Select(firmware, value=NO_FIRMWARE, allow_blank=False, id="bundle-firmware", compact=True)
-            with Horizontal(classes="row"):
-                yield Label("Directory")
-                yield Input(placeholder="on the Pi (default ~/NAME-bundle)", id="bundle-out", compact=True)
+            yield field("Name", Input(placeholder="e.g. STA2", id="bundle-name"))
+            chips = [(c, c) for c in BUNDLE_CHIPS]
+            yield field("Chip", Select(chips, value="esp32", allow_blank=False, id="bundle-chip"))
+            yield field("MAC", Input(placeholder="if you know it (optional)", id="bundle-mac"))
+            firmware = self._firmware_options("esp32")
+            yield field("Firmware", Select(firmware, value=NO_FIRMWARE, allow_blank=False, id="bundle-firmware"))
+            yield field("Directory", Input(placeholder="on the Pi (default ~/NAME-bundle)", id="bundle-out"))
             with Horizontal(classes="buttons"):
                 yield Button("Make bundle", id="make", variant="primary", compact=True)
                 yield Button("Cancel (Esc)", id="cancel", compact=True)

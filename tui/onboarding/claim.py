@@ -17,6 +17,8 @@ from tui.states import ago
 class PendingTable(LiveTable):
     """Pending stations with what they sent; a accepts, x rejects."""
 
+    KEYS_TITLE = "Claim"  # what `?` calls this list
+
     BINDINGS = [
         Binding("a", "accept", "Accept", tooltip="Let it in: it gets its token at its next check-in"),
         Binding("x", "reject", "Reject", tooltip="Turn it away (asks first)"),

@@ -16,6 +16,8 @@ from tui.onboarding.road import Road
 class ImprovTable(LiveTable):
     """Ports whose firmware answered Improv; j hands one the site Wi-Fi."""
 
+    KEYS_TITLE = "Improv serial"  # what `?` calls this list
+
     BINDINGS = [Binding("j", "join", "Join Wi-Fi", tooltip="Hand the station a site network over Improv")]
 
     def __init__(self, **kwargs: Any) -> None:

@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, ProgressBar, Select
 
 from appliance.contract.client import AdminError
-from tui.dialogs import one_at_a_time
+from tui.dialogs import field, one_at_a_time
 from tui.livetable import LiveTable
 from tui.onboarding.road import Road
 
@@ -32,6 +32,8 @@ def progress_cell(port: dict[str, Any]) -> str:
 
 class UsbPortsTable(LiveTable):
     """The serial ports plugged in; p (or Enter) flashes a station onto one, i identifies it again."""
+
+    KEYS_TITLE = "On-site USB"  # what `?` calls this list
 
     BINDINGS = [
         Binding("p", "flash", "Flash", tooltip="Flash firmware and a new station's config onto this chip"),
@@ -200,16 +202,12 @@ class FlashWizard(ModalScreen[dict[str, Any] | None]):
         what = port["chip_description"] or "the board"
         with Vertical(classes="dialog"):
             yield Label(f"Flash a new station onto {what} on {port['name']}")
-            with Horizontal(classes="row"):
-                yield Label("Name")
-                yield Input(placeholder="e.g. STA2", id="usb-name", compact=True)
+            yield field("Name", Input(placeholder="e.g. STA2", id="usb-name"))
             options = [
                 (f"{i['project'] or '-'} {i['version'] or '-'} for {i['chip']} ({i['sha256'][:12]})", i["sha256"])
                 for i in self.images
             ]
-            with Horizontal(classes="row"):
-                yield Label("Firmware")
-                yield Select(options, value=options[0][1], allow_blank=False, id="usb-firmware", compact=True)
+            yield field("Firmware", Select(options, value=options[0][1], allow_blank=False, id="usb-firmware"))
             yield Checkbox("replace a station known by this name or MAC", id="usb-replace", compact=True)
             with Horizontal(classes="buttons"):
                 yield Button("Flash", id="flash", variant="primary", compact=True)
