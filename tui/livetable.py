@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual.coordinate import Coordinate
 from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
@@ -107,7 +108,7 @@ class LiveTable(DataTable[Any]):
         shown = self._shown.get(key)
         if shown is None:
             return
-        changed = False
+        changed: list[str] = []
         for column, value in cells.items():
             text = plain(value)
             if shown.get(column) == text:
@@ -118,12 +119,14 @@ class LiveTable(DataTable[Any]):
                 continue
             # What DataTable.update_cell does, minus its repaint of the whole table.
             self._data[RowKey(key)][ColumnKey(column)] = value
-            changed = True
+            changed.append(column)
         if changed:
             self._update_count += 1  # its render caches are keyed on this count
             index = self.get_row_index(key)
             if self._on_screen(index):
-                self.refresh_row(index)
+                # Only the cells that changed: a signal's new reading costs its own few columns, not the row.
+                for column in changed:
+                    self.refresh_coordinate(Coordinate(index, self.get_column_index(column)))
 
     def remove_keyed(self, key: str) -> None:
         """Take a row away; the cursor stays on its own key."""
