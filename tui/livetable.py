@@ -3,8 +3,8 @@
 Every list of the TUI is one of these. Rows are keyed (a MAC, a digest, an id) and the cursor follows its
 key: through reloads, re-sorts and rows added or taken away above it, it stays on the item the admin chose,
 so a key pressed next acts on that item. A change rewrites only the cells whose text changed and repaints
-only that row, and only when it is on screen: a thousand stations checking in cost the terminal the rows
-it shows, not the whole table each time (DataTable's own `update_cell` repaints the whole table).
+only those cells, and only when they are on screen: a thousand stations checking in cost the terminal the
+cells it shows that changed, not the whole table each time (DataTable's own `update_cell` repaints it all).
 """
 
 from __future__ import annotations

@@ -18,10 +18,10 @@ from tui.catchup import Refetch
 from tui.dialogs import Choose, Confirm, one_at_a_time
 from tui.livetable import LiveTable
 from tui.rollout_form import StartRollout
+from tui.rollout_text import STATION_STYLE, WORDS, cancel_words, counts, rollout_words, state_text
 
 # Many stations move at once in a wave: the view fetches the rollout again at most this often.
 REFETCH_S = 0.3
-_STYLE = {"updated": "green", "rolled_back": "cyan", "failed": "bold red", "timed_out": "red", "queued": "dim"}
 _LIST_COLUMNS = (
     ("id", "ID"),
     ("name", "Name"),
@@ -30,7 +30,6 @@ _LIST_COLUMNS = (
     ("wave", "Wave"),
     ("counts", "Stations"),
 )
-_WORDS = {"timed_out": "timed out", "rolled_back": "rolled back", "rolling_back": "rolling back"}
 
 
 class RolloutsView(Vertical):
@@ -125,7 +124,7 @@ class RolloutsView(Vertical):
                         "id": str(r["id"]),
                         "name": r["name"],
                         "chip": r["image"].get("chip") or "?",
-                        "state": _state_text(r["state"]),
+                        "state": state_text(r["state"]),
                         "wave": f"{r['current_wave']}/{r['wave_count']}",
                         "counts": counts(r["counts"]),
                     },
@@ -142,7 +141,7 @@ class RolloutsView(Vertical):
             stations.show_rows([])
             summary.update("")
             return
-        text = Text.assemble((f"rollout {r['id']}  ", "bold"), f"{rollout_words(r)}  ", _state_text(r["state"]))
+        text = Text.assemble((f"rollout {r['id']}  ", "bold"), f"{rollout_words(r)}  ", state_text(r["state"]))
         if r.get("reason"):
             text.append(f"\n{r['reason']}", style="yellow" if r["state"] in ("halted", "running") else "")
         for wave in r.get("waves", []):
@@ -156,7 +155,7 @@ class RolloutsView(Vertical):
 
     @staticmethod
     def _cells(station: dict[str, Any]) -> dict[str, Any]:
-        word = _WORDS.get(station["state"], station["state"])
+        word = WORDS.get(station["state"], station["state"])
         if station.get("direction") == "back" and station["state"] not in ("rolled_back", "failed", "timed_out"):
             word += " (back)"
         if station.get("critical"):
@@ -165,7 +164,7 @@ class RolloutsView(Vertical):
         return {
             "wave": str(station["wave"]),
             "name": station["name"],
-            "state": Text(word, style=_STYLE.get(station["state"], "")),
+            "state": Text(word, style=STATION_STYLE.get(station["state"], "")),
             "why": why or "",
         }
 
@@ -294,44 +293,3 @@ class RolloutsView(Vertical):
         if chosen:
             stations = None if chosen == "*" else [chosen]
             await self._act(self.client.approve_rollout(rollout["id"], stations), "approved")
-
-
-def rollout_words(rollout: dict[str, Any]) -> str:
-    """A rollout as the admin knows it: "weather 1.5.0 for esp32"."""
-    image = rollout.get("image") or {}
-    what = rollout.get("name") or f"{image.get('project') or ''} {image.get('version') or ''}".strip()
-    return f"{what} for {image.get('chip') or '?'}"
-
-
-def cancel_words(rollout: dict[str, Any]) -> tuple[str, str]:
-    """The cancel prompt: which rollout, and what becomes of its stations (what the service then does)."""
-    stations = rollout.get("stations", [])
-    version = (rollout.get("image") or {}).get("version") or "its image"
-    running = sum(1 for s in stations if s["state"] in ("updated", "updating") and s.get("direction") != "back")
-    underway = sum(1 for s in stations if s["state"] in ("initiated", "downloading", "downloaded"))
-    question = f"Cancel rollout {rollout['id']} ({rollout_words(rollout)})?"
-    if running:
-        detail = (
-            f"No station is offered {version} any more. The {running} station(s) running it (updated, or still"
-            " soaking) keep it; the others keep what they run now."
-        )
-    else:
-        detail = f"No station is offered {version} any more. None runs it yet: every station keeps what it runs now."
-    if underway:
-        detail += (
-            f" {underway} station(s) offered it but not yet back on it fall back to their own assignments"
-            " (a download under way may still finish)."
-        )
-    return question, detail
-
-
-def counts(by_state: dict[str, Any]) -> str:
-    """'12 updated · 1 failed' in the order a person reads a rollout."""
-    order = ("updated", "updating", "downloaded", "downloading", "initiated", "queued", "failed", "timed_out")
-    known = [s for s in order if by_state.get(s)] + sorted(s for s in by_state if s not in order and by_state[s])
-    return " · ".join(f"{by_state[s]} {_WORDS.get(s, s)}" for s in known) or "-"
-
-
-def _state_text(state: str) -> Text:
-    style = {"halted": "bold red", "completed": "green", "paused": "yellow", "cancelled": "dim"}.get(state, "")
-    return Text(_WORDS.get(state, state), style=style)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +10,7 @@ from textual.binding import Binding
 
 from tui.catchup import SinceSnapshot
 from tui.livetable import LiveTable
+from tui.sorting import address, natural, number
 from tui.states import LATE_AFTER_INTERVALS, age, coarse_age, rssi_label, state_label, station_state
 
 COLUMNS = (
@@ -220,26 +219,26 @@ class StationsTable(LiveTable):
     def _sort_key(self, station: dict[str, Any]) -> tuple[Any, ...]:
         """The value a column sorts by: numbers as numbers, addresses and versions part by part."""
         column = self.sort_column
-        name = _natural(str(station.get("name") or station["mac"]))
+        name = natural(str(station.get("name") or station["mac"]))
         value: Any
         if column == "state":
             value = _STATE_RANK.get(self._state(station), 9)
         elif column == "rssi":
-            value = _number(station.get("rssi"))
+            value = number(station.get("rssi"))
         elif column == "seen":
             seen = station.get("last_seen_at")
             value = float("inf") if seen is None else -float(seen)  # the most recently seen first
         elif column == "uptime":
-            value = _number(station.get("uptime_s"))
+            value = number(station.get("uptime_s"))
         elif column == "heap":
-            value = _number(station.get("free_heap"))
+            value = number(station.get("free_heap"))
         elif column == "ip":
-            value = _address(station.get("ip"))
+            value = address(station.get("ip"))
         elif column == "tags":
-            value = _natural(" ".join(station.get("tags") or ()) or "\uffff")
+            value = natural(" ".join(station.get("tags") or ()) or "\uffff")
         else:
             field = {"cause": "restart_cause"}.get(column, column)
-            value = _natural(str(station.get(field) or "\uffff"))
+            value = natural(str(station.get(field) or "\uffff"))
         return (value, name)
 
     def _visible(self, station: dict[str, Any]) -> bool:
@@ -295,22 +294,3 @@ class StationsTable(LiveTable):
 def _fold_checkins(earlier: Any, later: Any) -> Any:
     """A check-in updates the fields it carries: two in a row amount to both, the later winning."""
     return {**earlier, **later} if isinstance(earlier, dict) else later
-
-
-def _natural(text: str) -> tuple[Any, ...]:
-    """Text sorted as a person reads it: "STA2" before "STA10", "1.9.0" before "1.10.0"."""
-    return tuple(
-        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text.lower()) if part
-    )
-
-
-def _number(value: Any) -> float:
-    return float("inf") if value is None else float(value)
-
-
-def _address(value: Any) -> tuple[int, int]:
-    try:
-        parsed = ipaddress.ip_address(str(value))
-    except ValueError:
-        return (1, 0)  # no address (or not one): after every address
-    return (0, int(parsed))

@@ -437,3 +437,17 @@ async def test_an_esp8266_image_is_given_its_version_in_the_import_dialog(
         await import_in_the_tui(app, pilot, str(image), "tab", *"pump", "tab", *"2.0.1")
     [imported] = await admin.images()
     assert (imported["chip"], imported["project"], imported["version"]) == ("esp8266", "pump", "2.0.1")
+
+
+async def test_the_station_screen_scrolls_at_80x24_and_follows_check_ins(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    async with three_stations_open(service, http, admin, size=(80, 24)) as (app, pilot):
+        app.open_station(MACS[0])
+        await until(pilot, lambda: isinstance(app.screen, StationScreen) and bool(app.screen.station))
+        scroll = app.screen.query_one("#detail-scroll")
+        await pilot.press("pagedown")
+        await until(pilot, lambda: scroll.scroll_y > 0)
+        identity = app.screen.query_one("#identity", Static)
+        await check_in(http, MACS[0], rssi=-71)  # live, without an event: the identity block follows
+        await until(pilot, lambda: "RSSI -71 dBm" in str(identity.render()))
