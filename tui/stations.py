@@ -113,6 +113,10 @@ class StationsTable(LiveTable):
     def upsert(self, station: dict[str, Any]) -> None:
         """Add or refresh one station's row (after an action or a stored event)."""
         self.since_snapshot.keep(("upsert", station["mac"]), station)
+        held = self.stations.get(station["mac"])
+        if held is not None and held.get("rssi") != station.get("rssi"):
+            # Fetched after a check-in the stream has not brought yet: the trend is against what was shown.
+            self._previous_rssi[station["mac"]] = held.get("rssi")
         self.stations[station["mac"]] = station
         if station["mac"] in self._shown:
             self.set_cells(station["mac"], self._cells(station))
@@ -177,7 +181,10 @@ class StationsTable(LiveTable):
         station = self.stations.get(payload["mac"])
         if station is None:
             return None  # a new station arrives with its own stored event; the app fetches it then
-        self._previous_rssi[station["mac"]] = station.get("rssi")
+        seen = station.get("last_seen_at")
+        if seen is None or "at" not in payload or float(payload["at"]) > float(seen):
+            # A check-in a fetch already showed (same moment) leaves the trend as that fetch set it.
+            self._previous_rssi[station["mac"]] = station.get("rssi")
         station.update({k: v for k, v in payload.items() if k not in ("id", "kind", "message", "at")})
         station["last_seen_at"] = payload.get("at", time.time())
         return station
