@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
-from textual import work
 from textual.binding import Binding
-from textual.widgets import DataTable
 
 from appliance.contract.client import AdminClient, AdminError
 from tui.catchup import Refetch
+from tui.dialogs import one_at_a_time
+from tui.livetable import LiveTable
 from tui.states import ago
+
+NO_ALERTS = "No open alerts. Weak signals, reboot loops, silent stations and wrong versions show up here."
+StationName = Callable[[str], str | None]
 
 # By word as well as colour: a 16-colour or colourless terminal still tells them apart.
 _LOOK = {
@@ -28,17 +32,21 @@ def alert_label(kind: str) -> Text:
     return Text(words, style=colour)
 
 
-class AlertsTable(DataTable[Any]):
-    """Open alerts, newest first; c clears (dismisses) the one under the cursor."""
+class AlertsTable(LiveTable):
+    """Open alerts, newest first, keyed by id; Enter opens the station, c clears (dismisses) the alert."""
 
-    BINDINGS = [Binding("c", "clear_alert", "Clear", tooltip="Dismiss this alert (it returns if its cause does)")]
+    BINDINGS = [
+        Binding("enter", "open_station", "Station", tooltip="The alert's station in full"),
+        Binding("c", "clear_alert", "Clear", tooltip="Dismiss this alert (it returns if its cause does)"),
+    ]
 
-    def __init__(self, client: AdminClient, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+    def __init__(self, client: AdminClient, station_name: StationName | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.client = client
+        self.station_name = station_name or (lambda mac: None)  # the current name, from the stations view
         self.alerts: list[dict[str, Any]] = []
-        self.names: dict[str, str] = {}  # station names by MAC, from the stations view
         self._refetch = Refetch(self, self._fetch, "alerts")
+        self.empty_text = NO_ALERTS
 
     def on_mount(self) -> None:
         """Lay out the columns."""
@@ -46,18 +54,14 @@ class AlertsTable(DataTable[Any]):
             self.add_column(label, key=key)
 
     def load(self, alerts: list[dict[str, Any]]) -> None:
-        """Show these open alerts (newest first)."""
+        """Show these open alerts (newest first); the cursor stays on the alert it was on."""
         self.alerts = alerts
-        self.clear()
-        for alert in alerts:
-            mac = alert.get("mac") or ""
-            self.add_row(
-                ago(alert["raised_at"]),
-                alert_label(alert["kind"]),
-                self.names.get(mac, mac) or "-",
-                alert["message"],
-                key=str(alert["id"]),
-            )
+        self.show_rows([(str(alert["id"]), self._cells(alert)) for alert in alerts])
+
+    def refresh_names(self) -> None:
+        """Station names changed (a rename), or time passed: the cells follow."""
+        for alert in self.alerts:
+            self.set_cells(str(alert["id"]), self._cells(alert))
 
     def reload(self) -> None:
         """Fetch the open alerts again (after an `alert_*` event; asks during a fetch fold into one more)."""
@@ -72,17 +76,48 @@ class AlertsTable(DataTable[Any]):
         if callable(refresh):
             refresh()
 
-    @work(group="alerts-action", exit_on_error=False)
+    def selected(self) -> dict[str, Any] | None:
+        """The alert under the cursor, if any."""
+        key = self.current_key()
+        return next((a for a in self.alerts if str(a["id"]) == key), None)
+
+    def item_words(self) -> str | None:
+        """The alert under the cursor: its kind and station."""
+        alert = self.selected()
+        if alert is None:
+            return None
+        mac = alert.get("mac") or ""
+        return f"{alert_label(alert['kind']).plain} alert on {(self.station_name(mac) or mac) if mac else 'the site'}"
+
+    def action_open_station(self) -> None:
+        """Open the station of the alert under the cursor."""
+        alert = self.selected()
+        if alert is None or not alert.get("mac"):
+            self.notify("this alert is about no one station", severity="warning")
+            return
+        opener = getattr(self.app, "open_station", None)
+        if callable(opener):
+            opener(str(alert["mac"]))
+
+    @one_at_a_time("alerts-action")
     async def action_clear_alert(self) -> None:
         """Dismiss the alert under the cursor."""
-        if not self.row_count:
-            return
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        if key is None:
+        alert = self.selected()
+        if alert is None:
+            self.notify("no alert to clear", severity="warning")
             return
         try:
-            await self.client.clear_alert(int(key))
+            await self.client.clear_alert(int(alert["id"]))
         except AdminError as exc:
             self.notify(exc.message, title="Refused", severity="error")
             return
         self.reload()
+
+    def _cells(self, alert: dict[str, Any]) -> dict[str, Any]:
+        mac = alert.get("mac") or ""
+        return {
+            "raised": ago(alert["raised_at"]),
+            "kind": alert_label(alert["kind"]),
+            "station": (self.station_name(mac) or mac) if mac else "-",
+            "message": alert["message"],
+        }

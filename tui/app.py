@@ -9,7 +9,7 @@ from typing import Any
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Input, Static, TabbedContent, TabPane
 
 from appliance.contract.client import AdminError, ServiceUnavailable
 from appliance.contract.clock import ServiceTime
@@ -18,6 +18,7 @@ from tui.catchup import Refetch
 from tui.detail import StationScreen
 from tui.events import EventsTable
 from tui.firmware import FirmwareTable
+from tui.keys import KeyBar, KeysHelp, help_entries
 from tui.lan import LanTable, PushProgress
 from tui.link import LinkDown, LinkResumed, LinkUp, ServiceLink, ServiceMessages
 from tui.onboarding import OnboardingPane
@@ -49,18 +50,31 @@ class StationmasterApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live in other modules
     COMMANDS = App.COMMANDS | {StationmasterCommands}
     BINDINGS = [
-        Binding("s", "show_tab('stations')", "Stations", tooltip="The station list"),
-        Binding("f", "show_tab('firmware')", "Firmware", tooltip="The firmware library"),
-        Binding("e", "show_tab('events')", "Events", tooltip="The live event log"),
-        Binding("u", "show_tab('rollouts')", "Rollouts", tooltip="Staged rollouts, wave by wave"),
-        Binding("exclamation_mark", "show_tab('alerts')", "Alerts", tooltip="What needs your eye"),
-        Binding("l", "show_tab('lan')", "LAN", tooltip="Every ESP that mDNS shows on the site's network"),
-        Binding("n", "show_tab('onboarding')", "Onboarding", tooltip="Bring new stations in"),
-        Binding("w", "show_tab('wifi')", "Wi-Fi", tooltip="The site's networks and their rotation"),
-        Binding("slash", "filter", "Filter", tooltip="Filter the current list"),
-        Binding("question_mark", "show_help_panel", "Help", tooltip="Every key binding"),
+        # The tab keys are marked in the tabs' own titles: the key bar keeps its room for the view's keys.
+        Binding("s", "show_tab('stations')", "Stations", show=False, tooltip="The station list"),
+        Binding("f", "show_tab('firmware')", "Firmware", show=False, tooltip="The firmware library"),
+        Binding("u", "show_tab('rollouts')", "Rollouts", show=False, tooltip="Staged rollouts, wave by wave"),
+        Binding("e", "show_tab('events')", "Events", show=False, tooltip="The live event log"),
+        Binding("exclamation_mark", "show_tab('alerts')", "Alerts", show=False, tooltip="What needs your eye"),
+        Binding("l", "show_tab('lan')", "LAN", show=False, tooltip="Every ESP that mDNS shows on the LAN"),
+        Binding("n", "show_tab('onboarding')", "Onboarding", show=False, tooltip="Bring new stations in"),
+        Binding("w", "show_tab('wifi')", "Wi-Fi", show=False, tooltip="The site's networks and their rotation"),
+        Binding("slash", "filter", "Filter", tooltip="Filter the current list (Esc leaves the filter)"),
+        Binding("escape", "leave_filter", "Leave filter", show=False),
+        Binding("question_mark", "keys", "Keys", tooltip="Every key of this view"),
         Binding("q", "quit", "Quit", tooltip="Leave (the service keeps running)"),
     ]
+    # Each tab's key, marked in its title: (id, title with the key underlined).
+    TABS = (
+        ("stations", "[b u]S[/]tations"),
+        ("firmware", "[b u]F[/]irmware"),
+        ("rollouts", "Rollo[b u]u[/]ts"),
+        ("events", "[b u]E[/]vents"),
+        ("alerts", "[b u]![/]Alerts"),
+        ("lan", "[b u]L[/]AN"),
+        ("onboarding", "O[b u]n[/]boarding"),
+        ("wifi", "[b u]W[/]i-Fi"),
+    )
 
     def __init__(self, socket_path: Path, remote: Remote | None = None) -> None:
         super().__init__()
@@ -75,31 +89,34 @@ class StationmasterApp(App[None]):
         self.refresh_awaiting = Refetch(self, self._fetch_awaiting, "awaiting")
         self._stations_to_fetch: set[str] = set()
         self._fetch_stations = Refetch(self, self._fetch_changed_stations, "station-refresh")
+        self._status_shown = ""
+        self._banner_text = "Not connected to the service yet…"
 
     def compose(self) -> ComposeResult:
+        titles = dict(self.TABS)
         yield Static(id="banner")
         with TabbedContent(initial="stations"):
-            with TabPane("Stations", id="stations"):
-                yield Input(placeholder="filter: words, tags, states…", id="filter")
+            with TabPane(titles["stations"], id="stations"):
+                yield Input(placeholder="filter: words, tags, states… (Enter keeps it, Esc leaves it)", id="filter")
                 yield StationsTable(id="stations-table", now=self.service_time)
-            with TabPane("Firmware", id="firmware"):
+            with TabPane(titles["firmware"], id="firmware"):
                 yield FirmwareTable(self.link.client, id="firmware-table")
-            with TabPane("Rollouts", id="rollouts"):
+            with TabPane(titles["rollouts"], id="rollouts"):
                 yield RolloutsView(self.link.client, id="rollouts-view")
-            with TabPane("Events", id="events"):
-                yield Input(placeholder="filter events…", id="events-filter")
-                yield EventsTable(id="events-table")
-            with TabPane("Alerts", id="alerts"):
-                yield AlertsTable(self.link.client, id="alerts-table")
-            with TabPane("LAN", id="lan"):
+            with TabPane(titles["events"], id="events"):
+                yield Input(placeholder="filter events… (Enter keeps it, Esc leaves it)", id="events-filter")
+                yield EventsTable(self._station_name, id="events-table")
+            with TabPane(titles["alerts"], id="alerts"):
+                yield AlertsTable(self.link.client, self._station_name, id="alerts-table")
+            with TabPane(titles["lan"], id="lan"):
                 yield LanTable(self.link.client, self._station_name, id="lan-table")
                 yield PushProgress(id="lan-progress")
-            with TabPane("Onboarding", id="onboarding"):
+            with TabPane(titles["onboarding"], id="onboarding"):
                 yield OnboardingPane(self.link.client, id="onboarding-pane")
-            with TabPane("Wi-Fi", id="wifi"):
+            with TabPane(titles["wifi"], id="wifi"):
                 yield WifiPane(self.link.client, id="wifi-pane")
         yield Static(id="status")
-        yield Footer()
+        yield KeyBar()
 
     @property
     def stations_table(self) -> StationsTable:
@@ -153,7 +170,7 @@ class StationmasterApp(App[None]):
             table.offline_after_intervals = float(self.status["offline_after_s"]) / self._poll_interval()
         table.load(stations + as_station_rows(awaiting), tickets[0])
         events_table.load(events, tickets[1])
-        self.alerts_table.names = {s["mac"]: s["name"] for s in stations}
+        self.query_one("#lan-table", LanTable).mdns_is(bool(self.status.get("mdns")))
         # The other views fetch their own: an event meanwhile makes them fetch once more, never land older.
         for view in (
             self.query_one("#firmware-table", FirmwareTable),
@@ -166,17 +183,34 @@ class StationmasterApp(App[None]):
             view.reload()
         self._show_status()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The tab keys and the filter belong to the main screen: on a station's screen they do nothing."""
+        if action in ("show_tab", "filter", "leave_filter") and self.screen is not self.screen_stack[0]:
+            return False
+        if action == "filter" and self.query(TabbedContent):
+            return self.query_one(TabbedContent).active in ("stations", "events")
+        return True
+
     def on_link_up(self, _: LinkUp) -> None:
-        """Connected (again): hide the banner and reload."""
+        """Connected (again): hide the banners and reload (a station's screen fetches what it missed too)."""
         self.link_up = True
-        self.query_one("#banner", Static).remove_class("shown")
+        self._hide_banners()
         self.reload_all()
+        if isinstance(self.screen, StationScreen):
+            self.screen.reload()
 
     def on_link_resumed(self, _: LinkResumed) -> None:
         """Connected again, and the stream brought what was missed: hide the banner, fetch only the status."""
         self.link_up = True
-        self.query_one("#banner", Static).remove_class("shown")
+        self._hide_banners()
         self.fetch_status()
+        if isinstance(self.screen, StationScreen) and not self.screen.station:
+            self.screen.reload()  # opened while the link was down: it has nothing yet to be kept up to date
+
+    def _hide_banners(self) -> None:
+        for screen in self.screen_stack:
+            for banner in screen.query("#banner"):
+                banner.remove_class("shown")
 
     @work(exclusive=True, group="status", exit_on_error=False)
     async def fetch_status(self) -> None:
@@ -196,7 +230,7 @@ class StationmasterApp(App[None]):
             self._show_banner(notice, notice=True)
 
     def on_link_down(self, message: LinkDown) -> None:
-        """The link broke: say so, the link retries by itself."""
+        """The link broke: say so on every screen; the link retries by itself."""
         self.link_up = False
         self._show_banner(f"Lost the service ({message.reason}); reconnecting…")
 
@@ -215,6 +249,9 @@ class StationmasterApp(App[None]):
                 self._route(payload)
         for payload in latest_checkin.values():
             self.stations_table.apply_checkin(payload)
+        screen = self.screen
+        if isinstance(screen, StationScreen) and screen.mac in latest_checkin:
+            screen.apply_checkin(latest_checkin[screen.mac])
 
     def _route(self, payload: dict[str, Any]) -> None:
         kind = str(payload.get("kind"))
@@ -275,8 +312,14 @@ class StationmasterApp(App[None]):
                 stations = [a for a in answers if isinstance(a, dict)]
         except AdminError:
             return  # the link is down: the reload after the reconnect draws everything
+        renamed = False
         for station in stations:
+            before = self.stations_table.stations.get(station["mac"], {})
+            renamed |= before.get("name") != station.get("name")
             self.stations_table.upsert(station)
+        if renamed:  # the other views name stations too
+            self.query_one("#events-table", EventsTable).refresh_names()
+            self.alerts_table.refresh_names()
         self._show_status()
 
     @on(StationsTable.RowSelected, "#stations-table")
@@ -284,16 +327,21 @@ class StationmasterApp(App[None]):
         if event.row_key.value is not None:
             self.open_station(str(event.row_key.value))
 
-    def open_station(self, mac: str) -> None:
-        """Show one station in full (a bundle not yet arrived: the Onboarding tab, where it is awaited)."""
+    def open_station(self, mac: str, then: str | None = None) -> None:
+        """Show one station in full, then run its action `then` if given (a bundle not yet arrived: Onboarding)."""
         if mac.startswith(AWAITING_KEY):
             self.action_show_tab("onboarding")
             self.notify(f"{mac.removeprefix(AWAITING_KEY)} has not checked in yet: its bundle is awaited")
             return
-        self.push_screen(StationScreen(self.link.client, mac, self._poll_interval()))
+        screen = StationScreen(self.link.client, mac, self._poll_interval(), then=then)
+        self.push_screen(screen)
+        if not self.link_up:
+            screen.call_after_refresh(screen.show_banner, self._banner_text)
 
     def run_palette_action(self, action: str) -> None:
-        """Run an action string such as "show_tab('events')" chosen in the palette."""
+        """Run an action string such as "show_tab('events')" chosen in the palette (from the main screen)."""
+        if isinstance(self.screen, StationScreen):
+            self.pop_screen()
         self.call_later(self.run_action, action)
 
     def action_show_tab(self, tab: str) -> None:
@@ -302,11 +350,27 @@ class StationmasterApp(App[None]):
         self.query_one(f"#{tab}-table").focus()
 
     def action_filter(self) -> None:
-        """Show and focus the filter of the current list."""
+        """Show and focus the filter of the current list (the Stations' or the Events')."""
         active = self.query_one(TabbedContent).active
+        if active not in ("stations", "events"):
+            self.notify("/ filters the Stations and Events lists", severity="warning")
+            return
         field = self.query_one("#events-filter" if active == "events" else "#filter", Input)
         field.add_class("shown")
         field.focus()
+
+    def action_leave_filter(self) -> None:
+        """Esc in a filter: clear it, hide it, and give the keys back to the list."""
+        field = self.focused
+        if not isinstance(field, Input) or field.id not in ("filter", "events-filter"):
+            return
+        field.value = ""
+        field.remove_class("shown")
+        self.query_one("#events-table" if field.id == "events-filter" else "#stations-table").focus()
+
+    def action_keys(self) -> None:
+        """Show every key of the view (`?` or Esc closes it)."""
+        self.push_screen(KeysHelp(help_entries(self)))
 
     def action_import_firmware(self) -> None:
         """Go to the firmware library and start an import."""
@@ -337,6 +401,7 @@ class StationmasterApp(App[None]):
 
     @on(TabbedContent.TabActivated)
     def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_bindings()  # the key bar shows what acts on this tab
         # What these tabs show moves with every check-in, not only with events: fresh when looked at.
         if event.pane.id == "wifi":
             self.query_one(WifiPane).reload()
@@ -355,9 +420,16 @@ class StationmasterApp(App[None]):
     def _filter_done(self) -> None:
         self.stations_table.focus()
 
+    @on(Input.Submitted, "#events-filter")
+    def _events_filter_done(self) -> None:
+        self.query_one("#events-table", EventsTable).focus()
+
     def _tick(self) -> None:
         self.stations_table.refresh_ages()
         self.query_one("#lan-table", LanTable).refresh_ages()
+        self.alerts_table.refresh_names()
+        if isinstance(self.screen, StationScreen):
+            self.screen.refresh_ages()
         self._show_status()
 
     def _station_name(self, mac: str) -> str | None:
@@ -368,10 +440,12 @@ class StationmasterApp(App[None]):
         return float(self.status.get("poll_interval_s") or 60)
 
     def _show_banner(self, text: str, *, notice: bool = False) -> None:
-        banner = self.query_one("#banner", Static)
-        banner.set_class(notice, "notice")  # a notice informs; without the class the banner warns
-        banner.update(text)
-        banner.add_class("shown")
+        self._banner_text = text
+        for screen in self.screen_stack:
+            for banner in screen.query("#banner").results(Static):
+                banner.set_class(notice, "notice")  # a notice informs; without the class the banner warns
+                banner.update(text)
+                banner.add_class("shown")
 
     def show_status(self) -> None:
         """Redraw the status line (the alerts view calls it when the count changes)."""
@@ -381,5 +455,7 @@ class StationmasterApp(App[None]):
         table = self.stations_table
         table.poll_interval_s = self._poll_interval()
         alerts = self.alerts_table.row_count if self.query("#alerts-table") else 0
-        now = self.service_time()
-        self.query_one("#status", Static).update(status_line(self.status, table.counts(), alerts, now))
+        line = status_line(self.status, table.counts(), alerts, self.service_time())
+        if line != self._status_shown:  # a repaint costs the link bytes: only when the words change
+            self._status_shown = line
+            self.query_one("#status", Static).update(line)

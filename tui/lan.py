@@ -5,50 +5,61 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import DataTable, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 
 from appliance.contract.ages import age
 from appliance.contract.client import AdminClient, AdminError
 from tui.catchup import Refetch
-from tui.dialogs import Ask, Choose
+from tui.dialogs import Ask, Choose, one_at_a_time
+from tui.livetable import LiveTable
 
 ARDUINO_OTA = "_arduino._tcp.local."
 _KINDS = {ARDUINO_OTA: "ArduinoOTA", "_esphomelib._tcp.local.": "ESPHome", "_http._tcp.local.": "web"}
 StationName = Callable[[str], str | None]
 
 
-class LanTable(DataTable[Any]):
+class LanTable(LiveTable):
     """One row per announced service; `p` pushes an image to the ArduinoOTA device under the cursor."""
 
     BINDINGS = [Binding("p", "push", "Push", tooltip="Push a firmware image to this ArduinoOTA device")]
+    KEYS_TITLE = "LAN"
 
     def __init__(self, client: AdminClient, station_name: StationName, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
         self.client = client
         self.station_name = station_name
         self.services: dict[str, dict[str, Any]] = {}
         self._refetch = Refetch(self, self._fetch, "lan")
+        self.empty_text = "Nothing on the site's network announces itself by mDNS yet."
 
     def on_mount(self) -> None:
         """Lay out the columns."""
-        for key, label in (("device", "Device"), ("kind", "Kind"), ("board", "Board"), ("address", "Address")):
-            self.add_column(label, key=key)
-        self.add_column("Station", key="station")
-        self.add_column("Since", key="since")
+        self.lay_out(
+            (
+                ("device", "Device"),
+                ("kind", "Kind"),
+                ("board", "Board"),
+                ("address", "Address"),
+                ("station", "Station"),
+                ("since", "Since"),
+            )
+        )
+
+    def mdns_is(self, on: bool) -> None:
+        """Whether the service browses at all (it does not with mDNS off): the empty list says which."""
+        self.empty_text = (
+            "Nothing on the site's network announces itself by mDNS yet."
+            if on
+            else "mDNS is off on this appliance (serve --no-mdns, or [mdns] enabled = false): nothing is browsed."
+        )
 
     def load(self, services: list[dict[str, Any]]) -> None:
         """Show these services, keeping the cursor on the same one where it is still there."""
-        current = self.current_name()
         self.services = {s["name"]: s for s in services}
-        self.clear()
-        for service in services:
-            self.add_row(*self._cells(service), key=service["name"])
-        if current in self.services:
-            self.move_cursor(row=self.get_row_index(current))
+        self.show_rows([(service["name"], self._cells(service)) for service in services])
 
     def reload(self) -> None:
         """Fetch what is on the LAN again (a device came or went; asks during a fetch fold into one more)."""
@@ -61,22 +72,25 @@ class LanTable(DataTable[Any]):
             self.notify(exc.message, title="LAN", severity="error")
 
     def refresh_ages(self) -> None:
-        """Rewrite the 'since' column (time passes while nothing comes or goes)."""
+        """Rewrite the 'since' and station columns (time passes; stations are renamed)."""
         for name, service in self.services.items():
-            self.update_cell(name, "since", age(service.get("first_seen_at")))
+            self.set_cells(name, self._cells(service))
 
     def current_name(self) -> str | None:
         """The service under the cursor, if any."""
-        if not self.row_count:
-            return None
-        value = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        return None if value is None else str(value)
+        return self.current_key()
 
-    @work(group="lan-push", exit_on_error=False)
+    def item_words(self) -> str | None:
+        """The device under the cursor."""
+        service = self.services.get(self.current_key() or "")
+        return None if service is None else _device(service)
+
+    @one_at_a_time("lan-push")
     async def action_push(self) -> None:
         """Choose an image (and the device's OTA password if it asks for one), then push it."""
         service = self.services.get(self.current_name() or "")
         if service is None:
+            self.notify("no device under the cursor to push to", severity="warning")
             return
         if service["type"] != ARDUINO_OTA or not service.get("address"):
             self.notify("only ArduinoOTA devices take a push; others pull their firmware", severity="warning")
@@ -123,20 +137,20 @@ class LanTable(DataTable[Any]):
         ]
         return await self.app.push_screen_wait(Choose(f"Push which image to {_device(service)}?", options))
 
-    def _cells(self, service: dict[str, Any]) -> tuple[str, ...]:
+    def _cells(self, service: dict[str, Any]) -> dict[str, str]:
         mac = service.get("station")
         station = (self.station_name(mac) or mac) if mac else "not enrolled"
         address = service.get("address") or "-"
         if service.get("port"):
             address = f"{address}:{service['port']}"
-        return (
-            _device(service),
-            _KINDS.get(service["type"], service["type"].removesuffix(".local.")),
-            service.get("board") or "-",
-            address,
-            station,
-            age(service.get("first_seen_at")),
-        )
+        return {
+            "device": _device(service),
+            "kind": _KINDS.get(service["type"], service["type"].removesuffix(".local.")),
+            "board": service.get("board") or "-",
+            "address": address,
+            "station": station,
+            "since": age(service.get("first_seen_at")),
+        }
 
 
 class PushProgress(Vertical):

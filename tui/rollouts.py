@@ -6,7 +6,7 @@ import contextlib
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -15,12 +15,13 @@ from textual.widgets import DataTable, Static
 
 from appliance.contract.client import AdminClient, AdminError
 from tui.catchup import Refetch
-from tui.dialogs import Choose, Confirm
+from tui.dialogs import Choose, Confirm, one_at_a_time
+from tui.livetable import LiveTable
 from tui.rollout_form import StartRollout
+from tui.rollout_text import STATION_STYLE, WORDS, cancel_words, counts, rollout_words, state_text
 
 # Many stations move at once in a wave: the view fetches the rollout again at most this often.
 REFETCH_S = 0.3
-_STYLE = {"updated": "green", "rolled_back": "cyan", "failed": "bold red", "timed_out": "red", "queued": "dim"}
 _LIST_COLUMNS = (
     ("id", "ID"),
     ("name", "Name"),
@@ -29,7 +30,6 @@ _LIST_COLUMNS = (
     ("wave", "Wave"),
     ("counts", "Stations"),
 )
-_WORDS = {"timed_out": "timed out", "rolled_back": "rolled back", "rolling_back": "rolling back"}
 
 
 class RolloutsView(Vertical):
@@ -53,27 +53,31 @@ class RolloutsView(Vertical):
         self._refetch = Refetch(self, self._fetch_quietly, "rollouts-fetch")
 
     def compose(self) -> ComposeResult:
-        yield DataTable(id="rollouts-table", cursor_type="row", zebra_stripes=True)
+        listed = LiveTable(id="rollouts-table")
+        listed.empty_text = "No rollouts yet: N starts one (an image, its stations, the waves)."
+        yield listed
         yield Static(id="rollout-summary")
-        yield DataTable(id="rollout-stations", cursor_type="row", zebra_stripes=True)
+        yield LiveTable(id="rollout-stations")
 
     def on_mount(self) -> None:
         """Lay out the tables."""
-        table = self.query_one("#rollouts-table", DataTable)
+        table = self.query_one("#rollouts-table", LiveTable)
         for key, label in _LIST_COLUMNS:
             table.add_column(label, key=key)
-        stations = self.query_one("#rollout-stations", DataTable)
+        stations = self.query_one("#rollout-stations", LiveTable)
         for key, label in (("wave", "Wave"), ("name", "Name"), ("state", "State"), ("why", "Why")):
             stations.add_column(label, key=key)
 
     @property
     def selected(self) -> int | None:
         """The id of the rollout under the cursor."""
-        table = self.query_one("#rollouts-table", DataTable)
-        if not table.row_count:
-            return None
-        value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return None if value is None else int(value)
+        key = self.query_one("#rollouts-table", LiveTable).current_key()
+        return None if key is None else int(key)
+
+    def item_words(self) -> str | None:
+        """The rollout under the cursor."""
+        rollout = self.shown if self.shown.get("id") == self.selected else None
+        return None if rollout is None else f"rollout {rollout['id']} ({rollout_words(rollout)})"
 
     def reload(self) -> None:
         """Fetch everything again (at start and after a reconnect)."""
@@ -106,82 +110,75 @@ class RolloutsView(Vertical):
 
     async def _fetch(self) -> None:
         self.rollouts = await self.client.rollouts()
-        chosen = self.selected
         self._show_list()
-        if chosen is None and self.rollouts:
-            chosen = int(self.rollouts[0]["id"])
+        chosen = self.selected
         self.shown = await self.client.rollout(chosen) if chosen is not None else {}
         self._show_rollout()
 
     def _show_list(self) -> None:
-        table = self.query_one("#rollouts-table", DataTable)
-        current = self.selected
-        table.clear()
-        for r in self.rollouts:
-            table.add_row(
-                str(r["id"]),
-                r["name"],
-                r["image"].get("chip") or "?",
-                _state_text(r["state"]),
-                f"{r['current_wave']}/{r['wave_count']}",
-                counts(r["counts"]),
-                key=str(r["id"]),
-            )
-        if current is not None and str(current) in table.rows:
-            table.move_cursor(row=table.get_row_index(str(current)))
+        self.query_one("#rollouts-table", LiveTable).show_rows(
+            [
+                (
+                    str(r["id"]),
+                    {
+                        "id": str(r["id"]),
+                        "name": r["name"],
+                        "chip": r["image"].get("chip") or "?",
+                        "state": state_text(r["state"]),
+                        "wave": f"{r['current_wave']}/{r['wave_count']}",
+                        "counts": counts(r["counts"]),
+                    },
+                )
+                for r in self.rollouts
+            ]
+        )
 
     def _show_rollout(self) -> None:
         summary = self.query_one("#rollout-summary", Static)
-        stations = self.query_one("#rollout-stations", DataTable)
+        stations = self.query_one("#rollout-stations", LiveTable)
         r = self.shown
         if not r:
-            stations.clear()
-            summary.update("No rollouts yet: N starts one (an image, its stations, the waves).")
+            stations.show_rows([])
+            summary.update("")
             return
-        image = r["image"]
-        text = Text.assemble(
-            (f"rollout {r['id']}  ", "bold"),
-            f"{image.get('project') or ''} {image.get('version') or image['sha256'][:12]} for {image.get('chip')}  ",
-            _state_text(r["state"]),
-        )
+        text = Text.assemble((f"rollout {r['id']}  ", "bold"), f"{rollout_words(r)}  ", state_text(r["state"]))
         if r.get("reason"):
             text.append(f"\n{r['reason']}", style="yellow" if r["state"] in ("halted", "running") else "")
         for wave in r.get("waves", []):
             size = f"{wave['size']:>3} station(s)"
             text.append(f"\nwave {wave['wave']}: {wave['state']:<12} {size}  {counts(wave['counts'])}")
         summary.update(text)
-        rows = r.get("stations", [])
-        if [str(key.value) for key in stations.rows] == [s["mac"] for s in rows]:
-            # The same stations (a wave moved on): their cells change, the cursor and the scroll stay.
-            for station in rows:
-                self._update_station(station)
-            return
-        stations.clear()
-        for station in rows:
-            stations.add_row(*self._cells(station), key=station["mac"])
+        stations.show_rows([(s["mac"], self._cells(s)) for s in r.get("stations", [])])
 
     def _update_station(self, station: dict[str, Any]) -> None:
-        table = self.query_one("#rollout-stations", DataTable)
-        if station["mac"] not in table.rows:
-            return
-        for key, value in zip(("wave", "name", "state", "why"), self._cells(station), strict=True):
-            if _plain(table.get_cell(station["mac"], key)) != _plain(value):
-                table.update_cell(station["mac"], key, value)
+        self.query_one("#rollout-stations", LiveTable).set_cells(station["mac"], self._cells(station))
 
     @staticmethod
-    def _cells(station: dict[str, Any]) -> tuple[str, str, Text, str]:
-        word = _WORDS.get(station["state"], station["state"])
+    def _cells(station: dict[str, Any]) -> dict[str, Any]:
+        word = WORDS.get(station["state"], station["state"])
         if station.get("direction") == "back" and station["state"] not in ("rolled_back", "failed", "timed_out"):
             word += " (back)"
         if station.get("critical"):
             word += " ✓" if station.get("approved") else " (critical)"
         why = station.get("hold") if station["state"] == "queued" and station.get("hold") else station.get("reason")
-        return str(station["wave"]), station["name"], Text(word, style=_STYLE.get(station["state"], "")), why or ""
+        return {
+            "wave": str(station["wave"]),
+            "name": station["name"],
+            "state": Text(word, style=STATION_STYLE.get(station["state"], "")),
+            "why": why or "",
+        }
 
     @on(DataTable.RowHighlighted, "#rollouts-table")
     def _chosen(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value is not None and str(event.row_key.value) != str(self.shown.get("id")):
             self.fetch_soon()
+
+    @on(DataTable.RowSelected, "#rollout-stations")
+    def _station_opened(self, event: DataTable.RowSelected) -> None:
+        # Enter on a station of the rollout: the station in full (its whole reason, its history).
+        opener = getattr(self.app, "open_station", None)
+        if event.row_key.value is not None and callable(opener):
+            opener(str(event.row_key.value))
 
     async def _act(self, call: Any, done: str) -> None:
         try:
@@ -193,79 +190,106 @@ class RolloutsView(Vertical):
         self._show_rollout()
         self.fetch_soon()
 
-    @work(group="rollout-action", exit_on_error=False)
+    def _chosen_rollout(self, verb: str) -> dict[str, Any] | None:
+        """The rollout under the cursor as last fetched in full, or None after saying why nothing happens."""
+        rollout = self.selected
+        if rollout is None:
+            self.notify(f"no rollout to {verb}: N starts one", severity="warning")
+            return None
+        if self.shown.get("id") != rollout:
+            self.notify(f"rollout {rollout} is still being fetched: press again in a moment", severity="warning")
+            self.fetch_soon()
+            return None
+        return self.shown
+
+    @one_at_a_time("rollout-action")
     async def action_start(self) -> None:
-        """Choose an image, the stations and the waves, and start."""
-        images = await self.client.images()
+        """Choose an image, the stations and the waves, review the plan, and start; the cursor goes to it."""
+        try:
+            images = await self.client.images()
+        except AdminError as exc:
+            self.notify(exc.message, title="Refused", severity="error")
+            return
         if not images:
             self.notify("no firmware in the library: import an image first (f, then i)", severity="warning")
             return
-        request = await self.app.push_screen_wait(StartRollout(images))
+
+        async def planner(request: dict[str, Any]) -> dict[str, Any]:
+            body = dict(request)
+            return await self.client.plan_rollout(body.pop("image"), **body)
+
+        request = await self.app.push_screen_wait(StartRollout(images, planner))
         if request is None:
             return
         image = request.pop("image")
-        await self._act(self.client.start_rollout(image, **request), "rollout started")
-        self.query_one("#rollouts-table", DataTable).move_cursor(row=0)
+        try:
+            started = await self.client.start_rollout(image, **request)
+        except AdminError as exc:
+            self.notify(exc.message, title="Refused", severity="error", timeout=10)
+            return
+        # The cursor and the detail go to the new rollout: p, x, b and a act on it next.
+        self.shown = started
+        self.query_one("#rollouts-table", LiveTable).go_to_when_shown(str(started["id"]))
+        self._show_rollout()
+        self.notify(f"rollout {started['id']} ({rollout_words(started)}) started")
+        self.reload()
 
-    @work(group="rollout-action", exit_on_error=False)
+    @one_at_a_time("rollout-action")
     async def action_pause(self) -> None:
         """Pause the chosen rollout."""
-        if (rollout := self.selected) is not None:
-            await self._act(self.client.rollout_action(rollout, "pause"), f"rollout {rollout} paused")
+        if (rollout := self._chosen_rollout("pause")) is not None:
+            call = self.client.rollout_action(rollout["id"], "pause")
+            await self._act(call, f"rollout {rollout['id']} ({rollout_words(rollout)}) paused")
 
-    @work(group="rollout-action", exit_on_error=False)
+    @one_at_a_time("rollout-action")
     async def action_resume(self) -> None:
         """Resume the chosen rollout (after a halt, that accepts the failures of the halted wave)."""
-        if (rollout := self.selected) is not None:
-            await self._act(self.client.rollout_action(rollout, "resume"), f"rollout {rollout} resumed")
+        if (rollout := self._chosen_rollout("resume")) is not None:
+            call = self.client.rollout_action(rollout["id"], "resume")
+            await self._act(call, f"rollout {rollout['id']} ({rollout_words(rollout)}) resumed")
 
-    @work(group="rollout-action", exit_on_error=False)
+    @one_at_a_time("rollout-action")
     async def action_cancel(self) -> None:
-        """Cancel the chosen rollout, after confirmation."""
-        rollout = self.selected
-        if rollout is not None and await self.app.push_screen_wait(
-            Confirm(f"Cancel rollout {rollout}? Stations keep what they run; no more are offered the image.")
-        ):
-            await self._act(self.client.rollout_action(rollout, "cancel"), f"rollout {rollout} cancelled")
-
-    @work(group="rollout-action", exit_on_error=False)
-    async def action_rollback(self) -> None:
-        """Roll the chosen rollout back, after confirmation."""
-        rollout = self.selected
-        if rollout is not None and await self.app.push_screen_wait(
-            Confirm(f"Roll back rollout {rollout}? Every station it moved is offered its previous image.")
-        ):
-            await self._act(self.client.rollout_action(rollout, "rollback"), f"rollout {rollout} rolling back")
-
-    @work(group="rollout-action", exit_on_error=False)
-    async def action_approve(self) -> None:
-        """Approve one critical station of the chosen rollout, or all of them."""
-        rollout = self.selected
+        """Cancel the chosen rollout, after confirmation that says what becomes of its stations."""
+        rollout = self._chosen_rollout("cancel")
         if rollout is None:
             return
-        waiting = [s for s in self.shown.get("stations", []) if s.get("critical") and not s.get("approved")]
+        question, detail = cancel_words(rollout)
+        if await self.app.push_screen_wait(Confirm(question, detail, yes="Cancel it")):
+            call = self.client.rollout_action(rollout["id"], "cancel")
+            await self._act(call, f"rollout {rollout['id']} ({rollout_words(rollout)}) cancelled")
+
+    @one_at_a_time("rollout-action")
+    async def action_rollback(self) -> None:
+        """Roll the chosen rollout back, after confirmation."""
+        rollout = self._chosen_rollout("roll back")
+        if rollout is None:
+            return
+        moved = sum(1 for s in rollout.get("stations", []) if s["state"] not in ("queued", "rolled_back"))
+        question = f"Roll back rollout {rollout['id']} ({rollout_words(rollout)})?"
+        detail = (
+            f"The {moved} station(s) it offered the image are offered their previous image, with the same care"
+            " (waves, soak, signal); the stations it never reached keep what they run."
+        )
+        if await self.app.push_screen_wait(Confirm(question, detail, yes="Roll back")):
+            call = self.client.rollout_action(rollout["id"], "rollback")
+            await self._act(call, f"rollout {rollout['id']} ({rollout_words(rollout)}) rolling back")
+
+    @one_at_a_time("rollout-action")
+    async def action_approve(self) -> None:
+        """Approve one critical station of the chosen rollout, or all of them."""
+        rollout = self._chosen_rollout("approve")
+        if rollout is None:
+            return
+        waiting = [s for s in rollout.get("stations", []) if s.get("critical") and not s.get("approved")]
         if not waiting:
-            self.notify("no critical station of this rollout waits for approval")
+            self.notify(f"no critical station of rollout {rollout['id']} waits for approval")
             return
         options = [("*", f"every critical station ({len(waiting)})")]
         options += [(s["mac"], f"{s['name']}  {s['mac']}") for s in waiting]
-        chosen = await self.app.push_screen_wait(Choose("Approve updating which critical station?", options))
+        chosen = await self.app.push_screen_wait(
+            Choose(f"Let which critical station take {rollout_words(rollout)} (rollout {rollout['id']})?", options)
+        )
         if chosen:
             stations = None if chosen == "*" else [chosen]
-            await self._act(self.client.approve_rollout(rollout, stations), "approved")
-
-
-def counts(by_state: dict[str, Any]) -> str:
-    """'12 updated · 1 failed' in the order a person reads a rollout."""
-    order = ("updated", "updating", "downloaded", "downloading", "initiated", "queued", "failed", "timed_out")
-    known = [s for s in order if by_state.get(s)] + sorted(s for s in by_state if s not in order and by_state[s])
-    return " · ".join(f"{by_state[s]} {_WORDS.get(s, s)}" for s in known) or "-"
-
-
-def _plain(cell: object) -> str:
-    return cell.plain if isinstance(cell, Text) else str(cell)
-
-
-def _state_text(state: str) -> Text:
-    style = {"halted": "bold red", "completed": "green", "paused": "yellow", "cancelled": "dim"}.get(state, "")
-    return Text(_WORDS.get(state, state), style=style)
+            await self._act(self.client.approve_rollout(rollout["id"], stations), "approved")

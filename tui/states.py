@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -9,7 +10,7 @@ from rich.text import Text
 
 from appliance.contract.ages import age, ago
 
-__all__ = ["age", "ago", "rssi_label", "state_label", "station_state"]
+__all__ = ["age", "ago", "coarse_age", "rssi_label", "state_label", "station_state"]
 
 # A station is late after missing one check-in, offline after missing three.
 LATE_AFTER_INTERVALS = 1.5
@@ -48,6 +49,21 @@ def station_state(
     if age <= interval * LATE_AFTER_INTERVALS:
         return "online"
     return "late" if age <= interval * max(offline_after_intervals, LATE_AFTER_INTERVALS) else "offline"
+
+
+def coarse_age(at: float | None, fresh_s: float, now: float | None = None) -> str:
+    """How long ago, in steps that change rarely: "<2 min" while on time, then minutes, hours, days.
+
+    A live list redraws a cell only when its text changes: ages in seconds would redraw every row every
+    few seconds, over a metered link, to say what the state column already says.
+    """
+    if at is None:
+        return "-"
+    seconds = max(0.0, (time.time() if now is None else now) - at)
+    fresh = max(fresh_s, 60.0)
+    if seconds < fresh:
+        return f"<{math.ceil(fresh / 60)} min"
+    return age(at, now=at + seconds)
 
 
 def state_label(state: str) -> Text:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from textual import work
 from textual.screen import Screen
 
 from appliance.contract.client import AdminClient, AdminError
-from tui.dialogs import Ask, Confirm
+from tui.dialogs import Ask, Confirm, one_at_a_time
 
 
 class CommandActions(Screen[None]):
@@ -19,31 +18,34 @@ class CommandActions(Screen[None]):
     mac: str
     station: dict[str, Any]
 
-    @work(group="detail-action", exit_on_error=False)
+    @one_at_a_time("detail-action")
     async def action_reboot(self) -> None:
         """Reboot, after confirmation."""
-        if await self.app.push_screen_wait(Confirm(f"Reboot {self.station.get('name')} at its next check-in?")):
+        question = f"Reboot {self.station.get('name')} ({self.mac})?"
+        detail = "The command is delivered at its next check-in; it restarts then."
+        if await self.app.push_screen_wait(Confirm(question, detail, yes="Reboot")):
             await self._send("reboot")
 
-    @work(group="detail-action", exit_on_error=False)
+    @one_at_a_time("detail-action")
     async def action_update_now(self) -> None:
         """Ask the station to poll for its firmware now."""
         await self._send("update_now")
 
-    @work(group="detail-action", exit_on_error=False)
+    @one_at_a_time("detail-action")
     async def action_refresh_config(self) -> None:
         """Ask the station to fetch its config now."""
         await self._send("refresh_config")
 
-    @work(group="detail-action", exit_on_error=False)
+    @one_at_a_time("detail-action")
     async def action_identify(self) -> None:
         """Ask the station to blink so someone on site can find it."""
         await self._send("identify", {"seconds": 30})
 
-    @work(group="detail-action", exit_on_error=False)
+    @one_at_a_time("detail-action")
     async def action_custom_command(self) -> None:
         """Any command: a word and NAME=VALUE arguments, for custom firmware."""
-        text = await self.app.push_screen_wait(Ask("Command (kind name=value …)", placeholder="set_led colour=red"))
+        question = f"Command for {self.station.get('name')} (a word, then NAME=VALUE arguments)"
+        text = await self.app.push_screen_wait(Ask(question, placeholder="set_led colour=red"))
         if not text:
             return
         try:
@@ -68,14 +70,18 @@ class CommandActions(Screen[None]):
                 self.notify(exc.message, title="Refused", severity="error")
                 return
             # A critical station: only the admin's explicit say sends it.
-            if not await self.app.push_screen_wait(Confirm(f"{exc.message.split(':')[0]}. {kind} it anyway?")):
+            question = f"{kind} {self.station.get('name')} ({self.mac}) anyway?"
+            if not await self.app.push_screen_wait(Confirm(question, exc.message, yes=f"{kind} it")):
                 return
             try:
                 command = await self.client.send_command(self.mac, kind, args, force=True)
             except AdminError as again:
                 self.notify(again.message, title="Refused", severity="error")
                 return
-        self.notify(f"command {command['id']} ({command['kind']}) queued: delivered at the next check-in")
+        self.notify(
+            f"command {command['id']} ({command['kind']}) for {self.station.get('name')} queued:"
+            " delivered at its next check-in"
+        )
         reload = getattr(self, "reload", None)
         if callable(reload):
             reload()

@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from appliance.contract.client import AdminClient, AdminError
 from tui.catchup import Refetch
-from tui.dialogs import Confirm
+from tui.dialogs import Confirm, field, one_at_a_time
+from tui.livetable import LiveTable
 from tui.states import ago
 
 MASK = "••••••••"
@@ -23,8 +24,10 @@ RELOAD_AFTER_S = 0.5  # a rotation brings one event per station: redraw once for
 WIFI_EVENTS = ("wifi_", "station_accepted", "station_rejected", "station_retired", "station_arrived", "bundle_")
 
 
-class NetworksTable(DataTable[Any]):
+class NetworksTable(LiveTable):
     """The site's networks; a adds, d drops, v reveals (or hides) the passphrase."""
+
+    KEYS_TITLE = "Wi-Fi networks"  # what `?` calls this list
 
     BINDINGS = [
         Binding("a", "add", "Add network"),
@@ -33,18 +36,24 @@ class NetworksTable(DataTable[Any]):
     ]
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
+        self.empty_text = "The site has no Wi-Fi network yet: a adds one (accepted stations get it in their config)."
 
     def on_mount(self) -> None:
         """Lay out the columns."""
-        self.add_columns("SSID", "Priority", "Passphrase", "Flags", "May be dropped")
+        self.lay_out(
+            (
+                ("ssid", "SSID"),
+                ("priority", "Priority"),
+                ("psk", "Passphrase"),
+                ("flags", "Flags"),
+                ("droppable", "May be dropped"),
+            )
+        )
 
-    def selected(self) -> str | None:
-        """The SSID under the cursor."""
-        if not self.row_count:
-            return None
-        value = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        return None if value is None else str(value)
+    def item_words(self) -> str | None:
+        """The network under the cursor."""
+        return self.current_key()
 
     def action_add(self) -> None:
         """Add a network."""
@@ -86,12 +95,19 @@ class WifiPane(Vertical):
         """The two tables."""
         yield NetworksTable(id="wifi-table")
         yield Static(id="rotation-summary")
-        yield DataTable(id="rotation-table", cursor_type="row", zebra_stripes=True)
+        yield LiveTable(id="rotation-table")
 
     def on_mount(self) -> None:
         """Lay out and load."""
-        self.query_one("#rotation-table", DataTable).add_columns(
-            "Station", "MAC", "Wi-Fi list", "Holds", "ETag", "Seen"
+        self.query_one("#rotation-table", LiveTable).lay_out(
+            (
+                ("station", "Station"),
+                ("mac", "MAC"),
+                ("standing", "Wi-Fi list"),
+                ("holds", "Holds"),
+                ("etag", "ETag"),
+                ("seen", "Seen"),
+            )
         )
         self.reload()
 
@@ -114,9 +130,7 @@ class WifiPane(Vertical):
         self._draw()
 
     def _draw(self) -> None:
-        networks = self.query_one(NetworksTable)
-        current = networks.selected()
-        networks.clear()
+        rows = []
         for n in self.rotation.get("networks", []):
             psk = Text("open", style="yellow") if n["open"] else Text(self.revealed.get(n["ssid"], MASK))
             flags = ", ".join(w for w, on in (("hidden", n["hidden"]), ("fallback", n["fallback"])) if on) or "-"
@@ -126,32 +140,36 @@ class WifiPane(Vertical):
                 droppable = Text(f"not yet: {len(n['blocked_by'])} station(s) lack the others", style="red")
             else:
                 droppable = Text("yes", style="green")
-            networks.add_row(n["ssid"], str(n["priority"]), psk, flags, droppable, key=n["ssid"])
-        if current is not None and current in [n["ssid"] for n in self.rotation.get("networks", [])]:
-            networks.move_cursor(row=networks.get_row_index(current))
+            cells = {"ssid": n["ssid"], "priority": str(n["priority"]), "psk": psk, "flags": flags}
+            rows.append((n["ssid"], {**cells, "droppable": droppable}))
+        self.query_one(NetworksTable).show_rows(rows)
         behind = self.rotation.get("behind", [])
         summary = (
-            "The site has no Wi-Fi network yet: a adds one (accepted stations get them in their config)."
+            ""
             if not self.rotation.get("networks")
             else "Every station holds every network."
             if not behind
             else f"{len(behind)} station(s) lack a network: {', '.join(behind[:8])}{' …' if len(behind) > 8 else ''}"
         )
         self.query_one("#rotation-summary", Static).update(summary)
-        table = self.query_one("#rotation-table", DataTable)
-        table.clear()
-        for s in self.rotation.get("stations", []):
-            table.add_row(
-                s["name"],
-                s["mac"] or "(awaiting)",
-                standing(s),
-                ", ".join(s["holds"]) or "-",
-                "yes" if s["reports_config_etag"] else "never",
-                ago(s["last_seen_at"]),
-                key=s["mac"] or f"awaiting:{s['name']}",
-            )
+        self.query_one("#rotation-table", LiveTable).show_rows(
+            [
+                (
+                    s["mac"] or f"awaiting:{s['name']}",
+                    {
+                        "station": s["name"],
+                        "mac": s["mac"] or "(awaiting)",
+                        "standing": standing(s),
+                        "holds": ", ".join(s["holds"]) or "-",
+                        "etag": "yes" if s["reports_config_etag"] else "never",
+                        "seen": ago(s["last_seen_at"]),
+                    },
+                )
+                for s in self.rotation.get("stations", [])
+            ]
+        )
 
-    @work(group="wifi-action", exit_on_error=False)
+    @one_at_a_time("wifi-action")
     async def add_network(self) -> None:
         """Ask for a network and add it."""
         form = await self.app.push_screen_wait(AddNetwork())
@@ -165,17 +183,22 @@ class WifiPane(Vertical):
         self.notify(f"added {added['ssid']}: every accepted station will fetch it")
         self.reload()
 
-    @work(group="wifi-action", exit_on_error=False)
+    @one_at_a_time("wifi-action")
     async def drop_network(self) -> None:
         """Drop the selected network; when stations are not ready, say who and offer to insist."""
         ssid = self.query_one(NetworksTable).selected()
-        if ssid is None or not await self.app.push_screen_wait(Confirm(f"Drop {ssid} from every station's list?")):
+        if ssid is None:
+            self.notify("no network to drop", severity="warning")
+            return
+        question = f"Drop {ssid} from every station's list?"
+        detail = "Each accepted station fetches its new list at its next check-in."
+        if not await self.app.push_screen_wait(Confirm(question, detail, yes="Drop")):
             return
         try:
             await self.client.remove_wifi(ssid)
         except AdminError as exc:
             if exc.code != "conflict" or not await self.app.push_screen_wait(
-                Confirm(f"{exc.message}\n\nDrop it anyway?")
+                Confirm(f"Drop {ssid} anyway?", exc.message, yes="Drop anyway")
             ):
                 self.notify(exc.message, title="Kept", severity="warning", timeout=10)
                 return
@@ -188,11 +211,12 @@ class WifiPane(Vertical):
         self.notify(f"dropped {ssid}")
         self.reload()
 
-    @work(group="wifi-action", exit_on_error=False)
+    @one_at_a_time("wifi-action")
     async def toggle_reveal(self) -> None:
         """Show the selected passphrase for a while, or hide it again."""
         ssid = self.query_one(NetworksTable).selected()
         if ssid is None:
+            self.notify("no network to reveal", severity="warning")
             return
         if ssid in self.revealed:
             self.revealed.pop(ssid)
@@ -226,25 +250,25 @@ class AddNetwork(ModalScreen[dict[str, Any] | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog tall"):
+        with Vertical(classes="dialog"):
             yield Label("Add a site network")
-            yield Input(placeholder="SSID", id="wifi-ssid")
-            yield Input(placeholder="passphrase", password=True, id="wifi-psk")
-            yield Input(placeholder="priority 0-100 (higher is tried first)", value="0", id="wifi-priority")
-            yield Checkbox("hidden (not broadcast)", id="wifi-hidden")
-            yield Checkbox("fallback (only when no other network can be joined)", id="wifi-fallback")
-            yield Checkbox("open network (no passphrase)", id="wifi-open")
+            yield field("SSID", Input(id="wifi-ssid"))
+            yield field("Passphrase", Input(placeholder="typed masked", password=True, id="wifi-psk"))
+            yield field("Priority", Input(placeholder="0-100, higher is tried first", value="0", id="wifi-priority"))
+            yield Checkbox("hidden (not broadcast)", id="wifi-hidden", compact=True)
+            yield Checkbox("fallback (only when no other network can be joined)", id="wifi-fallback", compact=True)
+            yield Checkbox("open network (no passphrase)", id="wifi-open", compact=True)
             with Horizontal(classes="buttons"):
-                yield Button("Add", id="add", variant="primary")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Button("Add", id="add", variant="primary", compact=True)
+                yield Button("Cancel (Esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         """Type the SSID straight away."""
-        self.query_one("#wifi-ssid", Input).focus()
+        self.set_focus(self.query_one("#wifi-ssid", Input))
 
     @on(Input.Submitted, "#wifi-ssid")
     def _next(self) -> None:
-        self.query_one("#wifi-psk", Input).focus()
+        self.set_focus(self.query_one("#wifi-psk", Input))
 
     @on(Input.Submitted, "#wifi-psk, #wifi-priority")
     def _submitted(self) -> None:

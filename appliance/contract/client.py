@@ -379,11 +379,13 @@ class AdminClient:
         self, image: str, *, target: JSON | None = None, waves: list[int | str] | None = None, **settings: Any
     ) -> JSON:
         """Start a rollout of an image (a unique SHA-256 prefix); settings: soak_s, timeout_s, min_rssi, ..."""
-        body: JSON = {"image": image, "target": target or {"all": True}}
-        if waves is not None:
-            body["waves"] = waves
-        body.update({key: value for key, value in settings.items() if value is not None})
-        return await self._call("POST", "/v1/rollouts", json=body)
+        return await self._call("POST", "/v1/rollouts", json=_rollout_body(image, target, waves, settings))
+
+    async def plan_rollout(
+        self, image: str, *, target: JSON | None = None, waves: list[int | str] | None = None, **settings: Any
+    ) -> JSON:
+        """What start_rollout would do with the same arguments (stations, waves, settings), without starting."""
+        return await self._call("POST", "/v1/rollouts/plan", json=_rollout_body(image, target, waves, settings))
 
     async def rollout_action(self, rollout_id: int, action: str) -> JSON:
         """pause, resume, cancel or rollback a rollout; returns it."""
@@ -553,3 +555,12 @@ def _check_archive(path: Path) -> None:
 def _segment(value: str) -> str:
     """Quote a path segment: a MAC or prefix typed by a person must not turn into a query or a sub-path."""
     return quote(value, safe=":-")
+
+
+def _rollout_body(image: str, target: JSON | None, waves: list[int | str] | None, settings: dict[str, Any]) -> JSON:
+    """A rollout request: the image, its target (every station by default), its waves and the settings given."""
+    body: JSON = {"image": image, "target": target or {"all": True}}
+    if waves is not None:
+        body["waves"] = waves
+    body.update({key: value for key, value in settings.items() if value is not None})
+    return body

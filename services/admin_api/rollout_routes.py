@@ -11,6 +11,7 @@ from services.admin_api.keys import REGISTRY
 from services.errors import InvalidInput
 from services.http_errors import json_body
 from services.rollouts.actions import RolloutActions
+from services.rollouts.gates import CRITICAL_TAG
 from services.rollouts.model import Rollout, RolloutStation
 
 ROLLOUTS = web.AppKey("rollouts", RolloutActions)
@@ -45,6 +46,29 @@ async def start(request: web.Request) -> web.Response:
     """Start a rollout."""
     rollout = await request.app[ROLLOUTS].start(_object(await json_body(request)))
     return await _answer(request, rollout, status=201)
+
+
+@routes.post("/v1/rollouts/plan")
+async def plan(request: web.Request) -> web.Response:
+    """What starting this rollout would do (its stations, wave by wave, and its settings), without starting it."""
+    found = await request.app[ROLLOUTS].plan(_object(await json_body(request)))
+    waves, position = [], 0
+    for size in found.sizes:
+        members = found.ordered[position : position + size]
+        waves.append({"size": size, "stations": [s.name for s in members]})
+        position += size
+    image = found.image
+    return web.json_response(
+        {
+            "name": found.name,
+            "image": {"sha256": image.sha256, "version": image.version, "project": image.project, "chip": image.chip},
+            "target": found.target,
+            "stations": len(found.ordered),
+            "critical": sum(CRITICAL_TAG in s.tags for s in found.ordered),
+            "waves": waves,
+            "settings": dataclasses.asdict(found.settings),
+        }
+    )
 
 
 @routes.get("/v1/rollouts/{id}")

@@ -105,12 +105,30 @@ class StationTable:
 
 
 async def insert_pending(conn: aiosqlite.Connection, mac: str, now: float, name: str | None = None) -> bool:
-    """Record an unknown MAC as a pending station; return True if it was new."""
+    """Record an unknown MAC as a pending station; return True if it was new.
+
+    Without a name it gets one no other station (or awaited bundle) holds: see `free_default_name`.
+    """
     cursor = await conn.execute(
         "INSERT INTO stations (mac, name, status, created_at) VALUES (?, ?, 'pending', ?) ON CONFLICT (mac) DO NOTHING",
-        (mac, name or default_name(mac), now),
+        (mac, name or await free_default_name(conn, mac), now),
     )
     return cursor.rowcount == 1
+
+
+async def free_default_name(conn: aiosqlite.Connection, mac: str) -> str:
+    """The default name for a new station, or, when another holds it, the same with more of its MAC.
+
+    Two MACs often end alike (24:0A:C4:00:00:01 and 34:85:18:00:00:01): both would be "esp-000001", and
+    the admin could then act on the wrong one. The whole MAC is unique among stations; a numbered suffix
+    covers a name the admin gave by hand.
+    """
+    whole = "esp-" + mac.replace(":", "").lower()
+    candidates = [default_name(mac), whole, *(f"{whole}-{n}" for n in range(2, 100))]
+    for candidate in candidates:
+        if not await _name_taken(conn, candidate, mac):
+            return candidate
+    raise Conflict(f"no free name for station {mac}")  # a hundred stations named after one MAC: never by chance
 
 
 async def apply_report(conn: aiosqlite.Connection, report: CheckIn, now: float) -> None:
@@ -162,12 +180,9 @@ async def confirm_token(conn: aiosqlite.Connection, mac: str) -> None:
 async def rename(conn: aiosqlite.Connection, mac: str, name: str) -> None:
     """Give a station a new name; names are unique (case-insensitively)."""
     await _current_status(conn, mac)
-    async with conn.execute(
-        "SELECT mac FROM stations WHERE name = ? COLLATE NOCASE AND mac <> ?", (name, mac)
-    ) as cursor:
-        clash = await cursor.fetchone()
+    clash = await _holder_of(conn, name, mac)
     if clash is not None:
-        raise Conflict(f"the name {name!r} is already used by station {clash[0]}")
+        raise Conflict(f"the name {name!r} is already used by station {clash}")
     if await name_awaited(conn, name, except_mac=mac):
         raise Conflict(f"the name {name!r} is held by a station awaiting its arrival (see `stationmaster onboard`)")
     await conn.execute("UPDATE stations SET name = ? WHERE mac = ?", (name, mac))
@@ -263,6 +278,19 @@ def key_fingerprint(key_hash: str | None) -> str | None:
 def default_name(mac: str) -> str:
     """Name a new station after the end of its MAC, as the ESP SDKs name their soft-APs."""
     return "esp-" + mac.replace(":", "")[-6:].lower()
+
+
+async def _holder_of(conn: aiosqlite.Connection, name: str, mac: str) -> str | None:
+    """The MAC of another station with this name (any case), if any."""
+    async with conn.execute(
+        "SELECT mac FROM stations WHERE name = ? COLLATE NOCASE AND mac <> ?", (name, mac)
+    ) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else str(row[0])
+
+
+async def _name_taken(conn: aiosqlite.Connection, name: str, mac: str) -> bool:
+    return await _holder_of(conn, name, mac) is not None or await name_awaited(conn, name, except_mac=mac)
 
 
 async def _current_status(conn: aiosqlite.Connection, mac: str) -> StationStatus:

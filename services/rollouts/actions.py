@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
@@ -10,6 +11,7 @@ import aiosqlite
 from services.errors import Conflict, InvalidInput
 from services.fleet.journal import EventLog, Journal
 from services.macaddr import parse_mac
+from services.models import FirmwareImage
 from services.registry.rollouts import (
     insert_rollout,
     insert_station,
@@ -27,11 +29,36 @@ from services.rollouts.model import (
     Rollout,
     RolloutSettings,
     RolloutStation,
+    StationFacts,
 )
-from services.rollouts.plan import parse_name, parse_settings, parse_target, parse_waves, wave_order, wave_sizes
-from services.rollouts.progress import name_in
+from services.rollouts.plan import (
+    WaveSpec,
+    parse_name,
+    parse_settings,
+    parse_target,
+    parse_waves,
+    wave_order,
+    wave_sizes,
+)
+from services.rollouts.progress import name_in, pin
 from services.rollouts.rollback import plan_rollback
 from services.rollouts.targets import choose, facts_of, previous_image
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutPlan:
+    """A rollout as `start` would make it: its image, settings, and its stations in wave order."""
+
+    image: FirmwareImage
+    target: dict[str, Any]
+    waves: tuple[WaveSpec, ...]
+    settings: RolloutSettings
+    name: str
+    ordered: tuple[StationFacts, ...]
+    sizes: tuple[int, ...]
+    previous: dict[str, str | None]
+    versions: dict[str, str | None]
+
 
 # A finished rollout can still be rolled back (a fault that shows after a week); a cancelled one cannot.
 _ROLLBACK_FROM = ("running", "paused", "halted", "completed", "rolled_back")
@@ -46,8 +73,8 @@ class RolloutActions:
         self._engine = engine
         self.defaults = defaults
 
-    async def start(self, body: Mapping[str, Any]) -> Rollout:
-        """Plan and start a rollout of an image to its target, in waves; refuse what cannot be done, saying why."""
+    async def plan(self, body: Mapping[str, Any]) -> RolloutPlan:
+        """What `start` would do with this body, without starting: refuse what cannot be done, saying why."""
         prefix = body.get("image")
         if not isinstance(prefix, str):
             raise InvalidInput("'image' must be a SHA-256 prefix")
@@ -64,19 +91,32 @@ class RolloutActions:
         chosen = await choose(self._registry, image, target)
         facts = [await facts_of(self._registry, station, self._journal.clock()) for station in chosen]
         ordered = wave_order(facts)
-        sizes = wave_sizes(waves, len(ordered))
-        previous = {s.mac: await previous_image(self._registry, s) for s in chosen}
-        versions = {s.mac: s.version for s in chosen}
+        return RolloutPlan(
+            image=image,
+            target=target,
+            waves=waves,
+            settings=settings,
+            name=name,
+            ordered=tuple(ordered),
+            sizes=tuple(wave_sizes(waves, len(ordered))),
+            previous={s.mac: await previous_image(self._registry, s) for s in chosen},
+            versions={s.mac: s.version for s in chosen},
+        )
+
+    async def start(self, body: Mapping[str, Any]) -> Rollout:
+        """Plan and start a rollout of an image to its target, in waves; refuse what cannot be done, saying why."""
+        plan = await self.plan(body)
+        image, name, ordered, sizes = plan.image, plan.name, plan.ordered, plan.sizes
 
         async def op(log: EventLog) -> int:
             rollout_id = await insert_rollout(
                 log.conn,
                 name=name,
                 sha256=image.sha256,
-                target=target,
-                waves=waves,
+                target=plan.target,
+                waves=plan.waves,
                 wave_count=len(sizes),
-                settings=settings,
+                settings=plan.settings,
                 now=log.now,
             )
             position = 0
@@ -91,21 +131,21 @@ class RolloutActions:
                             position=position,
                             state="queued",
                             critical=CRITICAL_TAG in station.tags,
-                            previous_sha256=previous[station.mac],
-                            previous_version=versions[station.mac],
+                            previous_sha256=plan.previous[station.mac],
+                            previous_version=plan.versions[station.mac],
                         ),
                     )
                     position += 1
-            plan = " + ".join(str(size) for size in sizes)
+            sizes_text = " + ".join(str(size) for size in sizes)
             await log(
                 "rollout_started",
                 None,
                 f"rollout {rollout_id} ({name}): {image.version} to {len(ordered)} {image.chip} station(s)"
-                f" in {len(sizes)} wave(s) ({plan})",
+                f" in {len(sizes)} wave(s) ({sizes_text})",
                 rollout=rollout_id,
                 sha256=image.sha256,
                 stations=len(ordered),
-                waves=sizes,
+                waves=list(sizes),
             )
             return rollout_id
 
@@ -149,7 +189,11 @@ class RolloutActions:
         return await self._change(rollout_id, op)
 
     async def cancel(self, rollout_id: int) -> Rollout:
-        """End the rollout: no more offers; stations keep what they run, those it updated stay on the new image."""
+        """End the rollout: no more offers; stations keep what they run, those it updated stay on the new image.
+
+        A station seen running the image it was moved to (soaking it) is assigned that image itself, as one
+        that passed its soak is: released to its old assignments, it would be sent straight back.
+        """
 
         async def op(log: EventLog, rollout: Rollout) -> None:
             _require_state(rollout, ACTIVE_ROLLOUT_STATES, "cancel")
@@ -159,6 +203,10 @@ class RolloutActions:
                     await update_station(
                         log.conn, rollout.id, row.mac, reason=f"the rollout was cancelled while it was {was}"
                     )
+                if row.state == "updating":
+                    runs = rollout.sha256 if row.direction == "forward" else row.previous_sha256
+                    if runs is not None:
+                        await pin(log, row.mac, runs)
             await update_rollout(log.conn, rollout.id, state="cancelled", finished_at=log.now, reason="cancelled")
             await release(log.conn, rollout.id)
             await log("rollout_cancelled", None, f"rollout {rollout.id} ({rollout.name}) cancelled", rollout=rollout.id)

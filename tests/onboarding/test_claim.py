@@ -87,3 +87,20 @@ async def test_an_accepted_station_keeps_the_history_it_made_while_pending(
     assert history[0]["restart_cause"] == "watchdog", "and it goes on as an accepted station"
     kinds = [e["kind"] for e in await admin.events(mac=STA1)]
     assert {"station_discovered", "station_restarted", "station_accepted", "station_token_issued"} <= set(kinds)
+
+
+async def test_two_stations_whose_macs_end_alike_never_share_a_name(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    # Both MACs end in 00:00:01, which the default name is made of: the second used to be "esp-000001" too,
+    # and claiming both left two stations the admin could not tell apart.
+    twin, third = "34:85:18:00:00:01", "34:0A:C4:00:00:01"
+    await check_in(http)
+    await check_in(http, mac=twin, chip="esp32c3")
+    await admin.rename(twin, "esp-340ac4000001")  # the admin's own choice takes the third one's whole-MAC name
+    await check_in(http, mac=third)
+    for mac in (STA1, twin, third):
+        accepted = await stationmaster(service.settings.admin_socket, "onboard", "accept", mac)
+        assert accepted.code == 0, accepted.stderr
+    names = {s["mac"]: s["name"] for s in await admin.stations()}
+    assert names == {STA1: "esp-000001", twin: "esp-340ac4000001", third: "esp-340ac4000001-2"}

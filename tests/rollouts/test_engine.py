@@ -61,9 +61,9 @@ class Site:
         body = {"mac": mac, "chip": "esp32", "version": version, "rssi": -60, "uptime_s": self.uptime[mac]}
         await self.reports.check_in({**body, "bssid": AP, "free_heap": 100_000, **fields}, None)
 
-    async def poll(self, mac: str) -> str | None:
-        """The stock client's poll; the SHA-256 offered, or None for 304."""
-        image = await self.offers.decide(OtaRequest(mac=mac, client="HTTPUpdate", version="1.0.0"))
+    async def poll(self, mac: str, version: str = "1.0.0") -> str | None:
+        """The stock client's poll from a station running `version`; the SHA-256 offered, or None for 304."""
+        image = await self.offers.decide(OtaRequest(mac=mac, client="HTTPUpdate", version=version))
         return None if image is None else image.sha256
 
     async def download(self, mac: str, sha256: str, *, complete: bool = True) -> int:
@@ -181,6 +181,39 @@ async def test_one_unfinished_rollout_per_station_and_its_image_stays(site: Site
     assert await site.poll(MACS[0]) is None, "a cancelled rollout offers nothing, and nothing is assigned"
     second = await start(site)
     assert second != rollout
+
+
+async def test_a_plan_says_what_start_would_do_and_starts_nothing(site: Site) -> None:
+    await site.admin.tag(MACS[2], add=["critical"])
+    body = {"image": site.sha256, "target": {"all": True}, "waves": [1, "rest"], "soak_s": 60}
+    plan = await site.rollouts.plan(body)
+    assert (plan.name, plan.sizes, plan.settings.soak_s) == ("p 1.1.0", (1, 2), 60)
+    assert plan.ordered[-1].mac == MACS[2], "the critical station goes last"
+    assert await site.registry.rollouts.all() == []
+    started = await site.rollouts.start(body)
+    rows = await site.registry.rollouts.stations(started.id)
+    assert [(r.mac, r.wave) for r in rows] == [(s.mac, w) for s, w in zip(plan.ordered, (0, 1, 1), strict=True)]
+
+
+async def test_cancelling_leaves_a_soaking_station_on_what_it_runs_whatever_its_tag_is_assigned(site: Site) -> None:
+    # The cancel prompt says stations keep what they run. A station still soaking the new image was released
+    # to its old tag assignment, and the next poll sent it straight back to the old version.
+    soaking, untouched = MACS[0], MACS[1]
+    old, _ = await site.library.import_image(build_image("esp32", project="p", version="1.0.0"), "old.bin")
+    for mac in (soaking, untouched):
+        await site.admin.tag(mac, add=["garden"])
+    await site.admin.assign(old.sha256, tag="garden")
+    rollout = await start(site, waves=["100%"], soak_s=600, timeout_s=1800)
+    assert await site.poll(soaking) == site.sha256
+    await site.download(soaking, site.sha256)
+    site.uptime[soaking] = 0  # it restarted into the new image
+    await site.check_in(soaking, version="1.1.0")
+    assert (await site.state(rollout))[soaking] == "updating"
+    await site.rollouts.cancel(rollout)
+    assert await site.poll(soaking, version="1.1.0") is None, "it keeps the image it runs"
+    assert await site.registry.images.assigned_for(soaking) == await site.registry.images.by_prefix(site.sha256)
+    assert await site.poll(untouched) is None, "one never reached keeps its assignment, which it runs"
+    assert await site.registry.images.assigned_for(untouched) == old
 
 
 async def test_a_critical_station_is_not_updated_by_a_tag_assignment_outside_the_window(site: Site) -> None:

@@ -12,6 +12,7 @@ import aiohttp
 from textual.coordinate import Coordinate
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import ColumnKey
 
 from appliance.contract.client import AdminClient
 from services.service import StationmasterService
@@ -19,6 +20,8 @@ from tests.conftest import make_settings
 from tests.imagefactory import build_image
 from tui.app import StationmasterApp
 from tui.detail import StationScreen
+from tui.dialogs import Confirm
+from tui.keys import KeysHelp
 
 MACS = ["24:0A:C4:00:00:01", "24:0A:C4:00:00:02", "34:85:18:00:00:03"]
 
@@ -64,6 +67,18 @@ async def three_stations_open(
     async with app.run_test(size=size) as pilot:
         await until(pilot, lambda: app.stations_table.row_count == 3)
         yield app, pilot
+
+
+async def import_in_the_tui(app: StationmasterApp, pilot: Pilot[None], path: str, *keys: str) -> DataTable[Any]:
+    """Import a file from the Firmware tab's dialog (path, then what `keys` type), once it is listed."""
+    await pilot.press("f")
+    table = app.query_one("#firmware-table", DataTable)
+    table.focus()
+    await pilot.press("i")
+    await until(pilot, lambda: bool(app.screen.query("#path")))
+    await pilot.press(*path, *keys, "enter")
+    await until(pilot, lambda: table.row_count == 1)
+    return table
 
 
 async def populated(http: aiohttp.ClientSession, admin: AdminClient) -> None:
@@ -139,14 +154,8 @@ async def test_firmware_import_from_a_path_on_the_pi(
     image.write_bytes(build_image("esp32", project="weather", version="2.0.0"))
     app = StationmasterApp(service.settings.admin_socket)
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("f")
-        table = app.query_one("#firmware-table", DataTable)
-        table.focus()
-        await pilot.press("i")
-        await pilot.pause()
-        await pilot.press(*str(image), "enter")
-        await until(pilot, lambda: table.row_count == 1)
-        assert [str(c) for c in table.get_row_at(0)][1:4] == ["esp32", "weather", "2.0.0"]
+        table = await import_in_the_tui(app, pilot, str(image))
+        assert [str(c) for c in table.get_row_at(0)][:3] == ["weather", "2.0.0", "esp32"]
         await pilot.press("e")
         events = app.query_one("#events-table", DataTable)
         await until(
@@ -231,6 +240,9 @@ async def test_firmware_assign_to_a_tag_and_delete_needs_confirmation(
         await pilot.press("g")
         await pilot.pause()
         await pilot.press(*"tag:garden", "enter")
+        await until(pilot, lambda: isinstance(app.screen, Confirm))
+        assert "every station tagged garden" in getattr(app.screen, "question", "")  # a tag's reach is asked first
+        await pilot.press("y")
         await until(pilot, lambda: len(app._notifications) > 0)
         assert [a["tag"] for a in await admin.assignments()] == ["garden"]
         await pilot.press("d")
@@ -245,7 +257,11 @@ async def test_help_lists_the_bindings_and_events_filter(
 ) -> None:
     async with three_stations_open(service, http, admin) as (app, pilot):
         await pilot.press("question_mark")
-        await until(pilot, lambda: bool(app.screen.query("HelpPanel")))
+        await until(pilot, lambda: isinstance(app.screen, KeysHelp))
+        listed = [key for _, key, _ in app.screen.entries]  # type: ignore[attr-defined]
+        assert {"o", "/", "s", "e"} <= set(listed), "the view's keys and the app's"
+        await pilot.press("question_mark")  # ? closes it again
+        await until(pilot, lambda: not isinstance(app.screen, KeysHelp))
         await pilot.press("e")
         events = app.query_one("#events-table", DataTable)
         await until(pilot, lambda: events.row_count >= 3)
@@ -348,3 +364,90 @@ async def test_a_fleet_discovered_at_once_all_shows(
         await asyncio.gather(*(check_in(http, mac, ip=f"10.0.1.{n + 10}") for n, mac in enumerate(newcomers)))
         await until(pilot, lambda: app.stations_table.row_count == 43, within=10)
         assert {mac for mac in newcomers if cell(app, mac, "state")} == set(newcomers)
+
+
+async def test_the_palette_runs_a_stations_action_on_the_station_under_the_cursor(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    async with three_stations_open(service, http, admin) as (app, pilot):
+        app.stations_table.focus()
+        app.stations_table.move_cursor(row=app.stations_table.get_row_index(MACS[1]))
+        name = cell(app, MACS[1], "name")
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"reboot")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, Confirm))
+        assert getattr(app.screen, "question", "") == f"Reboot {name} ({MACS[1]})?"
+        await pilot.press("escape")
+        assert await admin.commands() == []
+
+
+async def test_a_filter_with_no_match_says_so_and_esc_gives_the_keys_back(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    async with three_stations_open(service, http, admin) as (app, pilot):
+        table = app.stations_table
+        await pilot.press("slash", *"nowhere")
+        await until(pilot, lambda: table.row_count == 0)
+        assert table.empty_text == 'No station matches "nowhere" (Esc clears the filter).'
+        await pilot.press("escape")
+        await until(pilot, lambda: table.row_count == 3)
+        assert app.focused is table
+        await pilot.press("o")  # a key of the list again, not a letter in the filter
+        assert str(table.columns[ColumnKey("state")].label).startswith("State ▲")
+
+
+async def test_a_station_screen_opened_while_the_service_is_away_says_so_and_fills_in(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    first = StationmasterService(settings)
+    await first.start()
+    async with aiohttp.ClientSession(first.station_url) as http:
+        await check_in(http, MACS[0])
+    app = StationmasterApp(settings.admin_socket)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.stations_table.row_count == 1)
+        await first.stop()
+        await until(pilot, lambda: not app.link_up)
+        app.open_station(MACS[0])
+        await until(pilot, lambda: isinstance(app.screen, StationScreen))
+        screen = app.screen
+        assert isinstance(screen, StationScreen)
+        banner = screen.query_one("#banner", Static)
+        await until(pilot, lambda: banner.has_class("shown"))
+        assert "reconnecting" in str(banner.render())
+        assert not screen.station
+        second = StationmasterService(settings)
+        await second.start()
+        try:
+            await until(pilot, lambda: bool(screen.station), within=10)
+            assert not banner.has_class("shown")
+        finally:
+            await second.stop()
+
+
+async def test_an_esp8266_image_is_given_its_version_in_the_import_dialog(
+    service: StationmasterService, admin: AdminClient, tmp_path: Path
+) -> None:
+    image = tmp_path / "pump.bin"
+    image.write_bytes(build_image("esp8266", project="ignored", version="0.0.0"))
+    app = StationmasterApp(service.settings.admin_socket)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await import_in_the_tui(app, pilot, str(image), "tab", *"pump", "tab", *"2.0.1")
+    [imported] = await admin.images()
+    assert (imported["chip"], imported["project"], imported["version"]) == ("esp8266", "pump", "2.0.1")
+
+
+async def test_the_station_screen_scrolls_at_80x24_and_follows_check_ins(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    async with three_stations_open(service, http, admin, size=(80, 24)) as (app, pilot):
+        app.open_station(MACS[0])
+        await until(pilot, lambda: isinstance(app.screen, StationScreen) and bool(app.screen.station))
+        scroll = app.screen.query_one("#detail-scroll")
+        await pilot.press("pagedown")
+        await until(pilot, lambda: scroll.scroll_y > 0)
+        identity = app.screen.query_one("#identity", Static)
+        await check_in(http, MACS[0], rssi=-71)  # live, without an event: the identity block follows
+        await until(pilot, lambda: "RSSI -71 dBm" in str(identity.render()))

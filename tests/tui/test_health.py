@@ -74,3 +74,22 @@ async def test_reboot_and_identify_from_the_detail_screen_and_critical_asks_twic
         await until(pilot, lambda: [r[2] for r in rows(commands)] == ["delivered", "delivered"])
     sent = await admin.commands(station=MAC)
     assert [(c["kind"], c["forced"]) for c in sent] == [("reboot", True), ("identify", False)]
+
+
+async def test_an_alert_names_the_station_as_it_is_called_now_and_enter_opens_it(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    token = await accepted(http, admin, MAC)
+    await admin.rename(MAC, "pump-house")
+    for _ in range(3):
+        await check_in(http, MAC, token, rssi=-87)
+    app = StationmasterApp(service.settings.admin_socket)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("exclamation_mark")
+        table = app.alerts_table
+        await until(pilot, lambda: table.row_count == 1)
+        await admin.rename(MAC, "borehole")  # renamed since the alert was raised
+        await until(pilot, lambda: rows(table)[0][2] == "borehole")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, StationScreen) and bool(app.screen.station))
+        assert app.screen.mac == MAC  # type: ignore[attr-defined]

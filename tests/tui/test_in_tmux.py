@@ -7,71 +7,16 @@ import os
 import shlex
 import shutil
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ServeProcess, stationmaster_command
+from tests.terminal import PROMPT, Terminal
 from tests.test_end_to_end import admin_command
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (.ci/run installs it)")
-PROMPT = "READY$ "
-
-
-class Terminal:
-    """A tmux session running a plain shell, 80 columns by 24 rows, TERM=xterm-256color."""
-
-    def __init__(self, name: str, env: dict[str, str]) -> None:
-        self.name = name
-        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        subprocess.run(
-            [
-                "tmux",
-                "new-session",
-                "-d",
-                "-s",
-                name,
-                "-x",
-                "80",
-                "-y",
-                "24",
-                f"env -i HOME={shlex.quote(str(Path.home()))} PATH={shlex.quote(os.environ['PATH'])} "
-                f"TERM=xterm-256color {exports} PS1={shlex.quote(PROMPT)} bash --norc --noprofile",
-            ],
-            check=True,
-            timeout=10,
-        )
-
-    def keys(self, *keys: str) -> None:
-        """Type, as the admin would."""
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True, timeout=10)
-
-    def screen(self) -> str:
-        """What the terminal shows now."""
-        return subprocess.run(
-            ["tmux", "capture-pane", "-p", "-J", "-t", self.name],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout
-
-    def wait_for(self, condition: Callable[[str], bool], within: float = 20.0) -> str:
-        """Read the screen until `condition` holds (a terminal offers no event to await)."""
-        deadline = time.monotonic() + within
-        while True:
-            shown = self.screen()
-            if condition(shown):
-                return shown
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the screen never showed what was expected:\n{shown}")
-            time.sleep(0.1)
-
-    def close(self) -> None:
-        """Kill the session."""
-        subprocess.run(["tmux", "kill-session", "-t", self.name], check=False, timeout=10)
 
 
 @pytest.fixture
@@ -95,15 +40,17 @@ def test_the_admin_sees_the_stations_renames_one_and_quits(serve_process: ServeP
         shown = terminal.wait_for(lambda s: s.count("pending") >= 5)
         for tab in ("Stations", "Firmware", "Events"):
             assert tab in shown
-        first = next(line for line in shown.splitlines() if "pending" in line)
-        old_name = first.split()[0].strip("│┃ ")
         terminal.keys("Enter")
-        terminal.wait_for(lambda s: "Rename" in s and old_name in s)
+        # The station opened is the one under the cursor: its name heads the detail screen.
+        detail = terminal.wait_for(lambda s: "Rename" in s and "pending" in s.splitlines()[0])
+        old_name = detail.split()[0]
+        assert old_name in shown
         terminal.keys("r")
         terminal.wait_for(lambda s: "New name" in s)
         terminal.keys("Home")
         terminal.keys("C-k")
-        terminal.wait_for(lambda s: old_name not in s.split("New name", 1)[1][:400])
+        # The question names the station; the field below it is empty once cleared.
+        terminal.wait_for(lambda s: old_name not in s.split("New name", 1)[1].split("\n", 1)[1][:400])
         terminal.keys("-l", "pump-house")
         terminal.keys("Enter")
         terminal.wait_for(lambda s: "pump-house" in s)

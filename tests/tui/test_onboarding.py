@@ -74,7 +74,7 @@ async def test_claim_accept_and_reject_pending_stations(
         await pilot.press("n")
         claims = app.query_one("#claim-table", DataTable)
         await until(pilot, lambda: claims.row_count == 2)
-        assert rows(claims)[0][:3] == ["24:0A:C4:00:00:01", "esp32", "-"]
+        assert rows(claims)[0][:4] == ["esp-000001", "24:0A:C4:00:00:01", "esp32", "1.0.0"]
         claims.focus()
         await pilot.press("a")
         await until(pilot, lambda: claims.row_count == 1)
@@ -118,14 +118,14 @@ async def test_wifi_tab_masks_until_revealed_and_drops_only_when_told_twice(
         await pilot.press("d")
         await pilot.pause()
         await pilot.press("y")  # drop AP1?
-        await until(pilot, lambda: "Drop it anyway" in str(app.screen.query_one("Label").render()))
+        await until(pilot, lambda: "Drop AP1 anyway" in getattr(app.screen, "question", ""))
         await pilot.press("escape")  # no: STA2 is in the post with only AP1
         await until(pilot, lambda: any("cannot be dropped yet" in n.message for n in app._notifications))
         assert [n["ssid"] for n in await admin.wifi_networks()] == ["AP1", "AP2"]
         await pilot.press("d")
         await pilot.pause()
         await pilot.press("y")
-        await until(pilot, lambda: "Drop it anyway" in str(app.screen.query_one("Label").render()))
+        await until(pilot, lambda: "Drop AP1 anyway" in getattr(app.screen, "question", ""))
         await pilot.press("y")
         await until(pilot, lambda: networks.row_count == 1)
     assert [n["ssid"] for n in await admin.wifi_networks()] == ["AP2"]

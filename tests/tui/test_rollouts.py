@@ -31,6 +31,12 @@ async def test_start_a_rollout_approve_the_critical_station_and_watch_it_complet
             await pilot.pause()
             # The newest image (1.1.0) is chosen and the cursor is on the stations: set the soak and time-out.
             await pilot.press("tab", "tab", "home", "ctrl+k", "1", "tab", "home", "ctrl+k", "2", "0", "enter")
+            assert isinstance(app.screen, StartRollout), "Enter moves to the next field; it never starts"
+            await pilot.click("#review")
+            plan = app.screen.query_one("#plan", Static)
+            await until(pilot, lambda: "in 3 wave(s): 1, 1, 1" in str(plan.render()))
+            assert "1 critical station(s) go last" in str(plan.render())
+            await pilot.press("enter")  # on Start, once reviewed
             stations = app.query_one("#rollout-stations", DataTable)
             summary = app.query_one("#rollout-summary", Static)
             await until(pilot, lambda: column(stations, "state")[:2] == ["updated", "updated"], within=20)

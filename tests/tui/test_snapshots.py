@@ -16,6 +16,11 @@ from services.service import REGISTRY_FILE
 from tests.conftest import ServeProcess
 from tui.app import StationmasterApp
 from tui.detail import StationScreen
+from tui.dialogs import Confirm
+from tui.events import EventScreen
+from tui.keys import KeysHelp
+from tui.onboarding.bundle import BundleWizard
+from tui.rollout_form import StartRollout
 
 SNAPSHOT_PORT = 18931  # fixed: the status bar shows it
 SIZES = [(80, 24), (160, 48)]
@@ -236,3 +241,112 @@ def test_onboarding_layout(snap_compare: Any, seeded_service: ServeProcess) -> N
         await waiting_for(lambda a: a.query_one("#claim-table").row_count == 1)(pilot)  # type: ignore[attr-defined]
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=show_onboarding)
+
+
+def _dialog(
+    tab_key: str, keys: tuple[str, ...], shown: Callable[[StationmasterApp], bool]
+) -> Callable[[Pilot[Any]], Any]:
+    """A run_before: load, go to a tab, press keys, and wait until the dialog shows what it should."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await waiting_for(lambda a: a.stations_table.row_count >= 5)(pilot)
+        if tab_key:
+            await pilot.press(tab_key)
+            await pilot.pause(0.2)
+        await pilot.press(*keys)
+        await waiting_for(shown)(pilot)
+        await pilot.pause(0.2)
+
+    return run_before
+
+
+def _confirming(words: str) -> Callable[[StationmasterApp], bool]:
+    return lambda app: isinstance(app.screen, Confirm) and words in f"{app.screen.question} {app.screen.detail}"
+
+
+# (name, tab key, keys, what the dialog must say): each dialog whose words are long, whole at 80x24.
+LONG_DIALOGS = [
+    ("cancel-rollout", "u", ("x",), _confirming("keep what they run now")),
+    ("roll-back", "u", ("b",), _confirming("offered their previous image")),
+    ("delete-image", "f", ("d",), _confirming("Delete weather 1.4.0 (esp32, 9f9f9f9f9f9f)?")),
+    ("assign-to-tag", "f", ("g", *"tag:garden", "enter"), _confirming("every station tagged garden")),
+    ("keys-help", "", ("question_mark",), lambda app: isinstance(app.screen, KeysHelp)),
+    (
+        "rollout-form-refused",
+        "u",
+        ("N", "ctrl+r"),
+        lambda app: isinstance(app.screen, StartRollout) and "✗" in str(app.screen.query_one("#plan").render()),
+    ),
+    (
+        "bundle-without-wifi",
+        "n",
+        ("b",),
+        lambda app: isinstance(app.screen, BundleWizard) and bool(app.screen.query("#bundle-no-wifi")),
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "tab_key", "keys", "shown"), LONG_DIALOGS, ids=[d[0] for d in LONG_DIALOGS])
+def test_dialogs_show_their_whole_text_at_80x24(
+    snap_compare: Any,
+    seeded_service: ServeProcess,
+    name: str,
+    tab_key: str,
+    keys: tuple[str, ...],
+    shown: Callable[[StationmasterApp], bool],
+) -> None:
+    app = StationmasterApp(seeded_service.socket)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_dialog(tab_key, keys, shown))
+
+
+def test_dropping_a_network_stations_still_need_says_who_whole_at_80x24(
+    snap_compare: Any, seeded_service: ServeProcess
+) -> None:
+    _seed_onboarding(seeded_service)
+    app = StationmasterApp(seeded_service.socket)
+
+    async def drop_ap1(pilot: Pilot[Any]) -> None:
+        await waiting_for(lambda a: a.stations_table.row_count == 6)(pilot)
+        await pilot.press("w")
+        await waiting_for(lambda a: a.query_one("#wifi-table").row_count == 2)(pilot)  # type: ignore[attr-defined]
+        await pilot.press("down", "d")
+        await waiting_for(_confirming("Drop AP1 from every station's list?"))(pilot)
+        await pilot.press("y")
+        await waiting_for(_confirming("Drop AP1 anyway?"))(pilot)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=drop_ap1)
+
+
+def test_rejecting_a_station_names_it_whole_at_80x24(snap_compare: Any, seeded_service: ServeProcess) -> None:
+    app = StationmasterApp(seeded_service.socket)
+
+    async def reject_sta2(pilot: Pilot[Any]) -> None:
+        await waiting_for(lambda a: a.stations_table.row_count == 5)(pilot)
+        app.open_station(FLEET[1][0])
+        await waiting_for(lambda a: isinstance(a.screen, StationScreen) and bool(a.screen.station))(pilot)
+        await pilot.press("x")
+        await waiting_for(_confirming("Reject STA2 (24:0A:C4:00:00:02)?"))(pilot)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=reject_sta2)
+
+
+def test_an_event_opens_whole_at_80x24(snap_compare: Any, seeded_service: ServeProcess) -> None:
+    db = sqlite3.connect(seeded_service.data_dir / REGISTRY_FILE, timeout=10)
+    with db:
+        db.execute(
+            "INSERT INTO events (at, kind, mac, message, data) VALUES (?, 'rollout_station', ?, ?, ?)",
+            (
+                _DAY + 10 * 3600,
+                FLEET[0][0],
+                "rollout 1: STA1 failed: came back on 1.4.0, then was restarted by watchdog twice within the soak"
+                " of 10 min (uptime 42 s, then 17 s): the wave it was in fails, and the rollout halts there",
+                '{"rollout": 1, "wave": 1, "state": "failed", "outcome": "boot_loop"}',
+            ),
+        )
+    db.close()
+    app = StationmasterApp(seeded_service.socket)
+    assert snap_compare(
+        app, terminal_size=(80, 24), run_before=_dialog("e", ("enter",), lambda a: isinstance(a.screen, EventScreen))
+    )

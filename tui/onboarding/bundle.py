@@ -6,16 +6,17 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from appliance.contract import bundles
 from appliance.contract.client import AdminError
-from tui.dialogs import Confirm
+from tui.dialogs import Confirm, field, one_at_a_time
+from tui.livetable import LiveTable
 from tui.onboarding.road import Road
 from tui.states import ago
 
@@ -24,8 +25,10 @@ BUNDLE_CHIPS = ("esp32", "esp32s2", "esp32s3", "esp32c2", "esp32c3", "esp32c5", 
 NO_FIRMWARE = "none"
 
 
-class AwaitingTable(DataTable[Any]):
+class AwaitingTable(LiveTable):
     """Stations awaiting their arrival; b makes a new bundle, c cancels one."""
+
+    KEYS_TITLE = "Bench bundle"  # what `?` calls this list
 
     BINDINGS = [
         Binding("b", "new_bundle", "New bundle", tooltip="Make a bench bundle for a new station"),
@@ -33,18 +36,17 @@ class AwaitingTable(DataTable[Any]):
     ]
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
+        self.empty_text = "No bundle awaited: b makes one for a station on your bench."
 
     def on_mount(self) -> None:
         """Lay out the columns."""
-        self.add_columns("Name", "Chip", "MAC", "Networks", "Made")
+        self.lay_out((("name", "Name"), ("chip", "Chip"), ("mac", "MAC"), ("networks", "Networks"), ("made", "Made")))
 
-    def selected(self) -> str | None:
-        """The name under the cursor."""
-        if not self.row_count:
-            return None
-        value = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        return None if value is None else str(value)
+    def item_words(self) -> str | None:
+        """The bundle under the cursor."""
+        name = self.current_key()
+        return None if name is None else f"{name}'s bundle"
 
     def action_new_bundle(self) -> None:
         """Open the wizard."""
@@ -82,27 +84,42 @@ class BenchBundleRoad(Road):
             awaiting = (await self.client.provisions())["awaiting"]
         except AdminError:
             return
+        try:
+            networks = await self.client.wifi_networks()
+        except AdminError:
+            networks = []
         table = self.query_one(AwaitingTable)
-        table.clear()
-        for p in awaiting:
-            table.add_row(
-                p["name"],
-                p["chip"],
-                p["mac"] or "-",
-                ", ".join(p["networks"]) or "-",
-                ago(p["created_at"]),
-                key=p["name"],
-            )
+        if not networks:
+            # A bundle carries the site's Wi-Fi: without one it could not be made; say so before the form.
+            table.empty_text = "No site Wi-Fi yet: add one with w, then a (a bundle carries the site's networks)."
+        else:
+            table.empty_text = "No bundle awaited: b makes one for a station on your bench."
+        table.show_rows(
+            [
+                (
+                    p["name"],
+                    {
+                        "name": p["name"],
+                        "chip": p["chip"],
+                        "mac": p["mac"] or "-",
+                        "networks": ", ".join(p["networks"]) or "-",
+                        "made": ago(p["created_at"]),
+                    },
+                )
+                for p in awaiting
+            ]
+        )
 
-    @work(group="bench-action", exit_on_error=False)
+    @one_at_a_time("bench-action")
     async def new_bundle(self) -> None:
         """The wizard, then the bundle written on the Pi and the command to flash it."""
         try:
             images = await self.client.images()
+            networks = await self.client.wifi_networks()
         except AdminError as exc:
             self.notify(exc.message, title="Refused", severity="error")
             return
-        form = await self.app.push_screen_wait(BundleWizard(images))
+        form = await self.app.push_screen_wait(BundleWizard(images, has_wifi=bool(networks)))
         if form is None:
             return
         directory = Path(form.pop("out") or f"~/{form['name']}-bundle")  # expanded by make_and_write
@@ -114,13 +131,16 @@ class BenchBundleRoad(Road):
         self.reload()
         await self.app.push_screen_wait(BundleMade(made))
 
-    @work(group="bench-action", exit_on_error=False)
+    @one_at_a_time("bench-action")
     async def cancel_bundle(self) -> None:
         """Cancel the selected awaited bundle, after confirmation."""
-        name = self.query_one(AwaitingTable).selected()
+        name = self.query_one(AwaitingTable).current_key()
         if name is None:
+            self.notify("no bundle awaited to cancel", severity="warning")
             return
-        if not await self.app.push_screen_wait(Confirm(f"Cancel {name}'s bundle? Its token will stop working.")):
+        question = f"Cancel {name}'s bundle?"
+        detail = f"Its token stops working: {name} flashed with it is turned away. Its files on the Pi stay."
+        if not await self.app.push_screen_wait(Confirm(question, detail, yes="Cancel it")):
             return
         try:
             await self.client.cancel_bundle(name)
@@ -135,25 +155,34 @@ class BundleWizard(ModalScreen[dict[str, Any] | None]):
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, images: list[dict[str, Any]]) -> None:
+    def __init__(self, images: list[dict[str, Any]], *, has_wifi: bool = True) -> None:
         super().__init__()
         self.images = images
+        self.has_wifi = has_wifi
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog tall"):
-            yield Label("New bench bundle")
-            yield Input(placeholder="name, e.g. STA2", id="bundle-name")
-            yield Select([(c, c) for c in BUNDLE_CHIPS], value="esp32", allow_blank=False, id="bundle-chip")
-            yield Input(placeholder="MAC, if you know it (optional)", id="bundle-mac")
-            yield Select(self._firmware_options("esp32"), value=NO_FIRMWARE, allow_blank=False, id="bundle-firmware")
-            yield Input(placeholder="directory on the Pi (default ~/NAME-bundle)", id="bundle-out")
+        with Vertical(classes="dialog"):
+            yield Label("New bench bundle: Enter in a field makes it")
+            if not self.has_wifi:
+                yield Static(
+                    "No site Wi-Fi yet: add one with w, then a. A bundle carries the site's networks.",
+                    id="bundle-no-wifi",
+                    classes="warning",
+                )
+            yield field("Name", Input(placeholder="e.g. STA2", id="bundle-name"))
+            chips = [(c, c) for c in BUNDLE_CHIPS]
+            yield field("Chip", Select(chips, value="esp32", allow_blank=False, id="bundle-chip"))
+            yield field("MAC", Input(placeholder="if you know it (optional)", id="bundle-mac"))
+            firmware = self._firmware_options("esp32")
+            yield field("Firmware", Select(firmware, value=NO_FIRMWARE, allow_blank=False, id="bundle-firmware"))
+            yield field("Directory", Input(placeholder="on the Pi (default ~/NAME-bundle)", id="bundle-out"))
             with Horizontal(classes="buttons"):
-                yield Button("Make bundle", id="make", variant="primary")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Button("Make bundle", id="make", variant="primary", compact=True)
+                yield Button("Cancel (Esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         """Type the name straight away."""
-        self.query_one("#bundle-name", Input).focus()
+        self.set_focus(self.query_one("#bundle-name", Input))
 
     @on(Select.Changed, "#bundle-chip")
     def _chip_changed(self, event: Select.Changed) -> None:
@@ -176,7 +205,7 @@ class BundleWizard(ModalScreen[dict[str, Any] | None]):
         name = self.query_one("#bundle-name", Input).value.strip()
         if not name:
             self.notify("give the station a name", severity="warning")
-            self.query_one("#bundle-name", Input).focus()
+            self.set_focus(self.query_one("#bundle-name", Input))
             return
         firmware = str(self.query_one("#bundle-firmware", Select).value)
         self.dismiss(

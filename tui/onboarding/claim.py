@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable
 
 from appliance.contract.client import AdminError
-from tui.dialogs import Confirm
+from tui.dialogs import Confirm, one_at_a_time
+from tui.livetable import LiveTable
 from tui.onboarding.road import Road
 from tui.states import ago
 
 
-class PendingTable(DataTable[Any]):
+class PendingTable(LiveTable):
     """Pending stations with what they sent; a accepts, x rejects."""
+
+    KEYS_TITLE = "Claim"  # what `?` calls this list
 
     BINDINGS = [
         Binding("a", "accept", "Accept", tooltip="Let it in: it gets its token at its next check-in"),
@@ -24,18 +25,20 @@ class PendingTable(DataTable[Any]):
     ]
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
+        self.names: dict[str, str] = {}
+        self.empty_text = "No station waits to be claimed: one that checks in without a token shows up here."
 
     def on_mount(self) -> None:
         """Lay out the columns."""
-        self.add_columns("MAC", "Chip", "Project", "Version", "IP", "Seen")
+        self.lay_out(
+            (("name", "Name"), ("mac", "MAC"), ("chip", "Chip"), ("version", "Version"), ("ip", "IP"), ("seen", "Seen"))
+        )
 
-    def selected(self) -> str | None:
-        """The MAC under the cursor."""
-        if not self.row_count:
-            return None
-        value = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        return None if value is None else str(value)
+    def item_words(self) -> str | None:
+        """The station under the cursor, by name and MAC."""
+        mac = self.current_key()
+        return None if mac is None else f"{self.names.get(mac, mac)} ({mac})"
 
     def action_accept(self) -> None:
         """Accept the selected station."""
@@ -73,28 +76,34 @@ class ClaimRoad(Road):
         except AdminError:
             return
         table = self.query_one(PendingTable)
-        current = table.selected()
-        table.clear()
-        for s in stations:
-            table.add_row(
-                s["mac"],
-                s["chip"] or "?",
-                s["project"] or "-",
-                s["version"] or "-",
-                s["ip"] or "-",
-                ago(s["last_seen_at"]),
-                key=s["mac"],
-            )
-        if current is not None and current in [s["mac"] for s in stations]:
-            table.move_cursor(row=table.get_row_index(current))
+        table.names = {s["mac"]: s["name"] for s in stations}
+        table.show_rows(
+            [
+                (
+                    s["mac"],
+                    {
+                        "name": s["name"],
+                        "mac": s["mac"],
+                        "chip": s["chip"] or "?",
+                        "version": s["version"] or "-",
+                        "ip": s["ip"] or "-",
+                        "seen": ago(s["last_seen_at"]),
+                    },
+                )
+                for s in stations
+            ]
+        )
 
-    @work(group="claim-action", exit_on_error=False)
+    @one_at_a_time("claim-action")
     async def decide(self, verb: str) -> None:
         """Accept or (after confirmation) reject the selected pending station."""
-        mac = self.query_one(PendingTable).selected()
+        table = self.query_one(PendingTable)
+        mac, who = table.current_key(), table.item_words()
         if mac is None:
+            self.notify(f"no pending station to {verb}", severity="warning")
             return
-        if verb == "reject" and not await self.app.push_screen_wait(Confirm(f"Reject {mac}? It will be turned away.")):
+        question, detail = f"Reject {who}?", "It is turned away at its next check-in, and from then on."
+        if verb == "reject" and not await self.app.push_screen_wait(Confirm(question, detail, yes="Reject")):
             return
         try:
             station = await (self.client.accept(mac) if verb == "accept" else self.client.reject(mac))

@@ -4,34 +4,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable
 
 from appliance.contract.client import AdminError
-from tui.dialogs import Choose
+from tui.dialogs import Choose, one_at_a_time
+from tui.livetable import LiveTable
 from tui.onboarding.road import Road
 
 
-class ImprovTable(DataTable[Any]):
+class ImprovTable(LiveTable):
     """Ports whose firmware answered Improv; j hands one the site Wi-Fi."""
+
+    KEYS_TITLE = "Improv serial"  # what `?` calls this list
 
     BINDINGS = [Binding("j", "join", "Join Wi-Fi", tooltip="Hand the station a site network over Improv")]
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
+        self.empty_text = "No board that speaks Improv is plugged in (ESPHome and WLED builds do)."
 
     def on_mount(self) -> None:
         """Lay out the columns."""
-        self.add_columns("Port", "Device", "Firmware", "State", "Address", "What")
+        self.lay_out(
+            (
+                ("port", "Port"),
+                ("device", "Device"),
+                ("firmware", "Firmware"),
+                ("state", "State"),
+                ("address", "Address"),
+                ("what", "What"),
+            )
+        )
 
-    def selected(self) -> str | None:
-        """The port name under the cursor."""
-        if not self.row_count:
-            return None
-        value = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        return None if value is None else str(value)
+    def item_words(self) -> str | None:
+        """The port under the cursor."""
+        return self.current_key()
 
     def action_join(self) -> None:
         """Choose a network and send it."""
@@ -64,27 +72,29 @@ class ImprovRoad(Road):
             ports = [p for p in await self.client.usb_ports() if p["improv"] is not None]
         except AdminError:
             return
-        table = self.query_one(ImprovTable)
-        current = table.selected()
-        table.clear()
-        for p in ports:
-            table.add_row(
-                p["name"],
-                p["improv_device"] or "-",
-                p["improv_firmware"] or "-",
-                p["phase"] if p["phase"] in ("joining", "failed") else p["improv"],
-                ", ".join(p["urls"]) or "-",
-                p["message"],
-                key=p["name"],
-            )
-        if current is not None and current in [p["name"] for p in ports]:
-            table.move_cursor(row=table.get_row_index(current))
+        self.query_one(ImprovTable).show_rows(
+            [
+                (
+                    p["name"],
+                    {
+                        "port": p["name"],
+                        "device": p["improv_device"] or "-",
+                        "firmware": p["improv_firmware"] or "-",
+                        "state": p["phase"] if p["phase"] in ("joining", "failed") else p["improv"],
+                        "address": ", ".join(p["urls"]) or "-",
+                        "what": p["message"],
+                    },
+                )
+                for p in ports
+            ]
+        )
 
-    @work(group="improv-action", exit_on_error=False)
+    @one_at_a_time("improv-action")
     async def join(self) -> None:
         """Choose a site network (the first by priority is first) and send it to the selected station."""
         name = self.query_one(ImprovTable).selected()
         if name is None:
+            self.notify("no Improv board plugged in to hand a network to", severity="warning")
             return
         try:
             networks = await self.client.wifi_networks()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -12,6 +12,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, ProgressBar, Select
 
 from appliance.contract.client import AdminError
+from tui.dialogs import field, one_at_a_time
+from tui.livetable import LiveTable
 from tui.onboarding.road import Road
 
 BUSY = ("identifying", "flashing", "waiting", "joining")
@@ -28,8 +30,10 @@ def progress_cell(port: dict[str, Any]) -> str:
     return "█" * done + "░" * (_BAR - done) + f" {percent:>3}%"
 
 
-class UsbPortsTable(DataTable[Any]):
+class UsbPortsTable(LiveTable):
     """The serial ports plugged in; p (or Enter) flashes a station onto one, i identifies it again."""
+
+    KEYS_TITLE = "On-site USB"  # what `?` calls this list
 
     BINDINGS = [
         Binding("p", "flash", "Flash", tooltip="Flash firmware and a new station's config onto this chip"),
@@ -38,18 +42,29 @@ class UsbPortsTable(DataTable[Any]):
     ]
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
+        self.empty_text = (
+            "Nothing plugged into the Pi's USB ports. Have someone at the site plug the board in: it shows up"
+            " here within a second, identified by itself."
+        )
 
     def on_mount(self) -> None:
         """Lay out the columns."""
-        self.add_columns("Port", "State", "Chip", "MAC", "Station", "Progress", "What")
+        self.lay_out(
+            (
+                ("port", "Port"),
+                ("state", "State"),
+                ("chip", "Chip"),
+                ("mac", "MAC"),
+                ("station", "Station"),
+                ("progress", "Progress"),
+                ("what", "What"),
+            )
+        )
 
-    def selected(self) -> str | None:
-        """The port name under the cursor."""
-        if not self.row_count:
-            return None
-        value = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        return None if value is None else str(value)
+    def item_words(self) -> str | None:
+        """The port under the cursor."""
+        return self.current_key()
 
     def action_flash(self) -> None:
         """Open the flash wizard for the selected port."""
@@ -94,22 +109,23 @@ class UsbRoad(Road):
         except AdminError:
             return
         self.ports = {p["name"]: p for p in ports}
-        table = self.query_one(UsbPortsTable)
-        current = table.selected()
-        table.clear()
-        for p in ports:
-            table.add_row(
-                p["name"] + ("" if p["present"] else " (gone)"),
-                p["phase"],
-                p["chip"] or "-",
-                p["mac"] or "-",
-                (p.get("station") or {}).get("name") or "-",
-                progress_cell(p),
-                p["message"],
-                key=p["name"],
-            )
-        if current in self.ports:
-            table.move_cursor(row=table.get_row_index(current))
+        self.query_one(UsbPortsTable).show_rows(
+            [
+                (
+                    p["name"],
+                    {
+                        "port": p["name"] + ("" if p["present"] else " (gone)"),
+                        "state": p["phase"],
+                        "chip": p["chip"] or "-",
+                        "mac": p["mac"] or "-",
+                        "station": (p.get("station") or {}).get("name") or "-",
+                        "progress": progress_cell(p),
+                        "what": p["message"],
+                    },
+                )
+                for p in ports
+            ]
+        )
         self._show_progress()
 
     @on(DataTable.RowHighlighted, "#usb-table")
@@ -131,11 +147,12 @@ class UsbRoad(Road):
         label.update(f"{port['name']}: {port['message']}")
         bar.update(progress=job["percent"])
 
-    @work(group="usb-action", exit_on_error=False)
+    @one_at_a_time("usb-action")
     async def flash(self) -> None:
         """The wizard, then the flash: its progress shows in the table and the bar."""
         port = self.ports.get(self.query_one(UsbPortsTable).selected() or "")
         if port is None:
+            self.notify("no board plugged in to flash: it shows here once plugged into the Pi", severity="warning")
             return
         try:
             images = [i for i in await self.client.images() if port["chip"] in (None, i["chip"])]
@@ -156,11 +173,12 @@ class UsbRoad(Road):
             return
         self.reload()
 
-    @work(group="usb-action", exit_on_error=False)
+    @one_at_a_time("usb-action")
     async def identify(self) -> None:
         """Ask again what is on the selected port."""
         name = self.query_one(UsbPortsTable).selected()
         if name is None:
+            self.notify("no board plugged in to identify", severity="warning")
             return
         try:
             await self.client.usb_identify(name)
@@ -182,22 +200,22 @@ class FlashWizard(ModalScreen[dict[str, Any] | None]):
     def compose(self) -> ComposeResult:
         port = self.port
         what = port["chip_description"] or "the board"
-        with Vertical(classes="dialog tall"):
+        with Vertical(classes="dialog"):
             yield Label(f"Flash a new station onto {what} on {port['name']}")
-            yield Input(placeholder="name, e.g. STA2", id="usb-name")
+            yield field("Name", Input(placeholder="e.g. STA2", id="usb-name"))
             options = [
                 (f"{i['project'] or '-'} {i['version'] or '-'} for {i['chip']} ({i['sha256'][:12]})", i["sha256"])
                 for i in self.images
             ]
-            yield Select(options, value=options[0][1], allow_blank=False, id="usb-firmware")
-            yield Checkbox("replace a station known by this name or MAC", id="usb-replace")
+            yield field("Firmware", Select(options, value=options[0][1], allow_blank=False, id="usb-firmware"))
+            yield Checkbox("replace a station known by this name or MAC", id="usb-replace", compact=True)
             with Horizontal(classes="buttons"):
-                yield Button("Flash", id="flash", variant="primary")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Button("Flash", id="flash", variant="primary", compact=True)
+                yield Button("Cancel (Esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         """Type the name straight away."""
-        self.query_one("#usb-name", Input).focus()
+        self.set_focus(self.query_one("#usb-name", Input))
 
     @on(Input.Submitted)
     def _submitted(self) -> None:
@@ -214,7 +232,7 @@ class FlashWizard(ModalScreen[dict[str, Any] | None]):
         name = self.query_one("#usb-name", Input).value.strip()
         if not name:
             self.notify("give the station a name", severity="warning")
-            self.query_one("#usb-name", Input).focus()
+            self.set_focus(self.query_one("#usb-name", Input))
             return
         self.dismiss(
             {
