@@ -11,6 +11,7 @@ from services.fleet.sketches import SketchRecognizer
 from services.health.alerts import clear_alert, raise_alert
 from services.models import CheckIn, FirmwareImage, Station
 from services.registry import stations as station_rows
+from services.registry.database import ALL
 from services.registry.health import open_alerts_for
 from services.rollouts.gates import critical_hold
 
@@ -94,14 +95,18 @@ class FirmwareOffers:
         self._window = maintenance_window
         self._reports = reports
         self._sketches = sketches
+        # What each station is assigned (an own image or a tag's), kept until its tags or any assignment change.
+        self._assignments: dict[str, tuple[FirmwareImage, bool] | None] = {}
+        self._assignment_changes = 0
+        journal.registry.views.follow(self._forget_assignments)
 
     async def decide(self, request: OtaRequest) -> FirmwareImage | None:
         """Return the image to send, or None for 304; raise Forbidden for 403."""
-        known = await self._registry.stations.get(request.mac)
+        known = await self._registry.views.station(request.mac)
         if known is None or known.status not in ("rejected", "retired"):
             # Every poll is a sign of life and says what the station runs: recorded before deciding.
             await self._record(request, known)
-        station = await self._registry.stations.get(request.mac)
+        station = await self._registry.views.station(request.mac)
         if known is None or station is None:
             return None  # just discovered: it waits to be accepted
         if station.status in ("rejected", "retired"):
@@ -168,7 +173,7 @@ class FirmwareOffers:
             if image is None:
                 return None, "the rollout's image is no longer in the library"
         else:
-            assigned = await self._registry.images.assignment_for(station.mac)
+            assigned = await self._assignment_for(station.mac)
             if assigned is None:
                 return None, None
             image, own = assigned
@@ -198,6 +203,23 @@ class FirmwareOffers:
             )
         held = await self._does_not_take(station, request, image)
         return (None, held) if held is not None else (image, None)
+
+    async def _assignment_for(self, mac: str) -> tuple[FirmwareImage, bool] | None:
+        """`ImageTable.assignment_for`, from memory until the station's tags or any assignment or image change."""
+        if mac in self._assignments:
+            return self._assignments[mac]
+        changes = self._assignment_changes
+        found = await self._registry.images.assignment_for(mac)
+        if changes == self._assignment_changes:
+            self._assignments[mac] = found
+        return found
+
+    def _forget_assignments(self, macs: frozenset[str]) -> None:
+        self._assignment_changes += 1
+        if ALL in macs:
+            self._assignments.clear()
+        for mac in macs:
+            self._assignments.pop(mac, None)
 
     async def _already_runs(self, station: Station, request: OtaRequest, image: FirmwareImage) -> bool:
         if self._sketches is not None and await self._sketches.runs(

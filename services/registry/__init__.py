@@ -28,7 +28,9 @@ class Registry:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.checkin_buffer = CheckinBuffer()  # check-ins not yet written; station reads see them
-        self.views = HotViews(db)  # what a check-in reads of its station, kept between the writes that change it
+        self.views = HotViews(
+            db, self.checkin_buffer
+        )  # what a check-in reads of its station, kept between the writes that change it
         self.stations = StationTable(db, self.checkin_buffer)
         self.images = ImageTable(db)
         self.history = HistoryTable(db)

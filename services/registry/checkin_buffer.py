@@ -152,7 +152,10 @@ _VIEW = (
     " AS commands_waiting,"
     " (SELECT group_concat(a.kind) FROM alerts a WHERE a.mac = s.mac AND a.cleared_at IS NULL) AS open_alerts,"
     # The config the station last said it applied: a check-in repeating it changes nothing.
-    " (SELECT c.applied_etag FROM station_config c WHERE c.mac = s.mac) AS config_etag"
+    " (SELECT c.applied_etag FROM station_config c WHERE c.mac = s.mac) AS config_etag,"
+    # Tags are lower-case words without commas: one column carries them all.
+    " (SELECT group_concat(tag, ',') FROM (SELECT tag FROM station_tags t WHERE t.mac = s.mac ORDER BY tag))"
+    " AS tag_list"
     " FROM stations s"
 )
 # SQLite takes at most 32,766 parameters a statement; far fewer keep one read short.

@@ -82,7 +82,7 @@ class Database:
     def on_touched(self, listener: Callable[[frozenset[str]], None]) -> None:
         """Call `listener` after each commit with the MACs of the stations it changed (see `touch_triggers`): a
         cache of what a check-in reads stays right without asking the file. A restore, a clock step or a
-        change of the whole site's config (its Wi-Fi) is `ALL`."""
+        change of what every station is given (the site's Wi-Fi, assignments, images) is `ALL`."""
         self._touch_listeners.append(listener)
 
     async def write(self, op: WriteOp[T]) -> T:
@@ -288,7 +288,8 @@ async def _connect(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connecti
 VOLATILE_COLUMNS = frozenset({"last_seen_at", "rssi", "uptime_s", "free_heap", "seen_period_s", "last_history_at"})
 # Tables whose rows belong to one station (its `mac`), and tables whose change touches every station.
 _STATION_TABLES = ("station_tags", "alerts", "commands", "station_config")
-_SITE_TABLES = ("site_wifi",)
+# Assignments and images decide what every station is offered: a change of one is a change of all.
+_SITE_TABLES = ("site_wifi", "assignments", "images")
 ALL = "*"
 
 

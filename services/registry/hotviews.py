@@ -13,8 +13,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from services.registry.checkin_buffer import checkin_views
+from services.models import Station
+from services.registry.checkin_buffer import CheckinBuffer, checkin_views
 from services.registry.database import ALL, Database
+from services.registry.stations import station_from_row
 
 View = dict[str, Any]
 
@@ -22,8 +24,9 @@ View = dict[str, Any]
 class HotViews:
     """The check-in view of each station that checked in since its last change, by MAC."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, buffer: CheckinBuffer) -> None:
         self._db = db
+        self._buffer = buffer
         self._views: dict[str, View] = {}
         # Bumped at each change of a station (and all of them at once): a read that began before a change
         # must not be kept after it.
@@ -73,6 +76,14 @@ class HotViews:
                         future.set_result(view)
         finally:
             self._reading = None
+
+    async def station(self, mac: str) -> Station | None:
+        """The station as `StationTable.get` gives it (its held check-in laid over it), from its view."""
+        view = await self.view(mac)
+        if view is None:
+            return None
+        tags = tuple(view["tag_list"].split(",")) if view["tag_list"] else ()
+        return self._buffer.overlay(station_from_row(view, tags))
 
     def seen(self, mac: str, **volatile: object) -> None:
         """Write through what a held check-in changed (last seen, signal, uptime, heap): the file has it later."""

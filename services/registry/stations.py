@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import aiosqlite
 
@@ -54,7 +55,7 @@ class StationTable:
         if row is None:
             return None
         tags = await self._db.fetch_all("SELECT tag FROM station_tags WHERE mac = ? ORDER BY tag", (mac,))
-        return self._buffer.overlay(_station(row, tuple(t["tag"] for t in tags)))
+        return self._buffer.overlay(station_from_row(row, tuple(t["tag"] for t in tags)))
 
     async def require(self, mac: str) -> Station:
         """Return the station with this MAC, or raise NotFound."""
@@ -69,7 +70,7 @@ class StationTable:
         tags: dict[str, list[str]] = defaultdict(list)
         for row in await self._db.fetch_all("SELECT mac, tag FROM station_tags ORDER BY tag"):
             tags[row["mac"]].append(row["tag"])
-        return [self._buffer.overlay(_station(row, tuple(tags.get(row["mac"], ())))) for row in rows]
+        return [self._buffer.overlay(station_from_row(row, tuple(tags.get(row["mac"], ())))) for row in rows]
 
     async def credentials(self, mac: str) -> tuple[str | None, bool, str | None]:
         """Return (token hash, whether it is still unconfirmed, pinned key hash) for a station."""
@@ -302,7 +303,8 @@ async def _current_status(conn: aiosqlite.Connection, mac: str) -> StationStatus
     return status
 
 
-def _station(row: sqlite3.Row, tags: tuple[str, ...]) -> Station:
+def station_from_row(row: Mapping[str, Any] | sqlite3.Row, tags: tuple[str, ...]) -> Station:
+    """A station from its row (a query's or a check-in view's) and its tags."""
     return Station(
         mac=row["mac"],
         name=row["name"],
