@@ -18,7 +18,7 @@ import pytest
 
 from appliance.config import Settings
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 
 
 def make_settings(tmp_path: Path, **changes: object) -> Settings:

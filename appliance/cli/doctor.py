@@ -214,7 +214,7 @@ async def _mdns(settings: Settings, status: dict[str, Any] | None, refused: bool
 
 def _unannounced(host: str) -> str | None:
     """Why the service would announce nothing when bound to `host` (resolved as its listener resolves it)."""
-    from services.lan.interfaces import why_unannounced
+    from services.core.interfaces import why_unannounced
 
     try:
         found = socket.getaddrinfo(host or None, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from appliance.contract.client import AdminClient
-from services.service import REGISTRY_FILE
+from services.root.service import REGISTRY_FILE
 from services.simulator import Behaviour, SimulatedFleet
 from tests.clock.faketime import WallClock, library
 from tests.conftest import ServeProcess, stationmaster_command, synchronised_flag

@@ -12,10 +12,10 @@ from pathlib import Path
 import aiohttp
 
 from appliance.contract.client import AdminClient
-from services.clock import DAY, Timeline
-from services.fleet.journal import Journal
-from services.fleet.retention import RetentionPolicy, prune_once
-from services.service import StationmasterService
+from services.domain.clock import DAY, Timeline
+from services.domain.fleet.retention import RetentionPolicy, prune_once
+from services.root.service import StationmasterService
+from services.store.journal import Journal
 from tests.conftest import make_settings, synchronised_flag
 from tests.stationkit import check_in, event_stream, next_event
 

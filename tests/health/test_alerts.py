@@ -9,9 +9,9 @@ import aiohttp
 import pytest
 
 from appliance.contract.client import AdminClient, AdminError
-from services.fleet.journal import EventLog, Journal
-from services.health import Presence, raise_alert, station_state
-from services.service import StationmasterService
+from services.domain.health import Presence, raise_alert, station_state
+from services.root.service import StationmasterService
+from services.store.journal import EventLog, Journal
 from tests.conftest import make_settings
 from tests.stationkit import accepted, check_in, event_stream, next_event
 

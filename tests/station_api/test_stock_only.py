@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 
 from appliance.contract.client import AdminClient, AdminError
-from services.fleet.cadence import Cadence
-from services.service import StationmasterService
+from services.domain.fleet.cadence import Cadence
+from services.root.service import StationmasterService
 from services.simulator import Behaviour
 from services.simulator.otaclient import FLASH_DOUT, running_sketch_after
 from services.simulator.station import SimulatedStation
