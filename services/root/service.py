@@ -1,58 +1,42 @@
-"""The running service: registry, store, station HTTP on TCP and the admin API on a unix socket."""
+"""The running service: one registry, one journal and one clock, both listeners, and every task, on one stack."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
-import os
-import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from functools import partial
-from pathlib import Path
 
 from aiohttp import web
 
 from appliance import __version__
-from appliance.config import ConfigError, Settings, find_config_file
+from appliance.config import Settings
 from appliance.timesync import synchronised
 from services.adapters.admin_api.app import create_admin_app
-from services.adapters.admin_api.backup_routes import BACKUP
-from services.adapters.admin_api.feed_routes import FEED
-from services.adapters.admin_api.status import ServiceInfo
 from services.adapters.lan.mdns import MdnsService, MdnsSettings, MdnsStatus
 from services.adapters.station_api.app import create_station_app
-from services.adapters.station_api.metrics import MetricsSource
-from services.adapters.uplink import FeedFollower
-from services.adapters.usb import UsbOnboarding, UsbSettings
-from services.adapters.usb.provisioning import UsbProvisioning
 from services.core.eventbus import EventBus
-from services.core.interfaces import why_unannounced
 from services.core.periodic import run_periodically
-from services.core.rollout_model import RolloutSettings
-from services.domain.backup import SiteBackup
 from services.domain.backup.site import sweep_scratch
 from services.domain.clock import Timeline
 from services.domain.clock.keeper import Timekeeper
 from services.domain.commands import CommandQueue
 from services.domain.firmware.store import FirmwareStore
-from services.domain.fleet import (
-    Administration,
-    FirmwareLibrary,
-    FirmwareOffers,
-    Journal,
-    ReportPolicy,
-    StationReports,
-)
+from services.domain.fleet import StationReports
 from services.domain.fleet.coalescing import CheckinCoalescer
-from services.domain.fleet.removal import PendingPolicy, StationRemoval
+from services.domain.fleet.removal import StationRemoval
 from services.domain.fleet.retention import RetentionPolicy, run_retention
-from services.domain.fleet.sketches import SketchRecognizer
-from services.domain.health import CheckinHealth, HealthMonitor, HealthPolicy, Presence, SignalPolicy
-from services.domain.rollouts.actions import RolloutActions
+from services.domain.health import HealthMonitor
 from services.domain.rollouts.engine import RolloutEngine
+from services.root import assembly, policies
+from services.root.assembly import Fleet
+from services.root.listeners import Bound, StartupError, admin_listener, station_listener
+from services.store.journal import Journal
 from services.store.registry import Registry
+
+__all__ = ["FIRMWARE_DIR", "REGISTRY_FILE", "StartupError", "StationmasterService"]
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +48,8 @@ HOUSEKEEPING_EVERY_S = 2.0
 PENDING_EXPIRY_EVERY_S = 600.0
 
 
-LISTEN_BACKLOG = 1024
-
-
-class StartupError(Exception):
-    """The service cannot start; the message says what to change."""
+class NotStarted(RuntimeError):
+    """A part of the service was asked for before `start()` (or after `stop()`)."""
 
 
 class StationmasterService:
@@ -82,24 +63,12 @@ class StationmasterService:
             self.clock = clock or Timeline()
         else:
             self.clock = Timeline(clock, clock)
-        self.timekeeper: Timekeeper | None = None
         self.bus = EventBus()
-        self.registry: Registry | None = None
-        self.reports: StationReports | None = None
-        self.commands: CommandQueue | None = None
-        self.coalescer: CheckinCoalescer | None = None
-        self.health_monitor: HealthMonitor | None = None
-        self.removal: StationRemoval | None = None
-        self.presence = Presence(settings.poll_interval_s, settings.offline_after_missed)
-        self._runners: list[web.AppRunner] = []
-        self._tasks: list[asyncio.Task[None]] = []
-        self.station_port = settings.http_port
-        self.station_hosts: tuple[str, ...] = ()  # the addresses the station API's sockets are bound to
-        self.mdns: MdnsService | None = None
-        self.rollouts: RolloutEngine | None = None
-        self._mdns_status: list[MdnsStatus] = []  # filled once mDNS is up; the admin app reads it
-        self.usb: UsbOnboarding | None = None
-        self.feed: FeedFollower | None = None
+        self.retention: RetentionPolicy = policies.retention_policy(settings)
+        self._stack: AsyncExitStack | None = None
+        self._fleet: Fleet | None = None
+        self._bound: Bound | None = None
+        self._admin: web.AppRunner | None = None
 
     async def __aenter__(self) -> StationmasterService:
         await self.start()
@@ -107,6 +76,174 @@ class StationmasterService:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+    async def start(self) -> None:
+        """Open the registry and the store, then start both listeners; raise StartupError if one is taken. Each
+        part is stopped in the reverse of the order it started in, also when a later one fails to start."""
+        async with AsyncExitStack() as stack:
+            journal, store = await self._open(stack)
+            fleet = await self._run_fleet(stack, journal, store)
+            bound = await stack.enter_async_context(self._station_listener(fleet))
+            mdns = await self._announce(stack, bound, journal)
+            usb = assembly.build_usb(self.settings, fleet)
+            info = assembly.service_info(self.settings, bound.port, bound.hosts, _url(self.settings, bound.port))
+            parts = assembly.admin_parts(self.settings, fleet, info, usb, mdns)
+            # Before the admin socket closes: live event streams end rather than hold its shutdown up.
+            stack.callback(self.bus.close)
+            admin = await stack.enter_async_context(admin_listener(create_admin_app(parts), self.settings.admin_socket))
+            await stack.enter_async_context(_running(self._tasks(fleet, parts.feed.run)))
+            await usb.start()
+            stack.push_async_callback(usb.stop)  # first to stop: its jobs write to the registry as they end
+            self._fleet, self._bound, self._admin = fleet, bound, admin
+            self._stack = stack.pop_all()
+        log.info(
+            "Stationmaster %s serving stations on %s and the admin API on %s (data in %s)",
+            __version__,
+            self.listen_url,
+            self.settings.admin_socket,
+            self.settings.data_dir,
+        )
+
+    async def stop(self) -> None:
+        """Stop listening, let in-flight requests finish, write held check-ins, then close the registry."""
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def _open(self, stack: AsyncExitStack) -> tuple[Journal, FirmwareStore]:
+        """Sweep what an interrupted run left, open the registry (closed last) and make the one journal."""
+        data_dir = self.settings.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        store = FirmwareStore(data_dir / FIRMWARE_DIR)
+        if swept := await asyncio.to_thread(store.sweep_partials):
+            log.warning("removed %d partial firmware file(s) left by an interrupted import", swept)
+        if scratch := await asyncio.to_thread(sweep_scratch, data_dir):
+            log.warning("removed %d scratch folder(s) left by a backup or restore that was cut short", scratch)
+        registry = await Registry.open(data_dir / REGISTRY_FILE)
+        stack.push_async_callback(registry.close)
+        return Journal(registry, self.bus, self.clock), store
+
+    async def _run_fleet(self, stack: AsyncExitStack, journal: Journal, store: FirmwareStore) -> Fleet:
+        """Learn the clock before anything is stamped, then build the domain and start the rollouts."""
+        probe = partial(asyncio.to_thread, synchronised, self.settings.clock_sync_flag)
+        timekeeper = Timekeeper(journal, self.clock, probe)
+        # Before anything is stamped: a stale clock must not date anything before what is stored.
+        await timekeeper.start()
+        fleet = assembly.build_fleet(self.settings, journal, store, timekeeper)
+        timekeeper.holders += [journal.registry.checkin_buffer, fleet.rollouts]
+        stack.push_async_callback(_flush_held, fleet)  # after the last request, before the registry closes
+        # Before any station is heard: the rollouts must know which stations they hold.
+        await fleet.rollouts.start()
+        stack.push_async_callback(fleet.rollouts.stop)
+        return fleet
+
+    def _station_listener(self, fleet: Fleet) -> contextlib.AbstractAsyncContextManager[Bound]:
+        settings = self.settings
+        app = create_station_app(
+            fleet.journal,
+            fleet.reports,
+            fleet.offers,
+            fleet.library,
+            commands=fleet.commands,
+            metrics_source=assembly.metrics_source(settings, fleet),
+            request_timeout_s=settings.request_timeout_s,
+        )
+        return station_listener(app, settings.http_host, settings.http_port, settings.request_timeout_s)
+
+    async def _announce(self, stack: AsyncExitStack, bound: Bound, journal: Journal) -> MdnsStatus | None:
+        """Answer mDNS for the bound station API, if the settings say so; what it announces, for the admin."""
+        settings = self.settings
+        if not settings.mdns:
+            return None
+        mdns_settings = MdnsSettings(
+            hostname=settings.hostname,
+            port=bound.port,
+            site_id=await asyncio.to_thread(assembly.site_id, settings.data_dir),
+            version=__version__,
+            interfaces=settings.mdns_interfaces,
+            extra_types=settings.mdns_browse_types,
+            listening=bound.hosts,
+        )
+        mdns = MdnsService(mdns_settings, journal)
+        await mdns.start()
+        stack.push_async_callback(mdns.stop)
+        return mdns.status
+
+    def _tasks(self, fleet: Fleet, follow_feed: Callable[[], Awaitable[None]]) -> dict[str, Awaitable[None]]:
+        """What runs for as long as the service does, by name."""
+        every = HOUSEKEEPING_EVERY_S
+        # Offline is told in whole poll intervals: looking four times an interval is soon enough.
+        sweep_every = max(every, self.settings.poll_interval_s / 4)
+        timekeeper = fleet.timekeeper
+        return {
+            "timekeeper": timekeeper.run(),
+            "retention": run_retention(fleet.journal, self.retention, timekeeper.trust),
+            "command expiry": run_periodically("command expiry", every, fleet.commands.expire_due),
+            "writing held check-ins": run_periodically("writing held check-ins", every, fleet.coalescer.flush_if_due),
+            "health sweep": run_periodically("health sweep", sweep_every, fleet.health_monitor.sweep),
+            "pending expiry": run_periodically("pending expiry", PENDING_EXPIRY_EVERY_S, fleet.removal.expire),
+            "release-feed": follow_feed(),
+        }
+
+    def _started(self) -> Fleet:
+        if self._fleet is None:
+            raise NotStarted("the service has not been started")
+        return self._fleet
+
+    @property
+    def journal(self) -> Journal:
+        """The one journal every part writes through."""
+        return self._started().journal
+
+    @property
+    def registry(self) -> Registry:
+        """The registry (SQLite)."""
+        return self._started().journal.registry
+
+    @property
+    def timekeeper(self) -> Timekeeper:
+        """What the service believes of the wall clock."""
+        return self._started().timekeeper
+
+    @property
+    def reports(self) -> StationReports:
+        """Check-ins and station events."""
+        return self._started().reports
+
+    @property
+    def commands(self) -> CommandQueue:
+        """Commands queued for stations."""
+        return self._started().commands
+
+    @property
+    def coalescer(self) -> CheckinCoalescer:
+        """The check-ins held to be written together."""
+        return self._started().coalescer
+
+    @property
+    def health_monitor(self) -> HealthMonitor:
+        """The sweep that finds silent stations."""
+        return self._started().health_monitor
+
+    @property
+    def removal(self) -> StationRemoval:
+        """Forgetting stations, and the cap on pending ones."""
+        return self._started().removal
+
+    @property
+    def rollouts(self) -> RolloutEngine:
+        """The staged rollouts."""
+        return self._started().rollouts
+
+    @property
+    def station_port(self) -> int:
+        """The station API's port as bound (the kernel's choice when the settings say 0)."""
+        return self.settings.http_port if self._bound is None else self._bound.port
+
+    @property
+    def station_hosts(self) -> tuple[str, ...]:
+        """The addresses the station API's sockets are bound to."""
+        return () if self._bound is None else self._bound.hosts
 
     @property
     def station_url(self) -> str:
@@ -118,356 +255,38 @@ class StationmasterService:
     @property
     def listen_url(self) -> str:
         """The station API as bound (http://0.0.0.0:8080 on every interface): what the log and the status say."""
-        host = self.settings.http_host or "0.0.0.0"
-        return f"http://{'[' + host + ']' if ':' in host else host}:{self.station_port}"
+        return _url(self.settings, self.station_port)
 
     @property
     def applications(self) -> tuple[web.Application, ...]:
         """The running aiohttp apps, the station API first, then the admin API (for tools that list routes)."""
-        return tuple(runner.app for runner in self._runners)
+        if self._bound is None or self._admin is None:
+            return ()
+        return (self._bound.runner.app, self._admin.app)
 
-    async def start(self) -> None:
-        """Open the registry and the store, then start both listeners; raise StartupError if one is taken."""
-        settings = self.settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = FirmwareStore(settings.data_dir / FIRMWARE_DIR)
-        swept = await asyncio.to_thread(store.sweep_partials)
-        if swept:
-            log.warning("removed %d partial firmware file(s) left by an interrupted import", swept)
-        if scratch := await asyncio.to_thread(sweep_scratch, settings.data_dir):
-            log.warning("removed %d scratch folder(s) left by a backup or restore that was cut short", scratch)
-        self.registry = await Registry.open(settings.data_dir / REGISTRY_FILE)
-        try:
-            # Before anything is stamped: a stale clock must not date anything before what is stored.
-            self.timekeeper = Timekeeper(
-                Journal(self.registry, self.bus, self.clock),
-                self.clock,
-                partial(asyncio.to_thread, synchronised, settings.clock_sync_flag),
-            )
-            await self.timekeeper.start()
-            await self._start_listeners(store)
-        except BaseException:
-            await self.stop()
-            raise
-        assert self.rollouts is not None
-        self.timekeeper.holders += [self.registry.checkin_buffer, self.rollouts]
-        self._tasks.append(asyncio.create_task(self.timekeeper.run(), name="timekeeper"))
-        self._tasks.append(
-            asyncio.create_task(
-                run_retention(Journal(self.registry, self.bus, self.clock), self.retention, self.timekeeper.trust),
-                name="retention",
-            )
-        )
-        self._start_housekeeping()
-        if self.feed is not None:
-            self._tasks.append(asyncio.create_task(self.feed.run(), name="release-feed"))
-        if settings.mdns:
-            self.mdns = MdnsService(
-                MdnsSettings(
-                    hostname=settings.hostname,
-                    port=self.station_port,
-                    site_id=await asyncio.to_thread(site_id, settings.data_dir),
-                    version=__version__,
-                    interfaces=settings.mdns_interfaces,
-                    extra_types=settings.mdns_browse_types,
-                    listening=self.station_hosts,
-                ),
-                Journal(self.registry, self.bus),
-            )
-            try:
-                await self.mdns.start()
-            except BaseException:
-                await self.stop()
-                raise
-            self._mdns_status.append(self.mdns.status)
-        if self.usb is not None:
-            try:
-                await self.usb.start()
-            except BaseException:
-                await self.stop()
-                raise
-        log.info(
-            "Stationmaster %s serving stations on %s and the admin API on %s (data in %s)",
-            __version__,
-            self.listen_url,
-            settings.admin_socket,
-            settings.data_dir,
-        )
 
-    @property
-    def retention(self) -> RetentionPolicy:
-        """How long history is kept, from the settings."""
-        settings = self.settings
-        return RetentionPolicy(
-            checkin_days=settings.checkin_retention_days,
-            event_days=settings.event_retention_days,
-            event_rows=settings.event_retention_rows,
-            hourly_days=settings.checkin_hourly_days,
-            daily_days=settings.checkin_daily_days,
-        )
+def _url(settings: Settings, port: int) -> str:
+    host = settings.http_host or "0.0.0.0"
+    return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
 
-    async def stop(self) -> None:
-        """Stop listening, let in-flight requests finish, write held check-ins, then close the registry."""
-        if self.usb is not None:
-            await self.usb.stop()  # first: its jobs write to the registry as they end
-            self.usb = None
-        if self.mdns is not None:
-            await self.mdns.stop()
-            self.mdns = None
-        for task in self._tasks:
+
+async def _flush_held(fleet: Fleet) -> None:
+    """Write the check-ins still held, once no request can add one."""
+    try:
+        await fleet.coalescer.flush()
+    except Exception:
+        log.exception("could not write the last held check-ins")
+
+
+@contextlib.asynccontextmanager
+async def _running(work: dict[str, Awaitable[None]]) -> AsyncIterator[None]:
+    """Run each coroutine as a named task until the block ends, then cancel them all and wait."""
+    tasks = [asyncio.ensure_future(coroutine) for coroutine in work.values()]
+    for name, task in zip(work, tasks, strict=True):
+        task.set_name(name)
+    try:
+        yield
+    finally:
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
-        if self.rollouts is not None:
-            await self.rollouts.stop()
-        self.bus.close()
-        for runner in reversed(self._runners):
-            await runner.cleanup()
-        self._runners.clear()
-        if self.coalescer is not None and self.registry is not None:
-            try:
-                await self.coalescer.flush()
-            except Exception:
-                log.exception("could not write the last held check-ins")
-        with contextlib.suppress(FileNotFoundError):
-            if self.settings.admin_socket.is_socket():
-                self.settings.admin_socket.unlink()
-        if self.registry is not None:
-            await self.registry.close()
-            self.registry = None
-
-    async def _start_listeners(self, store: FirmwareStore) -> None:
-        assert self.registry is not None
-        assert self.timekeeper is not None
-        settings = self.settings
-        journal = Journal(self.registry, self.bus, self.clock)
-        # Before any station is heard: the rollouts must know which stations they hold.
-        self.rollouts = RolloutEngine(journal)
-        await self.rollouts.start()
-        self.commands = CommandQueue(journal, settings.command_ttl_s)
-        self.coalescer = CheckinCoalescer(
-            journal,
-            flush_interval_s=settings.checkin_flush_interval_s,
-            history_interval_s=settings.checkin_history_interval_s,
-            # A station a rollout holds has every check-in written and judged: its outcome is told from them.
-            must_write=self.rollouts.holds,
-        )
-        health = CheckinHealth(
-            HealthPolicy(
-                signal=SignalPolicy(threshold_dbm=settings.weak_signal_dbm),
-                presence=self.presence,
-                reboot_loop_restarts=settings.reboot_loop_restarts,
-                reboot_loop_window_s=settings.reboot_loop_window_s,
-            )
-        )
-        self.health_monitor = HealthMonitor(journal, self.presence, lambda: self.clock.started_at)
-        self.removal = StationRemoval(
-            journal,
-            PendingPolicy(max_pending=settings.max_pending_stations, expiry_days=settings.pending_expiry_days),
-        )
-        reports = self.reports = StationReports(
-            journal,
-            ReportPolicy(
-                poll_interval_s=settings.poll_interval_s,
-                checkin_history_interval_s=settings.checkin_history_interval_s,
-            ),
-            observer=self.rollouts,
-            health=health,
-            commands=self.commands,
-            coalescer=self.coalescer,
-            removal=self.removal,
-        )
-        self.removal.also_forget(reports.forget)
-        self.removal.also_forget(self.rollouts.forget)
-        library = FirmwareLibrary(journal, store, settings.max_image_bytes)
-        offers = FirmwareOffers(
-            journal,
-            self.rollouts,
-            settings.maintenance_window or None,
-            reports=reports,
-            sketches=SketchRecognizer(self.registry, store),
-        )
-        metrics = (
-            MetricsSource(
-                self.registry,
-                self.presence,
-                self.clock,
-                self.coalescer,
-                stations=settings.metrics_stations,
-                allow=settings.metrics_allow,
-            )
-            if settings.metrics
-            else None
-        )
-        station_app = create_station_app(
-            journal,
-            reports,
-            offers,
-            library,
-            commands=self.commands,
-            metrics_source=metrics,
-            request_timeout_s=settings.request_timeout_s,
-        )
-        # keepalive_timeout also bounds how long a new connection may take to send its headers; after an
-        # early answer (413, 408) the rest of a body is read and dropped for at most lingering_time.
-        station_runner = web.AppRunner(
-            station_app,
-            access_log=None,
-            handle_signals=False,
-            shutdown_timeout=10,
-            keepalive_timeout=settings.request_timeout_s,
-            lingering_time=min(10.0, settings.request_timeout_s),
-        )
-        await station_runner.setup()
-        self._runners.append(station_runner)
-        # A site's stations come back together after a power cut or an outage of the access point: a backlog of
-        # aiohttp's default 128 drops the handshakes of the rest, and each is retried a second and more later.
-        site = web.TCPSite(
-            station_runner, settings.http_host, settings.http_port, reuse_address=True, backlog=LISTEN_BACKLOG
-        )
-        try:
-            await site.start()
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise StartupError(
-                    f"port {settings.http_port} on {settings.http_host} is already in use by another program;"
-                    " stop it or choose another port with --http-port"
-                ) from None
-            raise StartupError(f"cannot listen on {settings.http_host}:{settings.http_port}: {exc.strerror}") from None
-        bound = _bound(station_runner)
-        self.station_port = bound[0][1] if bound else settings.http_port
-        self.station_hosts = tuple(dict.fromkeys(host for host, _ in bound))
-
-        info = ServiceInfo(
-            version=__version__,
-            station_port=self.station_port,
-            station_url=self.listen_url,
-            hostname=settings.hostname,
-            poll_interval_s=settings.poll_interval_s,
-            offline_after_missed=settings.offline_after_missed,
-            http_host=settings.http_host,
-            mdns_enabled=settings.mdns and why_unannounced(self.station_hosts) is None,
-        )
-        self.usb = UsbOnboarding(
-            journal,
-            library,
-            UsbProvisioning(journal),
-            UsbSettings(
-                patterns=settings.usb_ports,
-                poll_s=settings.usb_poll_ms / 1000,
-                identify=settings.usb_identify,
-                improv_probe_s=settings.usb_improv_probe_ms / 1000,
-                improv_timeout_s=settings.usb_improv_timeout_s,
-                checkin_wait_s=settings.usb_checkin_wait_s,
-            ),
-        )
-        admin_app = create_admin_app(
-            self.registry,
-            Administration(journal, self.removal),
-            library,
-            reports,
-            self.bus,
-            info,
-            settings.max_image_bytes,
-            self._mdns_status,
-            self.commands,
-            self.usb,
-            rollouts=RolloutActions(journal, self.rollouts, rollout_defaults(settings)),
-            timekeeper=self.timekeeper,
-        )
-        self.feed = FeedFollower(journal, library, settings.data_dir, settings.max_image_bytes)
-        admin_app[FEED] = self.feed
-        admin_app[BACKUP] = SiteBackup(
-            journal,
-            store,
-            settings.data_dir,
-            _config_file(settings),
-            __version__,
-            max_image_bytes=settings.max_image_bytes,
-        )
-        admin_runner = web.AppRunner(admin_app, access_log=None, handle_signals=False, shutdown_timeout=5)
-        await admin_runner.setup()
-        self._runners.append(admin_runner)
-        await _claim_socket_path(settings.admin_socket)
-        await web.UnixSite(admin_runner, str(settings.admin_socket)).start()
-        # 0660: whoever is in the socket's group is an admin; SSH is the authentication.
-        os.chmod(settings.admin_socket, 0o660)
-
-    def _start_housekeeping(self) -> None:
-        assert self.commands is not None
-        assert self.coalescer is not None
-        assert self.health_monitor is not None
-        assert self.removal is not None
-        every = HOUSEKEEPING_EVERY_S
-        # Offline is told in whole poll intervals: looking four times an interval is soon enough.
-        sweep_every = max(every, self.settings.poll_interval_s / 4)
-        for name, interval, step in (
-            ("command expiry", every, self.commands.expire_due),
-            ("writing held check-ins", every, self.coalescer.flush_if_due),
-            ("health sweep", sweep_every, self.health_monitor.sweep),
-            ("pending expiry", PENDING_EXPIRY_EVERY_S, self.removal.expire),
-        ):
-            self._tasks.append(asyncio.create_task(run_periodically(name, interval, step), name=name))
-
-
-def rollout_defaults(settings: Settings) -> RolloutSettings:
-    """The site's defaults for a new rollout, from the configuration."""
-    return RolloutSettings(
-        min_rssi=settings.rollout_min_rssi,
-        min_free_heap=settings.rollout_min_free_heap,
-        downloads_per_ap=settings.rollout_downloads_per_ap,
-        maintenance_window=settings.maintenance_window.strip() or None,
-    )
-
-
-async def _claim_socket_path(path: Path) -> None:
-    """Remove a stale socket left by a crash; refuse if a live service still answers on it."""
-    if not await asyncio.to_thread(_is_socket_or_absent, path):
-        raise StartupError(f"{path} exists and is not a socket; remove it or choose another --admin-socket")
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(path)), 2)
-    except (ConnectionRefusedError, FileNotFoundError, TimeoutError):
-        await asyncio.to_thread(path.unlink, True)
-        return
-    writer.close()
-    raise StartupError(f"another Stationmaster service is already listening on {path}")
-
-
-def _is_socket_or_absent(path: Path) -> bool:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.is_socket() or not (path.exists() or path.is_symlink())
-
-
-def _config_file(settings: Settings) -> Path | None:
-    """The config file in force (a backup carries it), if there is one."""
-    for source in settings.sources.values():
-        if source.endswith(".toml"):
-            return Path(source)
-    try:
-        return find_config_file(None, os.environ)
-    except ConfigError:
-        return None
-
-
-def site_id(data_dir: Path) -> str:
-    """A stable random id for this site, made on first start (tells two appliances' TXT records apart)."""
-    path = data_dir / "site-id"
-    if path.is_file():
-        return path.read_text().strip()
-    value = os.urandom(6).hex()
-    temp = path.with_suffix(".tmp")
-    temp.write_text(value + "\n")
-    os.replace(temp, path)
-    return value
-
-
-def _bound(runner: web.AppRunner) -> list[tuple[str, int]]:
-    """The (address, port) of each TCP socket the runner's sites are bound to (the port differs when asked for 0)."""
-    bound = []
-    for server in runner.sites:
-        sock_server = getattr(server, "_server", None)
-        for sock in getattr(sock_server, "sockets", None) or ():
-            if sock.family in (socket.AF_INET, socket.AF_INET6):
-                host, port = sock.getsockname()[:2]
-                bound.append((str(host), int(port)))
-    return bound
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -7,26 +7,15 @@ from typing import Any
 
 from aiohttp import web
 
-from services.adapters.admin_api.keys import BENCH, BUS, LIBRARY, PROVISIONING, REGISTRY
+from services.adapters.admin_api.keys import BENCH, PROVISIONING, REGISTRY
 from services.adapters.admin_api.reach import appliance_reach
 from services.adapters.http_errors import json_body
 from services.core.errors import InvalidInput
 from services.core.models import Provision, SiteNetwork
-from services.domain.onboarding.bench import BenchBundles
 from services.domain.onboarding.bundle import Bundle
 from services.domain.onboarding.flashmap import DEFAULT_APP_OFFSET, DEFAULT_NVS_OFFSET, DEFAULT_NVS_SIZE, FlashLayout
-from services.domain.onboarding.provisioning import Provisioning
-from services.store.journal import Journal
 
 routes = web.RouteTableDef()
-
-
-def install(app: web.Application) -> None:
-    """Add the onboarding domain and routes to the admin app (after its registry, bus and library)."""
-    provisioning = Provisioning(Journal(app[REGISTRY], app[BUS]))
-    app[PROVISIONING] = provisioning
-    app[BENCH] = BenchBundles(provisioning, app[LIBRARY], app[REGISTRY])
-    app.router.add_routes(routes)
 
 
 @routes.post("/v1/onboarding/bundles")

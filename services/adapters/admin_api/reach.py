@@ -16,9 +16,7 @@ _WILDCARDS = ("", "0.0.0.0", "::")
 
 def appliance_reach(app: web.Application, address: object = None) -> ApplianceReach:
     """The appliance's mDNS name, an IPv4 address to fall back on (`address` if the admin gave one) and port."""
-    info, mdns = app[INFO], app[MDNS]
-    status = mdns[0] if mdns else None
-    # mDNS starts after the admin socket: a bundle made in that moment still gets the name it will answer to.
+    info, status = app[INFO], app[MDNS]
     host = (status.hostname or "") if status else (f"{info.hostname}.local" if info.mdns_enabled else "")
     if address is not None and address != "":
         chosen = _ipv4(address)

@@ -25,12 +25,6 @@ _CURRENT_WAVE = {
 routes = web.RouteTableDef()
 
 
-def register(app: web.Application, rollouts: RolloutActions) -> None:
-    """Add the rollout routes to the admin app."""
-    app[ROLLOUTS] = rollouts
-    app.router.add_routes(routes)
-
-
 @routes.get("/v1/rollouts")
 async def list_rollouts(request: web.Request) -> web.Response:
     """Every rollout, newest first, with its counts (no station list)."""

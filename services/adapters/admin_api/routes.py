@@ -43,7 +43,7 @@ async def status(request: web.Request) -> web.Response:
             "offline_after_s": _presence(request).offline_after_s,
             "counts": counts,
             "alerts_open": await request.app[REGISTRY].health.open_count(),
-            "mdns": dataclasses.asdict(request.app[MDNS][0]) if request.app[MDNS] else None,
+            "mdns": dataclasses.asdict(announced) if (announced := request.app[MDNS]) else None,
         }
     )
 

@@ -18,13 +18,6 @@ USB = web.AppKey("usb", UsbOnboarding)
 routes = web.RouteTableDef()
 
 
-def install(app: web.Application, usb: UsbOnboarding | None) -> None:
-    """Serve the USB routes from `app` (with no USB onboarding, they answer that it is off)."""
-    if usb is not None:
-        app[USB] = usb
-    app.router.add_routes(routes)
-
-
 @routes.get("/v1/usb/ports")
 async def ports(request: web.Request) -> web.Response:
     """Every serial port plugged in (and those a job failed on), with what answered on it."""

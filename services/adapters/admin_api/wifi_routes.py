@@ -6,20 +6,13 @@ from typing import Any
 
 from aiohttp import web
 
-from services.adapters.admin_api.keys import BUS, REGISTRY, SITE_WIFI
+from services.adapters.admin_api.keys import SITE_WIFI
 from services.adapters.http_errors import json_body
 from services.core.errors import InvalidInput
 from services.core.models import SiteNetwork
-from services.domain.sitewifi import RotationStatus, SiteWifi
-from services.store.journal import Journal
+from services.domain.sitewifi import RotationStatus
 
 routes = web.RouteTableDef()
-
-
-def install(app: web.Application) -> None:
-    """Add the site Wi-Fi domain and routes to the admin app (after its registry and bus)."""
-    app[SITE_WIFI] = SiteWifi(Journal(app[REGISTRY], app[BUS]))
-    app.router.add_routes(routes)
 
 
 @routes.get("/v1/wifi")
