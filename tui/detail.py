@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Label, Static
 
 from appliance.contract.chips import CHIPS
 from appliance.contract.client import AdminClient, AdminError
+from appliance.contract.errors import NotFound
 from tui.catchup import Refetch
 from tui.dialogs import Ask, Choose, Confirm, one_at_a_time
 from tui.history import History, samples
@@ -103,14 +104,14 @@ class StationScreen(CommandActions):
 
     async def _fetch(self) -> None:
         try:
-            self.station = await self.client.station(self.mac)
+            self.station = dict(await self.client.station(self.mac))  # check-ins are folded into it
             history = list(reversed(await self.client.checkins(self.mac, limit=300)))
             events = await self.client.events(mac=self.mac, limit=50)
             restarts = await self.client.restarts(self.mac, limit=50)
             commands = await self.client.commands(station=self.mac, limit=20)
         except AdminError as exc:
             # Away: the banner says so and the app fetches again when the link is back; gone: say that.
-            if exc.code == "not_found":
+            if isinstance(exc, NotFound):
                 self.query_one("#identity", Static).update(f"no station {self.mac} any more")
             return
         self._show_identity()

@@ -19,6 +19,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from appliance.contract.client import AdminError
 from appliance.contract.durations import parse_duration
+from appliance.contract.shapes import Image
 from tui.dialogs import field
 
 Planner = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -46,7 +47,7 @@ class StartRollout(ModalScreen[dict[str, Any] | None]):
     """
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+r", "review", "Review")]
 
-    def __init__(self, images: list[dict[str, Any]], planner: Planner) -> None:
+    def __init__(self, images: list[Image], planner: Planner) -> None:
         super().__init__()
         self.images = images
         self.planner = planner

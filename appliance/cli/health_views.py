@@ -6,13 +6,14 @@ import argparse
 from typing import Any
 
 from appliance.cli.views import relative, table, timestamp
+from appliance.contract.shapes import Alert, Command
 
 JSON = dict[str, Any]
 
 
 def commands(answer: JSON, _: argparse.Namespace) -> None:
     """The command list."""
-    found = answer["commands"]
+    found: list[Command] = answer["commands"]
     if not found:
         print("no commands: send one with `stationmaster command send MAC KIND`")
         return
@@ -35,7 +36,7 @@ def command(found: JSON, _: argparse.Namespace) -> None:
         print(f"{key:<13} {shown}")
 
 
-def sent(found: JSON, _: argparse.Namespace) -> None:
+def sent(found: Command, _: argparse.Namespace) -> None:
     """What sending queued."""
     print(
         f"command {found['id']} ({found['kind']}) queued for {found['mac']}:"
@@ -45,7 +46,7 @@ def sent(found: JSON, _: argparse.Namespace) -> None:
 
 def alerts(answer: JSON, _: argparse.Namespace) -> None:
     """Alerts, newest first."""
-    found = answer["alerts"]
+    found: list[Alert] = answer["alerts"]
     if not found:
         print("no alerts: every station is well")
         return
@@ -63,7 +64,7 @@ def alerts(answer: JSON, _: argparse.Namespace) -> None:
     table(["ID", "KIND", "STATION", "RAISED", "STATE", "MESSAGE"], rows)
 
 
-def cleared(found: JSON, _: argparse.Namespace) -> None:
+def cleared(found: Alert, _: argparse.Namespace) -> None:
     """A dismissed alert."""
     print(f"alert {found['id']} ({found['kind']}) cleared: {found['cleared_message']}")
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from appliance.contract.events import STATION_EVENT_KINDS
+
 StationStatus = Literal["pending", "accepted", "rejected", "retired"]
 STATION_STATUSES: tuple[StationStatus, ...] = ("pending", "accepted", "rejected", "retired")
-EVENT_KINDS_FROM_STATIONS = ("update_started", "update_finished", "update_failed", "rebooted", "message")
+EVENT_KINDS_FROM_STATIONS = STATION_EVENT_KINDS
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from appliance.contract.events import EventKind, LiveKind
 from services.core.eventbus import EventBus
 from services.core.models import Event
 from services.store.registry import Registry
@@ -32,7 +33,7 @@ class EventLog:
         self.events: list[Event] = []
         self.committed: list[Callable[[], None]] = []
 
-    async def __call__(self, kind: str, mac: str | None, message: str, **data: Any) -> Event:
+    async def __call__(self, kind: EventKind, mac: str | None, message: str, **data: Any) -> Event:
         """Append an event in the current transaction."""
         event = await insert_event(
             self.conn, at=self.now, kind=kind, mac=mac, message=message, data=data, audit=self.audit
@@ -84,7 +85,7 @@ class Journal:
             self.bus.publish(event_message(event))
         return result
 
-    def publish_live(self, kind: str, payload: dict[str, Any]) -> None:
+    def publish_live(self, kind: LiveKind, payload: dict[str, Any]) -> None:
         """Publish a message that is not stored (e.g. every check-in, for live views)."""
         self.bus.publish({"id": None, "at": self.clock(), "kind": kind, **payload})
 

@@ -13,8 +13,9 @@ from services.adapters.admin_api.wire import assignment_json, clock_json, event_
 from services.adapters.http_errors import json_body, read_body
 from services.core.errors import InvalidInput
 from services.core.macaddr import parse_mac
-from services.core.models import Station, StationStatus
+from services.core.models import Station
 from services.core.numbers import parse_whole_number
+from services.domain.fleet.administration import StatusChange
 from services.domain.health import Presence
 
 routes = web.RouteTableDef()
@@ -133,7 +134,7 @@ async def settings(request: web.Request) -> web.Response:
     return await _station_answer(request, station)
 
 
-async def _set_status(request: web.Request, status: StationStatus) -> web.Response:
+async def _set_status(request: web.Request, status: StatusChange) -> web.Response:
     station = await request.app[ADMINISTRATION].set_status(request.match_info["mac"], status)
     return await _station_answer(request, station)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from appliance.contract.events import EventKind
 from services.adapters.lan.espota import ESP32_PORT, ESP8266_PORT, PushFailed, PushResult, push_image
 from services.core.errors import InvalidInput
 from services.domain.firmware.library import FirmwareLibrary
@@ -62,7 +63,7 @@ class LanPusher:
         )
         return result
 
-    async def _record(self, kind: str, message: str, sha256: str) -> None:
+    async def _record(self, kind: EventKind, message: str, sha256: str) -> None:
         async def op(entry: EventLog) -> None:
             await entry(kind, None, message, sha256=sha256)
 

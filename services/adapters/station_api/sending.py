@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 from aiohttp import web
 
+from appliance.contract.events import EventKind
 from services.adapters.station_api.delivery import TcpProgress
 from services.adapters.station_api.keys import JOURNAL, OFFERS, SEND_TIMEOUT
 from services.core.models import FirmwareImage
@@ -162,6 +163,7 @@ async def _log_transfer(
     complete = sent == wanted
     reached = first + sent
     what = " ".join(str(v) for v in (image.project, image.version) if v) or image.sha256[:12]
+    kind: EventKind
     if complete and first + wanted == image.size:
         kind, message = "download_finished", f"{mac} downloaded {what} ({image.size:,} bytes)"
     elif complete:

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from appliance.contract.events import EventKind
 from services.adapters.usb.model import UsbPort
 from services.adapters.usb.ports import DEFAULT_PATTERNS
 from services.core.errors import Conflict, InvalidInput, NotFound
@@ -129,7 +130,7 @@ class PortBoard:
                 },
             )
 
-    async def record(self, kind: str, port: UsbPort, message: str, **data: Any) -> None:
+    async def record(self, kind: EventKind, port: UsbPort, message: str, **data: Any) -> None:
         """Store an event about a port (and the station on it, if its MAC is known)."""
 
         async def op(entry: EventLog) -> None:

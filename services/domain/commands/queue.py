@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from appliance.contract.events import EventKind
 from services.core.errors import Conflict, InvalidInput, NeedsConfirmation, NotFound
 from services.core.macaddr import parse_mac
 from services.core.models import Command, CommandState, Restart
@@ -115,7 +116,7 @@ class CommandQueue:
                 raise Conflict(f"command {command_id} is already {command.state}")
             await rows.set_state(log.conn, command.id, state, now=log.now, result=message)
             said = f": {message}" if message else ""
-            await log(f"command_{state}", mac, f"{_what(command)} {_PAST[state]}{said}", **_data(command))
+            await log(_EVENT[state], mac, f"{_what(command)} {_PAST[state]}{said}", **_data(command))
             return command
 
         await self._journal.write(op)
@@ -134,7 +135,7 @@ class CommandQueue:
             else:
                 continue  # an update that restarted without a new version is the station's to report
             await rows.set_state(log.conn, command.id, state, now=log.now, result=result)
-            await log(f"command_{state}", restart.mac, f"{_what(command)} {_PAST[state]}: {result}", **_data(command))
+            await log(_EVENT[state], restart.mac, f"{_what(command)} {_PAST[state]}: {result}", **_data(command))
 
     async def expire_due(self) -> int:
         """Expire every command whose time-to-live ran out; return how many (a read alone when none is due)."""
@@ -167,6 +168,11 @@ class CommandQueue:
 
 
 _PAST = {"running": "started", "succeeded": "succeeded", "failed": "failed"}
+_EVENT: dict[str, EventKind] = {
+    "running": "command_running",
+    "succeeded": "command_succeeded",
+    "failed": "command_failed",
+}
 
 
 def _what(command: Command) -> str:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from appliance.contract.events import EventKind
 from services.core.chips import parse_chip
 from services.core.errors import InvalidInput
 from services.core.labels import parse_name, parse_tags
 from services.core.macaddr import parse_mac
-from services.core.models import Assignment, Station, StationStatus
+from services.core.models import Assignment, Station
 from services.domain.fleet.removal import PendingPolicy, StationRemoval
 from services.domain.fleet.sketches import chip_family, client_family
 from services.store.journal import EventLog, Journal
@@ -14,6 +17,9 @@ from services.store.registry import images as image_rows
 from services.store.registry import stations as station_rows
 
 _MAX_SETTINGS_BYTES = 8192
+
+# What the admin may set a station to (it is pending by itself, until one of these).
+StatusChange = Literal["accepted", "rejected", "retired"]
 
 
 class Administration:
@@ -28,14 +34,14 @@ class Administration:
         """Delete a station with everything that hangs off it (the admin's own events about it stay); return it."""
         return await self._removal.delete(mac)
 
-    async def set_status(self, mac: str, status: StationStatus) -> Station:
+    async def set_status(self, mac: str, status: StatusChange) -> Station:
         """Accept, reject or retire a station (a token is issued on its next check-in once accepted)."""
         station = await self._registry.stations.require(parse_mac(mac))
 
         async def op(log: EventLog) -> None:
             previous = await station_rows.set_status(log.conn, station.mac, status)
             if previous != status:
-                await log(f"station_{status}", station.mac, f"{station.name} {status}", previous=previous)
+                await log(_STATUS_EVENT[status], station.mac, f"{station.name} {status}", previous=previous)
 
         await self._journal.write(op)
         return await self._registry.stations.require(station.mac)
@@ -141,3 +147,11 @@ async def _learn_chip_from(log: EventLog, station: Station, chip: str, what: str
         f"{station.name} is taken to be an {chip}: the admin assigned it {what}, built for {chip}",
         chip=chip,
     )
+
+
+# What each change of status is logged as.
+_STATUS_EVENT: dict[StatusChange, EventKind] = {
+    "accepted": "station_accepted",
+    "rejected": "station_rejected",
+    "retired": "station_retired",
+}

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from appliance.contract.events import AlertKind
 from services.core.errors import InvalidInput, Unauthorized
 from services.core.tokens import hash_token
 from services.domain.health.alerts import raise_alert
@@ -22,7 +23,7 @@ from services.store.registry.checkin_buffer import checkin_view
 from services.store.registry.stations import key_fingerprint
 
 KEY_FIELD = "station_key"
-CLAIM_ALERT = "station_claimed_twice"
+CLAIM_ALERT: AlertKind = "station_claimed_twice"
 # At least 128 bits as 32 hex digits (or 22+ base64url characters of 16 random bytes, if written so).
 _KEY = re.compile(r"[A-Za-z0-9_-]{22,128}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from appliance.contract.events import AlertKind
 from services.core.errors import Forbidden
 from services.core.models import CheckIn, FirmwareImage, Station
 from services.core.rollout_model import RolloutDecision
@@ -16,7 +17,7 @@ from services.store.registry import stations as station_rows
 from services.store.registry.database import ALL
 from services.store.registry.health import open_alerts_for
 
-_NOT_TAKING = "update_not_taking"
+_NOT_TAKING: AlertKind = "update_not_taking"
 # Downloaded in full this many times and still not running it: the update does not take.
 _DOWNLOADS_THAT_DID_NOT_TAKE = 2
 

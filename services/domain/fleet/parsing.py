@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
+from appliance.contract.events import StationEventKind
 from services.core.chips import parse_chip
 from services.core.errors import InvalidInput
 from services.core.macaddr import parse_mac
@@ -51,7 +52,7 @@ def parse_checkin(body: object) -> CheckIn:
     )
 
 
-def parse_station_events(body: object) -> tuple[str | None, list[tuple[str, str]]]:
+def parse_station_events(body: object) -> tuple[str | None, list[tuple[StationEventKind, str]]]:
     """Validate an events body; return (MAC if given, [(kind, message)])."""
     obj = _object(body)
     mac = None if obj.get("mac") is None else parse_mac(obj["mac"])
@@ -63,10 +64,11 @@ def parse_station_events(body: object) -> tuple[str | None, list[tuple[str, str]
     parsed = []
     for index, item in enumerate(events):
         event = _object(item, f"events[{index}]")
-        kind = event.get("kind")
-        if kind not in EVENT_KINDS_FROM_STATIONS:
+        sent = event.get("kind")
+        kind = _STATION_KINDS.get(sent) if isinstance(sent, str) else None
+        if kind is None:
             raise InvalidInput(f"events[{index}].kind must be one of {', '.join(EVENT_KINDS_FROM_STATIONS)}")
-        parsed.append((str(kind), _text(event, "message", 256, where=f"events[{index}].") or ""))
+        parsed.append((kind, _text(event, "message", 256, where=f"events[{index}].") or ""))
     return mac, parsed
 
 
@@ -115,3 +117,6 @@ def _ip(obj: Mapping[str, Any]) -> str | None:
         return str(ipaddress.ip_address(value))
     except ValueError:
         raise InvalidInput(f"field 'ip' is not an IP address: {value!r}") from None
+
+
+_STATION_KINDS: dict[str, StationEventKind] = {kind: kind for kind in EVENT_KINDS_FROM_STATIONS}

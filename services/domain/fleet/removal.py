@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from appliance.contract.events import AlertKind
 from services.core.macaddr import parse_mac
 from services.core.models import Station
 from services.domain.health.alerts import raise_alert
@@ -21,7 +22,7 @@ from services.store.registry.health import add_to_open_alert
 
 log = logging.getLogger(__name__)
 DAY = 86400.0
-CAP_ALERT = "pending_cap_reached"
+CAP_ALERT: AlertKind = "pending_cap_reached"
 
 
 @dataclass(frozen=True, slots=True)

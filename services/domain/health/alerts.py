@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from appliance.contract.events import AlertKind, alert_raised
 from services.core.errors import InvalidInput
 from services.core.models import Alert
 from services.store.journal import EventLog
@@ -27,13 +28,13 @@ ALERT_KINDS = {
 _KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
-async def raise_alert(log: EventLog, kind: str, mac: str | None, message: str, **data: Any) -> Alert | None:
+async def raise_alert(log: EventLog, kind: AlertKind, mac: str | None, message: str, **data: Any) -> Alert | None:
     """Raise an alert in the current write: stored and logged as `alert_<kind>`; None if it was already open."""
     if not _KIND.fullmatch(kind):
         raise InvalidInput(f"an alert kind is 1-32 of a-z, 0-9 and '_', starting with a letter: {kind[:40]!r}")
     alert = await open_alert(log.conn, kind=kind, mac=mac, message=message, data=data, now=log.now)
     if alert is not None:
-        await log(f"alert_{kind}", mac, message, alert_id=alert.id, alert=kind, **data)
+        await log(alert_raised(kind), mac, message, alert_id=alert.id, alert=kind, **data)
     return alert
 
 

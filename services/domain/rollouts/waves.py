@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from appliance.contract.events import EventKind
 from services.core.rollout_model import ERRORS, IN_FLIGHT, Rollout, RolloutStation
 from services.domain.rollouts.evidence import Step, Transfer, at_deadline
 from services.domain.rollouts.gates import hold_reason
@@ -229,7 +230,7 @@ async def _finish_rollback(log: EventLog, rollout: Rollout) -> bool:
 async def _finish(log: EventLog, rollout: Rollout, state: str, summary: str) -> None:
     await update_rollout(log.conn, rollout.id, state=state, finished_at=log.now, reason=summary)
     await release(log.conn, rollout.id)
-    kind = "rollout_completed" if state == "completed" else "rollout_rolled_back"
+    kind: EventKind = "rollout_completed" if state == "completed" else "rollout_rolled_back"
     message = f"rollout {rollout.id} ({rollout.name}) {state.replace('_', ' ')}: {summary}"
     await log(kind, None, message, rollout=rollout.id)
 

@@ -1,0 +1,94 @@
+"""The admin contract is typed: a field or an event kind the service does not have fails mypy in the TUI and the CLI."""
+
+from __future__ import annotations
+
+import inspect
+import textwrap
+from pathlib import Path
+
+import pytest
+from mypy import api
+
+from appliance.contract import errors as contract_errors
+from appliance.contract.shapes import Station
+from services.core import errors as service_errors
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def mypy_errors(*arguments: str, cache: Path) -> list[str]:
+    """The error lines of mypy (strict, the project's settings) over `arguments`."""
+    out, err, _ = api.run(["--cache-dir", str(cache), "--no-error-summary", *arguments])
+    assert not err, err
+    return [line for line in out.splitlines() if ": error:" in line]
+
+
+def check_snippet(tmp_path: Path, body: str) -> list[str]:
+    """mypy's errors in a small client of the contract."""
+    snippet = tmp_path / "snippet.py"
+    snippet.write_text(textwrap.dedent(body))
+    return mypy_errors("--strict", str(snippet), cache=tmp_path / "cache")
+
+
+GOOD = """
+    from appliance.contract.client import AdminClient
+    from appliance.contract.events import kinds
+
+    ROUTED = kinds("station_arrived", "rollout_started")
+
+    async def name_of(client: AdminClient, mac: str) -> str:
+        return (await client.station(mac))["name"]
+"""
+
+
+@pytest.mark.slow
+def test_a_snippet_reading_the_contract_as_it_is_type_checks(tmp_path: Path) -> None:
+    assert check_snippet(tmp_path, GOOD) == []
+
+
+@pytest.mark.slow
+def test_a_field_the_contract_does_not_have_fails_mypy(tmp_path: Path) -> None:
+    found = check_snippet(tmp_path, GOOD.replace('["name"]', '["nmae"]'))
+    assert any('TypedDict "Station" has no key "nmae"' in line for line in found), found
+
+
+@pytest.mark.slow
+def test_an_event_kind_the_service_does_not_log_fails_mypy(tmp_path: Path) -> None:
+    found = check_snippet(tmp_path, GOOD.replace('"station_arrived"', '"station_arived"'))
+    assert len(found) == 1
+    assert "'station_arived'" in found[0]
+
+
+@pytest.mark.slow
+def test_renaming_a_field_of_the_contract_fails_mypy_in_the_tui_and_the_cli(tmp_path: Path) -> None:
+    # The contract as it would be with Station.name renamed, checked in place of the real one.
+    shapes = ROOT / "appliance" / "contract" / "shapes.py"
+    renamed = tmp_path / "shapes.py"
+    assert "    name: str\n" in inspect.getsource(Station)
+    renamed.write_text(shapes.read_text().replace("    name: str\n", "    label: str\n", 1))
+    found = mypy_errors("--shadow-file", str(shapes), str(renamed), "appliance", "tui", cache=tmp_path / "cache")
+    assert any(line.startswith("tui/") and '"name"' in line for line in found), found
+    assert any(line.startswith("appliance/cli/") and '"name"' in line for line in found), found
+
+
+def test_the_contract_has_an_exception_for_every_error_of_the_service() -> None:
+    ours = {
+        kind.code: kind
+        for kind in vars(service_errors).values()
+        if inspect.isclass(kind) and issubclass(kind, service_errors.StationmasterError)
+    }
+    theirs = {
+        kind.code_of_class: kind
+        for kind in vars(contract_errors).values()
+        if inspect.isclass(kind) and issubclass(kind, contract_errors.AdminError)
+    }
+    # The service's root is the contract's AdminError; the contract adds the one error no service can send.
+    assert set(ours) - {"error"} == set(theirs) - {"error", "unavailable"}
+    for code, kind in ours.items():
+        parent = kind.__mro__[1]
+        if code != "error" and parent is not service_errors.StationmasterError:
+            assert issubclass(theirs[code], theirs[parent.code]), code
+    for code, kind in theirs.items():
+        assert contract_errors.refusal(code, "m", 400).__class__ is (
+            kind if code != "unavailable" else contract_errors.AdminError
+        )
