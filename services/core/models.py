@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
 
 from appliance.contract.events import STATION_EVENT_KINDS
 
@@ -44,32 +44,60 @@ class FirmwareImage:
     app_sha256: str | None = None
 
 
+def _sent(how: Literal["json", "headers", "learned"], *, live: bool = False, stored: bool = True) -> Any:
+    """A check-in field: None unless reported, with how it comes and where it goes."""
+    return field(default=None, metadata={"sent": how, "live": live, "stored": stored})
+
+
 @dataclass(frozen=True, slots=True)
 class CheckIn:
-    """One validated check-in report from a station (every field but the MAC is optional)."""
+    """One validated check-in report from a station (every field but the MAC is optional).
+
+    Each field says how it comes (`_sent`): in a JSON check-in, in a stock update client's /ota headers
+    (station_api.ota), or learned by the appliance; and whether a live view shows it. The station row stores
+    every one but the MAC and the config ETag (REPORTED_FIELDS): the registry, the parsers and the live
+    stream take their lists from here.
+    """
 
     mac: str
-    chip: str | None = None
-    project: str | None = None
-    version: str | None = None
-    rssi: int | None = None
-    uptime_s: int | None = None
-    free_heap: int | None = None
-    restart_cause: str | None = None
-    ip: str | None = None
-    bssid: str | None = None
-    free_sketch_space: int | None = None
-    reset_reason: int | None = None  # the SDK's numeric reset reason, read by chip (services.domain.health.resets)
-    config_etag: str | None = None  # the ETag of the config the station has applied
-    # What a stock update client's /ota headers say (station_api.ota); a JSON check-in leaves them out.
-    sketch_size: int | None = None
-    sketch_md5: str | None = None
-    sketch_sha256: str | None = None
-    chip_size: int | None = None
-    sdk_version: str | None = None
-    ota_client: str | None = None
+    chip: str | None = _sent("json", live=True)
+    project: str | None = _sent("json", live=True)
+    version: str | None = _sent("json", live=True)
+    rssi: int | None = _sent("json", live=True)
+    uptime_s: int | None = _sent("json", live=True)
+    free_heap: int | None = _sent("json", live=True)
+    restart_cause: str | None = _sent("json", live=True)
+    ip: str | None = _sent("json", live=True)
+    bssid: str | None = _sent("json", live=True)
+    free_sketch_space: int | None = _sent("json")
+    reset_reason: int | None = _sent("json")  # the SDK's numeric reset reason, read by chip (domain.health.resets)
+    config_etag: str | None = _sent("json", stored=False)  # the ETag of the config the station has applied
+    sketch_size: int | None = _sent("headers")
+    sketch_md5: str | None = _sent("headers")
+    sketch_sha256: str | None = _sent("headers")
+    chip_size: int | None = _sent("headers")
+    sdk_version: str | None = _sent("headers")
+    ota_client: str | None = _sent("headers")
     # Not sent by the station: its own pace, learned by the appliance from the gaps between its signs of life.
-    seen_period_s: float | None = None
+    seen_period_s: float | None = _sent("learned")
+
+
+def _fields_of_checkin(*sent: str, live: bool | None = None, stored: bool | None = None) -> tuple[str, ...]:
+    return tuple(
+        item.name
+        for item in fields(CheckIn)
+        if item.metadata.get("sent") in sent
+        and (live is None or item.metadata["live"] == live)
+        and (stored is None or item.metadata["stored"] == stored)
+    )
+
+
+# What a station row stores of a check-in (those a report leaves out keep their last value).
+REPORTED_FIELDS = _fields_of_checkin("json", "headers", "learned", stored=True)
+# What the stock clients' headers add, and the learned pace: stored and read back as they are.
+STOCK_FIELDS = _fields_of_checkin("headers", "learned")
+# What a live view's row shows of a check-in (the stream carries these with every one).
+LIVE_FIELDS = _fields_of_checkin("json", live=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from services.adapters.admin_api.compact import Cursor, Message
-from services.core.models import Station
-from services.domain.fleet.reports import LIVE_FIELDS
+from services.core.models import LIVE_FIELDS, Station
 from services.store.journal import event_message
 from services.store.registry import Registry
 

@@ -13,23 +13,6 @@ from services.core.macaddr import parse_mac
 from services.core.models import EVENT_KINDS_FROM_STATIONS, CheckIn
 
 MAX_EVENTS_PER_REQUEST = 32
-_CHECKIN_FIELDS = frozenset(
-    (
-        "mac",
-        "chip",
-        "project",
-        "version",
-        "rssi",
-        "uptime_s",
-        "free_heap",
-        "restart_cause",
-        "ip",
-        "bssid",
-        "free_sketch_space",
-        "reset_reason",
-        "config_etag",
-    )
-)
 
 
 def parse_checkin(body: object) -> CheckIn:

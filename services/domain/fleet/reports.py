@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from services.core.errors import Forbidden, InvalidInput, Unauthorized
-from services.core.models import CheckIn, Station
+from services.core.models import LIVE_FIELDS, CheckIn, Station
 from services.core.tokens import hash_token, mint_token
 from services.domain.fleet.allowance import EventAllowances
 from services.domain.fleet.cadence import Cadence
@@ -40,7 +40,6 @@ if TYPE_CHECKING:  # wired in by the service; imported for types only, so the pa
     from services.domain.health import CheckinHealth, Verdict
 
 # What a live check-in carries besides its MAC and status (the event stream replays them from a station row).
-LIVE_FIELDS = ("chip", "project", "version", "rssi", "uptime_s", "free_heap", "restart_cause", "ip", "bssid")
 
 
 @dataclass(frozen=True, slots=True)

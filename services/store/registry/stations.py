@@ -11,35 +11,10 @@ from typing import Any
 import aiosqlite
 
 from services.core.errors import Conflict, NotFound
-from services.core.models import CheckIn, Station, StationStatus
+from services.core.models import REPORTED_FIELDS, CheckIn, Station, StationStatus
 from services.store.registry.checkin_buffer import CheckinBuffer
 from services.store.registry.database import Database
 from services.store.registry.provisions import name_awaited
-
-# What the stock clients' headers add (and the learned pace): stored and read back as they are.
-_STOCK_FIELDS = (
-    "sketch_size",
-    "sketch_md5",
-    "sketch_sha256",
-    "chip_size",
-    "sdk_version",
-    "ota_client",
-    "seen_period_s",
-)
-_REPORT_FIELDS = (
-    "chip",
-    "project",
-    "version",
-    "rssi",
-    "uptime_s",
-    "free_heap",
-    "free_sketch_space",
-    "restart_cause",
-    "ip",
-    "bssid",
-    "reset_reason",
-    *_STOCK_FIELDS,
-)
 
 
 class StationTable:
@@ -136,7 +111,7 @@ async def apply_report(conn: aiosqlite.Connection, report: CheckIn, now: float) 
     """Store the fields a station reported (those it left out keep their last value)."""
     sets = ["last_seen_at = ?"]
     params: list[object] = [now]
-    for name in _REPORT_FIELDS:
+    for name in REPORTED_FIELDS:
         value = getattr(report, name)
         if value is not None:
             sets.append(f"{name} = ?")
@@ -309,24 +284,13 @@ def station_from_row(row: Mapping[str, Any] | sqlite3.Row, tags: tuple[str, ...]
         mac=row["mac"],
         name=row["name"],
         status=row["status"],
-        chip=row["chip"],
         tags=tags,
-        project=row["project"],
-        version=row["version"],
-        rssi=row["rssi"],
-        uptime_s=row["uptime_s"],
-        free_heap=row["free_heap"],
-        free_sketch_space=row["free_sketch_space"],
-        restart_cause=row["restart_cause"],
-        ip=row["ip"],
-        bssid=row["bssid"],
         created_at=row["created_at"],
         last_seen_at=row["last_seen_at"],
         has_token=row["token_hash"] is not None,
         ota_note=row["ota_note"],
         settings=json.loads(row["settings"]),
-        reset_reason=row["reset_reason"],
-        **{name: row[name] for name in _STOCK_FIELDS},
+        **{name: row[name] for name in REPORTED_FIELDS},
         key_fingerprint=key_fingerprint(row["key_hash"]),
         key_pinned_at=row["key_pinned_at"],
     )
