@@ -71,7 +71,7 @@ class AdminClient:
             body["password"] = password
         return await self._call("POST", "/v1/lan/push", json=body, timeout=aiohttp.ClientTimeout(total=600))
 
-    # On-site USB onboarding (issue 5): the serial ports plugged into the appliance.
+    # On-site USB onboarding: the serial ports plugged into the appliance.
 
     async def usb_ports(self) -> list[JSON]:
         """Every USB serial port plugged in, with what answered on it and any job running."""
@@ -193,7 +193,7 @@ class AdminClient:
                 params[key] = value
         return cast(list[Event], list((await self._call("GET", "/v1/events", params=params))["events"]))
 
-    # Onboarding (issue 5): bench bundles, and the site's Wi-Fi with its rotation.
+    # Onboarding: bench bundles, and the site's Wi-Fi with its rotation.
 
     async def make_bundle(
         self,
@@ -287,7 +287,7 @@ class AdminClient:
         except FileNotFoundError as exc:
             raise self._unavailable(exc) from None
 
-    # Commands and station health (issue 6)
+    # Commands and station health
 
     async def send_command(
         self,
@@ -345,7 +345,7 @@ class AdminClient:
         answer = await self._call("GET", f"/v1/stations/{_segment(mac)}/rollups", params=params)
         return list(answer["rollups"])
 
-    # Rollouts (issue 6): docs/admin-api.md, "Rollouts".
+    # Rollouts: docs/admin-api.md, "Rollouts".
 
     async def rollouts(self) -> list[JSON]:
         """Every rollout, newest first, with its counts."""
@@ -378,7 +378,7 @@ class AdminClient:
         body: JSON = {"all": True} if stations is None else {"stations": stations}
         return await self._call("POST", f"/v1/rollouts/{int(rollout_id)}/approve", json=body)
 
-    # Backup and restore (issue 7).
+    # Backup and restore.
 
     async def backup(self, target: Path, *, include_secrets: bool = False) -> JSON:
         """Have the service write a backup and save it at `target` (whole or not at all); returns its path and size.
@@ -422,7 +422,7 @@ class AdminClient:
             headers = {"Content-Type": "application/gzip", "Content-Length": str(size)}
             return await self._call("POST", "/v1/restore", data=body, headers=headers, timeout=_LONG)
 
-    # The upstream release feed (issue 7).
+    # The upstream release feed.
 
     async def feed(self) -> JSON:
         """The feed this site follows, its uplink byte counter and its refusals."""

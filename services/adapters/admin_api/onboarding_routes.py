@@ -10,6 +10,7 @@ from aiohttp import web
 from services.adapters.admin_api.keys import BENCH, PROVISIONING, REGISTRY
 from services.adapters.admin_api.reach import appliance_reach
 from services.adapters.http_errors import json_body
+from services.core.bodies import json_object
 from services.core.errors import InvalidInput
 from services.core.models import Provision, SiteNetwork
 from services.domain.onboarding.bundle import Bundle
@@ -21,7 +22,7 @@ routes = web.RouteTableDef()
 @routes.post("/v1/onboarding/bundles")
 async def make_bundle(request: web.Request) -> web.Response:
     """Provision a station and answer its bench bundle's files (the NVS image holds its token)."""
-    body = _object(await json_body(request))
+    body = json_object(await json_body(request))
     layout = FlashLayout(
         nvs_offset=_offset(body, "nvs_offset", DEFAULT_NVS_OFFSET),
         nvs_size=_offset(body, "nvs_size", DEFAULT_NVS_SIZE),
@@ -117,9 +118,3 @@ def _flag(body: dict[str, Any], key: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidInput(f"{key!r} must be true or false")
     return value
-
-
-def _object(body: object) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object")
-    return body

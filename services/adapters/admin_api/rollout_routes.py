@@ -9,6 +9,7 @@ from aiohttp import web
 
 from services.adapters.admin_api.keys import REGISTRY
 from services.adapters.http_errors import json_body
+from services.core.bodies import json_object
 from services.core.errors import InvalidInput
 from services.core.rollout_model import Rollout, RolloutStation
 from services.domain.rollouts.actions import RolloutActions
@@ -38,14 +39,14 @@ async def list_rollouts(request: web.Request) -> web.Response:
 @routes.post("/v1/rollouts")
 async def start(request: web.Request) -> web.Response:
     """Start a rollout."""
-    rollout = await request.app[ROLLOUTS].start(_object(await json_body(request)))
+    rollout = await request.app[ROLLOUTS].start(json_object(await json_body(request)))
     return await _answer(request, rollout, status=201)
 
 
 @routes.post("/v1/rollouts/plan")
 async def plan(request: web.Request) -> web.Response:
     """What starting this rollout would do (its stations, wave by wave, and its settings), without starting it."""
-    found = await request.app[ROLLOUTS].plan(_object(await json_body(request)))
+    found = await request.app[ROLLOUTS].plan(json_object(await json_body(request)))
     waves, position = [], 0
     for size in found.sizes:
         members = found.ordered[position : position + size]
@@ -98,7 +99,7 @@ async def rollback(request: web.Request) -> web.Response:
 @routes.post("/v1/rollouts/{id}/approve")
 async def approve(request: web.Request) -> web.Response:
     """Let critical stations be updated."""
-    body = _object(await json_body(request))
+    body = json_object(await json_body(request))
     return await _answer(request, await request.app[ROLLOUTS].approve(_id(request), body))
 
 
@@ -173,9 +174,3 @@ def _id(request: web.Request) -> int:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise InvalidInput("a rollout id is a whole number")
     return int(raw)
-
-
-def _object(body: object) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object")
-    return body

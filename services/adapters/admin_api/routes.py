@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from aiohttp import web
 
@@ -11,6 +10,7 @@ from appliance.contract.version import api_text
 from services.adapters.admin_api.keys import ADMINISTRATION, CLOCK, INFO, LIBRARY, MDNS, PUSHER, REGISTRY
 from services.adapters.admin_api.wire import assignment_json, clock_json, event_json, image_json, station_json
 from services.adapters.http_errors import json_body, read_body
+from services.core.bodies import json_object
 from services.core.errors import InvalidInput
 from services.core.macaddr import parse_mac
 from services.core.models import Station
@@ -58,7 +58,7 @@ async def lan(request: web.Request) -> web.Response:
 @routes.post("/v1/lan/push")
 async def lan_push(request: web.Request) -> web.Response:
     """Push an image to an ArduinoOTA station; answers when the station has its verdict."""
-    result = await request.app[PUSHER].push(_object(await json_body(request)))
+    result = await request.app[PUSHER].push(json_object(await json_body(request)))
     return web.json_response(dataclasses.asdict(result))
 
 
@@ -103,7 +103,7 @@ async def checkins(request: web.Request) -> web.Response:
 @routes.post("/v1/stations/{mac}/rename")
 async def rename(request: web.Request) -> web.Response:
     """Rename a station."""
-    body = _object(await json_body(request))
+    body = json_object(await json_body(request))
     station = await request.app[ADMINISTRATION].rename(request.match_info["mac"], body.get("name"))
     return await _station_answer(request, station)
 
@@ -111,7 +111,7 @@ async def rename(request: web.Request) -> web.Response:
 @routes.post("/v1/stations/{mac}/tags")
 async def tags(request: web.Request) -> web.Response:
     """Add and remove tags."""
-    body = _object(await json_body(request))
+    body = json_object(await json_body(request))
     station = await request.app[ADMINISTRATION].tag(
         request.match_info["mac"], body.get("add", []), body.get("remove", [])
     )
@@ -121,7 +121,7 @@ async def tags(request: web.Request) -> web.Response:
 @routes.post("/v1/stations/{mac}/chip")
 async def set_chip(request: web.Request) -> web.Response:
     """Say which chip a station is (an ESP32-family update client does not tell the model)."""
-    body = _object(await json_body(request))
+    body = json_object(await json_body(request))
     station = await request.app[ADMINISTRATION].set_chip(request.match_info["mac"], body.get("chip"))
     return await _station_answer(request, station)
 
@@ -201,7 +201,7 @@ async def list_assignments(request: web.Request) -> web.Response:
 @routes.post("/v1/assignments")
 async def assign(request: web.Request) -> web.Response:
     """Assign an image to a station or a tag."""
-    body = _object(await json_body(request))
+    body = json_object(await json_body(request))
     assignment = await request.app[ADMINISTRATION].assign(
         body.get("image"), station=body.get("station"), tag=body.get("tag")
     )
@@ -238,12 +238,6 @@ async def _station_answer(request: web.Request, station: Station) -> web.Respons
 def _presence(request: web.Request) -> Presence:
     info = request.app[INFO]
     return Presence(info.poll_interval_s, info.offline_after_missed)
-
-
-def _object(body: object) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object")
-    return body
 
 
 def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:

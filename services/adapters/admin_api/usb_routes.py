@@ -12,6 +12,7 @@ from services.adapters.admin_api.reach import appliance_reach
 from services.adapters.http_errors import json_body
 from services.adapters.improv import state_words
 from services.adapters.usb import UsbOnboarding, UsbPort
+from services.core.bodies import json_object
 from services.core.errors import Conflict, InvalidInput
 
 USB = web.AppKey("usb", UsbOnboarding)
@@ -29,7 +30,7 @@ async def ports(request: web.Request) -> web.Response:
 @routes.post("/v1/usb/identify")
 async def identify(request: web.Request) -> web.Response:
     """Ask again what is on a port; answers at once, the outcome follows on the event stream."""
-    body = _object(await json_body(request))
+    body = json_object(await json_body(request))
     port = _usb(request).identify(body.get("port"))
     return web.json_response(await _port_json(request, port), status=202)
 
@@ -37,7 +38,7 @@ async def identify(request: web.Request) -> web.Response:
 @routes.post("/v1/usb/flash")
 async def flash(request: web.Request) -> web.Response:
     """Flash firmware and a new station's config onto the chip on a port; progress follows on the stream."""
-    body = _object(await json_body(request))
+    body = json_object(await json_body(request))
     replace = body.get("replace", False)
     if not isinstance(replace, bool):
         raise InvalidInput("'replace' must be true or false")
@@ -51,7 +52,7 @@ async def flash(request: web.Request) -> web.Response:
 @routes.post("/v1/usb/wifi")
 async def wifi(request: web.Request) -> web.Response:
     """Hand a site network to the Improv station on a port; the outcome follows on the stream."""
-    body = _object(await json_body(request))
+    body = json_object(await json_body(request))
     port = await _usb(request).send_wifi(body.get("port"), body.get("ssid"))
     return web.json_response(await _port_json(request, port), status=202)
 
@@ -80,9 +81,3 @@ def _usb(request: web.Request) -> UsbOnboarding:
     if usb is None:
         raise Conflict("USB onboarding is off on this appliance: set [usb] ports in its configuration")
     return usb
-
-
-def _object(body: object) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object")
-    return body

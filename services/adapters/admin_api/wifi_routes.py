@@ -8,6 +8,7 @@ from aiohttp import web
 
 from services.adapters.admin_api.keys import SITE_WIFI
 from services.adapters.http_errors import json_body
+from services.core.bodies import json_object
 from services.core.errors import InvalidInput
 from services.core.models import SiteNetwork
 from services.domain.sitewifi import RotationStatus
@@ -24,7 +25,7 @@ async def networks(request: web.Request) -> web.Response:
 @routes.post("/v1/wifi")
 async def add(request: web.Request) -> web.Response:
     """Add a network: every accepted station's config gains it."""
-    body = _object(await json_body(request))
+    body = json_object(await json_body(request))
     added = await request.app[SITE_WIFI].add(
         body.get("ssid"),
         body.get("psk"),
@@ -50,7 +51,7 @@ async def remove(request: web.Request) -> web.Response:
 @routes.post("/v1/wifi/reveal")
 async def reveal(request: web.Request) -> web.Response:
     """One network's passphrase, for the admin who asked (the asking is an event)."""
-    network = await request.app[SITE_WIFI].reveal(_object(await json_body(request)).get("ssid"))
+    network = await request.app[SITE_WIFI].reveal(json_object(await json_body(request)).get("ssid"))
     return web.json_response({"ssid": network.ssid, "psk": network.psk}, headers={"Cache-Control": "no-store"})
 
 
@@ -101,9 +102,3 @@ def rotation_json(status: RotationStatus) -> dict[str, Any]:
         ],
         "behind": [s.name for s in status.behind],
     }
-
-
-def _object(body: object) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object")
-    return body

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from appliance.contract.events import StationEventKind
+from services.core.bodies import json_object
 from services.core.chips import parse_chip
 from services.core.errors import InvalidInput
 from services.core.macaddr import parse_mac
@@ -17,7 +18,7 @@ MAX_EVENTS_PER_REQUEST = 32
 
 def parse_checkin(body: object) -> CheckIn:
     """Validate a check-in (or enrolment) body; unknown fields are ignored, as the contract promises."""
-    obj = _object(body)
+    obj = json_object(body, "body")
     return CheckIn(
         mac=parse_mac(_required(obj, "mac")),
         chip=None if obj.get("chip") is None else parse_chip(obj["chip"]),
@@ -37,7 +38,7 @@ def parse_checkin(body: object) -> CheckIn:
 
 def parse_station_events(body: object) -> tuple[str | None, list[tuple[StationEventKind, str]]]:
     """Validate an events body; return (MAC if given, [(kind, message)])."""
-    obj = _object(body)
+    obj = json_object(body, "body")
     mac = None if obj.get("mac") is None else parse_mac(obj["mac"])
     events = obj.get("events")
     if not isinstance(events, list) or not events:
@@ -46,19 +47,13 @@ def parse_station_events(body: object) -> tuple[str | None, list[tuple[StationEv
         raise InvalidInput(f"at most {MAX_EVENTS_PER_REQUEST} events a request, got {len(events)}")
     parsed = []
     for index, item in enumerate(events):
-        event = _object(item, f"events[{index}]")
+        event = json_object(item, f"events[{index}]")
         sent = event.get("kind")
         kind = _STATION_KINDS.get(sent) if isinstance(sent, str) else None
         if kind is None:
             raise InvalidInput(f"events[{index}].kind must be one of {', '.join(EVENT_KINDS_FROM_STATIONS)}")
         parsed.append((kind, _text(event, "message", 256, where=f"events[{index}].") or ""))
     return mac, parsed
-
-
-def _object(value: object, where: str = "body") -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise InvalidInput(f"{where} must be a JSON object")
-    return value
 
 
 def _required(obj: Mapping[str, Any], key: str) -> Any:

@@ -1,4 +1,4 @@
--- Onboarding (issue 5). Site networks get an id: a network removed and added again with a new passphrase
+-- Onboarding. Site networks get an id: a network removed and added again with a new passphrase
 -- is a new network, which no station has acknowledged yet.
 
 CREATE TABLE site_wifi_v2 (

@@ -1,4 +1,4 @@
--- Station health, commands and long-term history (issue 6).
+-- Station health, commands and long-term history.
 
 -- The SDK's numeric reset reason from the last check-in (ESP8266 rst_info.reason, ESP32 esp_reset_reason_t).
 ALTER TABLE stations ADD COLUMN reset_reason INTEGER;
