@@ -75,10 +75,9 @@ async def _sign(client: AdminClient, args: argparse.Namespace) -> Any:
 
 
 def _sign_folder(args: argparse.Namespace) -> dict[str, Any]:
-    from services.domain.firmware.image import inspect_image
-
     from appliance.cli.admin_commands import UsageError
     from services.core.errors import InvalidInput
+    from services.domain.firmware.image import inspect_image
     from services.domain.releases import FeedEntry, load_private_key, sign_feed
 
     folder: Path = args.folder

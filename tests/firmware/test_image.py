@@ -10,10 +10,10 @@ import pytest
 from esptool.targets import CHIP_DEFS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from services.domain.firmware.image import CHIP_BY_IMAGE_ID, inspect_image
 
 from services.core.chips import CHIPS
 from services.core.errors import InvalidImage
+from services.domain.firmware.image import CHIP_BY_IMAGE_ID, inspect_image
 from tests.imagefactory import (
     ARDUINO_APP_AT,
     ARDUINO_CRC_AT,

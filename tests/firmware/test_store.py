@@ -11,9 +11,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from services.domain.firmware.store import FirmwareStore
 
 from services.core.errors import InvalidInput, StorageFull
+from services.domain.firmware.store import FirmwareStore
 from tests.imagefactory import build_image
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from services.domain.firmware.store import FirmwareStore
 
 from services.core.errors import Conflict
 from services.core.eventbus import EventBus
 from services.core.rollout_model import RolloutSettings
+from services.domain.firmware.store import FirmwareStore
 from services.domain.fleet import Administration, FirmwareLibrary, FirmwareOffers, Journal, OtaRequest, ReportPolicy
 from services.domain.fleet.reports import StationReports
 from services.domain.rollouts.actions import RolloutActions
