@@ -32,6 +32,18 @@ class InvalidImage(InvalidRequest):
     code_of_class = "invalid_image"
 
 
+class InvalidBackup(InvalidRequest):
+    """The file is not a whole Stationmaster backup."""
+
+    code_of_class = "invalid_backup"
+
+
+class FeedRefused(InvalidRequest):
+    """The release feed (or an image in it) was not taken: bad signature, wrong key, damaged."""
+
+    code_of_class = "feed_refused"
+
+
 class NotFound(AdminError):
     """What the request names does not exist."""
 
@@ -107,6 +119,8 @@ _BY_CODE: dict[str, type[AdminError]] = {
     for kind in (
         InvalidRequest,
         InvalidImage,
+        InvalidBackup,
+        FeedRefused,
         NotFound,
         Conflict,
         NeedsConfirmation,
