@@ -5,13 +5,23 @@ from __future__ import annotations
 import inspect
 import textwrap
 from pathlib import Path
+from typing import get_type_hints
 
+import aiohttp
 import pytest
 from mypy import api
 
 from appliance.contract import errors as contract_errors
+from appliance.contract import shapes
+from appliance.contract.client import AdminClient
+from appliance.contract.events import EVENT_KINDS
 from appliance.contract.shapes import Station
 from services.core import errors as service_errors
+from services.root.service import StationmasterService
+from tests.imagefactory import build_image
+from tests.stationkit import accepted, check_in
+
+MAC = "24:0A:C4:00:00:01"
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,3 +102,34 @@ def test_the_contract_has_an_exception_for_every_error_of_the_service() -> None:
     for code, refused in theirs.items():
         expected = refused if code != "unavailable" else contract_errors.AdminError
         assert type(contract_errors.refusal(code, "m", 400)) is expected
+
+
+def keys_of(shape: type) -> set[str]:
+    """Every key a TypedDict declares, required or not."""
+    return set(get_type_hints(shape))
+
+
+async def test_the_service_answers_exactly_the_contracts_shapes(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    token = await accepted(http, admin, MAC)
+    for _ in range(3):  # a weak signal three times running raises an alert
+        await check_in(http, MAC, token, rssi=-90)
+    image = await admin.import_image(build_image("esp32", project="weather", version="2.0.0"), "w.bin")
+    assignment = await admin.assign(image["sha256"], station=MAC)
+    command = await admin.send_command(MAC, "reboot")
+    [station] = await admin.stations()
+    [alert] = await admin.alerts()
+    events = await admin.events(limit=5)
+    assert set(station) == keys_of(shapes.Station)
+    assert set(await admin.station(MAC)) == keys_of(shapes.Station)
+    assert set(image) == set(await admin.image(image["sha256"])) == keys_of(shapes.Image)
+    assert set(assignment) == keys_of(shapes.Assignment)
+    assert set(command) == set(await admin.command(command["id"])) == keys_of(shapes.Command)
+    assert set(alert) == keys_of(shapes.Alert)
+    assert events
+    assert all(set(event) == keys_of(shapes.Event) for event in events)
+    status = await admin.status()
+    assert set(status) == keys_of(shapes.Status)
+    assert set(status["clock"]) == keys_of(shapes.Clock)
+    assert {event["kind"] for event in events} <= EVENT_KINDS
