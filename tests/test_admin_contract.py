@@ -133,3 +133,21 @@ async def test_the_service_answers_exactly_the_contracts_shapes(
     assert set(status) == keys_of(shapes.Status)
     assert set(status["clock"]) == keys_of(shapes.Clock)
     assert {event["kind"] for event in events} <= EVENT_KINDS
+
+
+async def test_the_histories_and_the_site_wifi_answer_the_contracts_shapes(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    token = await accepted(http, admin, MAC, uptime_s=5000)
+    await check_in(http, MAC, token, uptime_s=3, restart_cause="Software/System restart")
+    [*kept] = await admin.checkins(MAC)
+    [restart] = await admin.restarts(MAC)
+    assert kept
+    assert all(set(row) == keys_of(shapes.Checkin) for row in kept)
+    assert set(restart) == keys_of(shapes.Restart)
+    added = await admin.add_wifi("site", "a passphrase")
+    await admin.add_wifi("spare", "another passphrase")
+    assert set(added) == keys_of(shapes.WifiNetwork)
+    assert all(set(network) == keys_of(shapes.WifiNetwork) for network in await admin.wifi_networks())
+    removed = await admin.remove_wifi("spare", override=True)
+    assert set(removed) == keys_of(shapes.WifiRemoved)

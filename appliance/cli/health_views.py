@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from appliance.cli.views import relative, table, timestamp
-from appliance.contract.shapes import Alert, Command
+from appliance.contract.shapes import Alert, Command, Restart, Rollup
 
 JSON = dict[str, Any]
 
@@ -71,7 +71,7 @@ def cleared(found: Alert, _: argparse.Namespace) -> None:
 
 def restarts(answer: JSON, _: argparse.Namespace) -> None:
     """A station's restarts, newest first."""
-    found = answer["restarts"]
+    found: list[Restart] = answer["restarts"]
     if not found:
         print("no restarts seen")
         return
@@ -92,7 +92,7 @@ def restarts(answer: JSON, _: argparse.Namespace) -> None:
 
 def history(answer: JSON, _: argparse.Namespace) -> None:
     """A station's summarised history, newest first."""
-    found = answer["rollups"]
+    found: list[Rollup] = answer["rollups"]
     if not found:
         print("no summaries yet: samples are summarised once they are older than the raw retention")
         return

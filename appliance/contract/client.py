@@ -17,7 +17,20 @@ import aiohttp
 
 from appliance import __version__
 from appliance.contract.errors import AdminError, ServiceUnavailable, refusal
-from appliance.contract.shapes import Alert, Assignment, Command, Event, Image, Station, Status
+from appliance.contract.shapes import (
+    Alert,
+    Assignment,
+    Checkin,
+    Command,
+    Event,
+    Image,
+    Restart,
+    Rollup,
+    Station,
+    Status,
+    WifiNetwork,
+    WifiRemoved,
+)
 from appliance.contract.stream import CompactStream, plain_message, server_sent_events
 
 __all__ = ["JSON", "AdminClient", "AdminError", "ServiceUnavailable"]
@@ -105,10 +118,10 @@ class AdminClient:
         """One station."""
         return cast(Station, await self._call("GET", f"/v1/stations/{_segment(mac)}"))
 
-    async def checkins(self, mac: str, limit: int = 500) -> list[JSON]:
+    async def checkins(self, mac: str, limit: int = 500) -> list[Checkin]:
         """A station's check-in history, newest first."""
         answer = await self._call("GET", f"/v1/stations/{_segment(mac)}/checkins", params={"limit": limit})
-        return list(answer["checkins"])
+        return cast(list[Checkin], list(answer["checkins"]))
 
     async def rename(self, mac: str, name: str) -> Station:
         """Rename a station; returns it."""
@@ -221,21 +234,21 @@ class AdminClient:
         """Cancel an awaiting bundle: its token stops working; returns the provision."""
         return await self._call("DELETE", f"/v1/onboarding/bundles/{quote(name, safe='')}")
 
-    async def wifi_networks(self) -> list[JSON]:
+    async def wifi_networks(self) -> list[WifiNetwork]:
         """The site's networks, passphrases masked."""
-        return list((await self._call("GET", "/v1/wifi"))["networks"])
+        return cast(list[WifiNetwork], list((await self._call("GET", "/v1/wifi"))["networks"]))
 
     async def add_wifi(
         self, ssid: str, psk: str, *, priority: int = 0, hidden: bool = False, fallback: bool = False
-    ) -> JSON:
+    ) -> WifiNetwork:
         """Add a site network (every accepted station's config gains it); returns it, masked."""
         body = {"ssid": ssid, "psk": psk, "priority": priority, "hidden": hidden, "fallback": fallback}
-        return await self._call("POST", "/v1/wifi", json=body)
+        return cast(WifiNetwork, await self._call("POST", "/v1/wifi", json=body))
 
-    async def remove_wifi(self, ssid: str, *, override: bool = False) -> JSON:
+    async def remove_wifi(self, ssid: str, *, override: bool = False) -> WifiRemoved:
         """Drop a site network; refused (`conflict`, naming who is not ready) unless every station holds the rest."""
         params = {"ssid": ssid, "override": "1" if override else "0"}
-        return await self._call("DELETE", "/v1/wifi", params=params)
+        return cast(WifiRemoved, await self._call("DELETE", "/v1/wifi", params=params))
 
     async def reveal_wifi(self, ssid: str) -> str:
         """A network's passphrase (the service records that it was shown)."""
@@ -334,16 +347,16 @@ class AdminClient:
         """Dismiss an open alert; returns it."""
         return cast(Alert, await self._call("POST", f"/v1/alerts/{int(alert_id)}/clear"))
 
-    async def restarts(self, mac: str, limit: int = 100) -> list[JSON]:
+    async def restarts(self, mac: str, limit: int = 100) -> list[Restart]:
         """A station's restarts with their causes, newest first."""
         answer = await self._call("GET", f"/v1/stations/{_segment(mac)}/restarts", params={"limit": limit})
-        return list(answer["restarts"])
+        return cast(list[Restart], list(answer["restarts"]))
 
-    async def rollups(self, mac: str, span: str = "hour", limit: int = 500) -> list[JSON]:
+    async def rollups(self, mac: str, span: str = "hour", limit: int = 500) -> list[Rollup]:
         """A station's history summarised by `hour` or `day`, newest first."""
         params: dict[str, str | int] = {"span": span, "limit": limit}
         answer = await self._call("GET", f"/v1/stations/{_segment(mac)}/rollups", params=params)
-        return list(answer["rollups"])
+        return cast(list[Rollup], list(answer["rollups"]))
 
     # Rollouts: docs/admin-api.md, "Rollouts".
 

@@ -158,3 +158,63 @@ class Status(TypedDict):
     counts: dict[str, int]
     alerts_open: int
     mdns: Mdns | None
+
+
+class Checkin(TypedDict):
+    """One kept check-in of a station's history."""
+
+    at: float
+    rssi: int | None
+    uptime_s: int | None
+    free_heap: int | None
+    restart_cause: str | None
+    version: str | None
+    ip: str | None
+    bssid: str | None
+
+
+class Restart(TypedDict):
+    """A restart the appliance saw, with its normalised cause and what the station said."""
+
+    id: int
+    mac: str
+    at: float
+    cause: str
+    kind: str
+    reset_reason: int | None
+    firmware_cause: str | None
+    uptime_before: int | None
+    version: str | None
+
+
+class Rollup(TypedDict):
+    """A station's history summarised over an hour or a day."""
+
+    start: float
+    span_s: int
+    samples: int
+    rssi_min: int | None
+    rssi_max: int | None
+    rssi_avg: float | None
+    heap_min: int | None
+    uptime_max: int | None
+    version: str | None
+
+
+class WifiNetwork(TypedDict):
+    """One of the site's Wi-Fi networks, its passphrase never shown."""
+
+    id: int
+    ssid: str
+    priority: int
+    hidden: bool
+    fallback: bool
+    open: bool
+    added_at: float
+
+
+class WifiRemoved(TypedDict):
+    """A network dropped, and the stations that did not hold the others yet (when overridden)."""
+
+    removed: WifiNetwork
+    not_ready: list[str]
