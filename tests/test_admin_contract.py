@@ -151,3 +151,22 @@ async def test_the_histories_and_the_site_wifi_answer_the_contracts_shapes(
     assert all(set(network) == keys_of(shapes.WifiNetwork) for network in await admin.wifi_networks())
     removed = await admin.remove_wifi("spare", override=True)
     assert set(removed) == keys_of(shapes.WifiRemoved)
+
+
+async def test_a_rollout_answers_the_contracts_shapes(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    await accepted(http, admin, MAC)
+    image = await admin.import_image(build_image("esp32", project="weather", version="2.0.0"), "w.bin")
+    plan = await admin.plan_rollout(image["sha256"])
+    assert set(plan) == keys_of(shapes.RolloutPlan)
+    assert set(plan["settings"]) == keys_of(shapes.RolloutSettings)
+    assert all(set(wave) == keys_of(shapes.PlannedWave) for wave in plan["waves"])
+    started = await admin.start_rollout(image["sha256"])
+    assert set(started) == set(await admin.rollout(started["id"])) == keys_of(shapes.Rollout)
+    assert set(started["image"]) == keys_of(shapes.RolloutImage)
+    assert all(set(wave) == keys_of(shapes.RolloutWave) for wave in started["waves"])
+    [station] = started["stations"]
+    assert set(station) == keys_of(shapes.RolloutStation)
+    [listed] = await admin.rollouts()
+    assert set(listed) == keys_of(shapes.RolloutSummary)

@@ -25,6 +25,9 @@ from appliance.contract.shapes import (
     Event,
     Image,
     Restart,
+    Rollout,
+    RolloutPlan,
+    RolloutSummary,
     Rollup,
     Station,
     Status,
@@ -360,36 +363,41 @@ class AdminClient:
 
     # Rollouts: docs/admin-api.md, "Rollouts".
 
-    async def rollouts(self) -> list[JSON]:
+    async def rollouts(self) -> list[RolloutSummary]:
         """Every rollout, newest first, with its counts."""
-        return list((await self._call("GET", "/v1/rollouts"))["rollouts"])
+        return cast(list[RolloutSummary], list((await self._call("GET", "/v1/rollouts"))["rollouts"]))
 
-    async def rollout(self, rollout_id: int) -> JSON:
+    async def rollout(self, rollout_id: int) -> Rollout:
         """One rollout with its waves and every station's state and reason."""
-        return await self._call("GET", f"/v1/rollouts/{int(rollout_id)}")
+        return cast(Rollout, await self._call("GET", f"/v1/rollouts/{int(rollout_id)}"))
 
     async def start_rollout(
         self, image: str, *, target: JSON | None = None, waves: list[int | str] | None = None, **settings: Any
-    ) -> JSON:
+    ) -> Rollout:
         """Start a rollout of an image (a unique SHA-256 prefix); settings: soak_s, timeout_s, min_rssi, ..."""
-        return await self._call("POST", "/v1/rollouts", json=_rollout_body(image, target, waves, settings))
+        return cast(
+            Rollout, await self._call("POST", "/v1/rollouts", json=_rollout_body(image, target, waves, settings))
+        )
 
     async def plan_rollout(
         self, image: str, *, target: JSON | None = None, waves: list[int | str] | None = None, **settings: Any
-    ) -> JSON:
+    ) -> RolloutPlan:
         """What start_rollout would do with the same arguments (stations, waves, settings), without starting."""
-        return await self._call("POST", "/v1/rollouts/plan", json=_rollout_body(image, target, waves, settings))
+        return cast(
+            RolloutPlan,
+            await self._call("POST", "/v1/rollouts/plan", json=_rollout_body(image, target, waves, settings)),
+        )
 
-    async def rollout_action(self, rollout_id: int, action: str) -> JSON:
+    async def rollout_action(self, rollout_id: int, action: str) -> Rollout:
         """pause, resume, cancel or rollback a rollout; returns it."""
         if action not in ("pause", "resume", "cancel", "rollback"):
             raise ValueError(f"no rollout action {action!r}")
-        return await self._call("POST", f"/v1/rollouts/{int(rollout_id)}/{action}")
+        return cast(Rollout, await self._call("POST", f"/v1/rollouts/{int(rollout_id)}/{action}"))
 
-    async def approve_rollout(self, rollout_id: int, stations: list[str] | None = None) -> JSON:
+    async def approve_rollout(self, rollout_id: int, stations: list[str] | None = None) -> Rollout:
         """Approve updating these critical stations of a rollout (None: every critical one); returns it."""
         body: JSON = {"all": True} if stations is None else {"stations": stations}
-        return await self._call("POST", f"/v1/rollouts/{int(rollout_id)}/approve", json=body)
+        return cast(Rollout, await self._call("POST", f"/v1/rollouts/{int(rollout_id)}/approve", json=body))
 
     # Backup and restore.
 

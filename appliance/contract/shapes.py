@@ -218,3 +218,114 @@ class WifiRemoved(TypedDict):
 
     removed: WifiNetwork
     not_ready: list[str]
+
+
+RolloutState = Literal["running", "paused", "halted", "completed", "cancelled", "rolling_back", "rolled_back"]
+RolloutStationState = Literal[
+    "queued", "initiated", "downloading", "downloaded", "updating", "updated", "failed", "timed_out", "rolled_back"
+]
+
+
+class RolloutImage(TypedDict):
+    """The image a rollout offers (its version, project and chip: None if it left the library)."""
+
+    sha256: str
+    version: str | None
+    project: str | None
+    chip: str | None
+
+
+class RolloutSettings(TypedDict):
+    """How a rollout judges and paces its waves."""
+
+    soak_s: float
+    timeout_s: float
+    max_failures_percent: float
+    min_rssi: int
+    min_free_heap: int
+    downloads_per_ap: int
+    maintenance_window: str | None
+
+
+class RolloutWave(TypedDict):
+    """One wave: how many stations, where it stands, and its stations' states counted."""
+
+    wave: int
+    size: int
+    state: str
+    counts: dict[str, int]
+
+
+class RolloutStation(TypedDict):
+    """One station of a rollout: its wave, its state and what the appliance saw of it."""
+
+    mac: str
+    wave: int
+    state: RolloutStationState
+    active: bool
+    direction: Literal["forward", "back"]
+    critical: bool
+    approved: bool
+    previous_sha256: str | None
+    previous_version: str | None
+    hold: str | None
+    outcome: str | None
+    reason: str | None
+    initiated_at: float | None
+    deadline_at: float | None
+    first_poll_at: float | None
+    last_answer: str | None
+    download_started_at: float | None
+    downloaded_at: float | None
+    reached: float | None
+    came_back_at: float | None
+    soak_until: float | None
+    finished_at: float | None
+    name: str
+    version: str | None
+    tags: list[str]
+
+
+class RolloutSummary(TypedDict):
+    """A rollout as listed: its state, image, target, plan and counts."""
+
+    id: int
+    name: str
+    state: RolloutState
+    reason: str | None
+    image: RolloutImage
+    target: dict[str, Any]
+    wave_plan: list[int | str]
+    current_wave: int
+    wave_count: int
+    settings: RolloutSettings
+    created_at: float
+    paused_at: float | None
+    finished_at: float | None
+    counts: dict[str, int]
+
+
+class Rollout(RolloutSummary):
+    """One rollout in full: its waves and every station."""
+
+    waves: list[RolloutWave]
+    stations: list[RolloutStation]
+
+
+class PlannedWave(TypedDict):
+    """A wave of a plan: its size and its stations by name."""
+
+    size: int
+    stations: list[str]
+
+
+class RolloutPlan(TypedDict):
+    """What starting a rollout would do, without starting it."""
+
+    name: str
+    image: RolloutImage
+    target: dict[str, Any]
+    stations: int
+    critical: int
+    waves: list[PlannedWave]
+    settings: RolloutSettings

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-RolloutState = Literal["running", "paused", "halted", "completed", "cancelled", "rolling_back", "rolled_back"]
+from appliance.contract.shapes import RolloutState, RolloutStationState
+
+# A station's state in a rollout, as the admin contract names it.
+StationState = RolloutStationState
+
 ACTIVE_ROLLOUT_STATES: tuple[RolloutState, ...] = ("running", "paused", "halted", "rolling_back")
 
-StationState = Literal[
-    "queued", "initiated", "downloading", "downloaded", "updating", "updated", "failed", "timed_out", "rolled_back"
-]
 # Offered the image and not yet judged: what the timer and the check-ins watch.
 IN_FLIGHT: tuple[StationState, ...] = ("initiated", "downloading", "downloaded", "updating")
 FINAL: tuple[StationState, ...] = ("updated", "failed", "timed_out", "rolled_back")
