@@ -127,6 +127,32 @@ async def closed_loop(host: str, port: int, requests: list[bytes], seconds: floa
     return result
 
 
+async def paced(host: str, port: int, requests: list[bytes], interval_s: float, seconds: float) -> LoadResult:
+    """Open loop, as a site's stations are: each request on its own connection every `interval_s`, the first at
+    a moment spread over the interval, for `seconds`; a slow answer does not delay the next send."""
+    connections = [await connect(host, port) for _ in requests]
+    result = LoadResult(seconds)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    async def station(index: int, connection: _Connection, raw: bytes) -> None:
+        at = started + interval_s * index / len(requests)  # evenly spread: the shape of a fleet's phases
+        while at < started + seconds:
+            await asyncio.sleep(max(0.0, at - loop.time()))
+            sent = time.perf_counter()
+            status, _, _ = await connection.exchange(raw)
+            if status != 200:
+                result.errors += 1
+            result.latencies.append(time.perf_counter() - sent)
+            at += interval_s
+
+    await asyncio.gather(*(station(i, c, r) for i, (c, r) in enumerate(zip(connections, requests, strict=True))))
+    for connection in connections:
+        assert connection.transport is not None
+        connection.transport.close()
+    return result
+
+
 async def fan_out(host: str, port: int, requests: list[bytes], size: int) -> float:
     """Every request at once, each on its own connection; aggregate body throughput in MiB/s."""
     connections = [await connect(host, port) for _ in requests]
