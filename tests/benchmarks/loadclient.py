@@ -128,28 +128,28 @@ async def closed_loop(host: str, port: int, requests: list[bytes], seconds: floa
 
 
 async def paced(host: str, port: int, requests: list[bytes], interval_s: float, seconds: float) -> LoadResult:
-    """Open loop, as a site's stations are: each request on its own connection every `interval_s`, the first at
-    a moment spread over the interval, for `seconds`; a slow answer does not delay the next send."""
-    connections = [await connect(host, port) for _ in requests]
+    """Open loop, as a site's stations are: each request every `interval_s` on a new connection (a station's
+    HTTP client does not keep one for a minute), the first at a moment spread over the interval, for
+    `seconds`; a latency is from the connection's start to the answer, and a slow one delays no other."""
     result = LoadResult(seconds)
     loop = asyncio.get_running_loop()
     started = loop.time()
 
-    async def station(index: int, connection: _Connection, raw: bytes) -> None:
+    async def station(index: int, raw: bytes) -> None:
         at = started + interval_s * index / len(requests)  # evenly spread: the shape of a fleet's phases
         while at < started + seconds:
             await asyncio.sleep(max(0.0, at - loop.time()))
             sent = time.perf_counter()
+            connection = await connect(host, port)
             status, _, _ = await connection.exchange(raw)
+            result.latencies.append(time.perf_counter() - sent)
             if status != 200:
                 result.errors += 1
-            result.latencies.append(time.perf_counter() - sent)
+            assert connection.transport is not None
+            connection.transport.close()
             at += interval_s
 
-    await asyncio.gather(*(station(i, c, r) for i, (c, r) in enumerate(zip(connections, requests, strict=True))))
-    for connection in connections:
-        assert connection.transport is not None
-        connection.transport.close()
+    await asyncio.gather(*(station(i, r) for i, r in enumerate(requests)))
     return result
 
 
