@@ -111,15 +111,22 @@ async def checkins(table: Table, serve: ServeProcess, bare_port: int, seconds: f
             table.row(f"check-in latency {name}, {stations:,} stations", mine, "ms", theirs, "bare aiohttp")
 
 
-async def load_generators(table: Table, bare_port: int, seconds: float) -> None:
-    """The bare reference with this benchmark's client and with wrk, 50 connections each."""
+async def load_generators(table: Table, serve: ServeProcess, bare_port: int, seconds: float) -> None:
+    """The same check-ins of 1,000 known stations under wrk (50 connections), the appliance beside the bare
+    handler; and the bare handler under this benchmark's client too, to show where the client is the ceiling."""
     if not wrk.available():
-        table.note("load generator check", "wrk not installed", "`apt-get install wrk` to compare")
+        table.note("check-ins under wrk", "wrk not installed", "`apt-get install wrk` to compare")
         return
-    body = checkin(0).split(b"\r\n\r\n", 1)[1]
-    ours = await loadclient.closed_loop(HOST, bare_port, [checkin(i) for i in range(50)], seconds)
-    theirs = await wrk.requests_per_second(f"http://{HOST}:{bare_port}/api/v1/checkin", body, 50, seconds)
-    table.row("bare aiohttp, 50 connections: this client (wrk beside)", ours.rate, "/s", theirs, "wrk")
+    bodies = [_body(checkin(i)) for i in range(1000)]
+    ours = await wrk.requests_per_second(f"http://{HOST}:{serve.port}/api/v1/checkin", bodies, 50, seconds)
+    bare = await wrk.requests_per_second(f"http://{HOST}:{bare_port}/api/v1/checkin", bodies, 50, seconds)
+    table.row("check-ins per second, 1,000 stations, wrk (50 connections)", ours, "/s", bare, "bare aiohttp")
+    client = await loadclient.closed_loop(HOST, bare_port, [checkin(i) for i in range(50)], seconds)
+    table.row("bare aiohttp, 50 connections: this client (wrk beside)", client.rate, "/s", bare, "wrk")
+
+
+def _body(raw: bytes) -> bytes:
+    return raw.split(bytes([13, 10, 13, 10]), 1)[1]
 
 
 async def paced_checkins(table: Table, scratch: Path, stations: int = 1000, seconds: float = 60.0) -> None:
@@ -303,7 +310,7 @@ async def main(seconds: float) -> None:
         bare_idle_mib = rss_mib(bare.pid)  # Python and aiohttp, serving nothing yet: the floor for memory
         table = Table()
         await checkins(table, serve, bare_port, seconds)
-        await load_generators(table, bare_port, seconds)
+        await load_generators(table, serve, bare_port, seconds)
         await fan_out(table, serve, scratch)
         assert serve.stop() == 0
         fleet = await memory_and_cpu(table, scratch, bare_idle_mib)

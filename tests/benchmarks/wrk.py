@@ -19,14 +19,22 @@ def available() -> bool:
     return shutil.which("wrk") is not None
 
 
-async def requests_per_second(url: str, body: bytes, connections: int, seconds: float) -> float:
-    """wrk, one thread, POSTing `body` (JSON) over `connections` keep-alive connections; answered per second."""
+async def requests_per_second(url: str, bodies: list[bytes], connections: int, seconds: float) -> float:
+    """wrk, one thread, POSTing the JSON `bodies` in turn over `connections` keep-alive connections; answered
+    per second (raises if any answer is not 2xx or 3xx)."""
     with tempfile.TemporaryDirectory() as scratch:
         script = Path(scratch) / "post.lua"
         script.write_text(
-            f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = {_lua_string(body)}\n'
+            "bodies = {" + ",".join(_lua_string(body) for body in bodies) + "}\n"
+            "i = 0\n"
+            "request = function()\n"
+            "  i = i % #bodies + 1\n"
+            '  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, bodies[i])\n'
+            "end\n"
         )
         out = await _run(url, connections, seconds, "-s", str(script))
+    if "Non-2xx or 3xx responses" in out:
+        raise RuntimeError(f"wrk got refusals: {out[-500:]}")
     return float(_found(_RATE, out).group(1))
 
 
