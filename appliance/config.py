@@ -145,7 +145,10 @@ def find_config_file(explicit: Path | None, env: Mapping[str, str]) -> Path | No
     if SYSTEM_CONFIG.is_file():
         return SYSTEM_CONFIG
     mine = user_config_file(env)
-    return mine if mine.is_file() else None
+    try:
+        return mine if mine.is_file() else None
+    except OSError:
+        return None  # a home this user may not look into (root's, under `sudo -u`): it has no config of its own
 
 
 def user_config_file(env: Mapping[str, str]) -> Path:

@@ -101,6 +101,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 async def read_body(request: web.Request) -> bytes:
     """Read a request's whole body within the app's time limit; refuse one that cannot be read, saying why."""
     try:
+        if request.content.is_eof():
+            return await request.read()  # all of it arrived with the headers (a check-in nearly always does)
         async with asyncio.timeout(request.app.get(BODY_TIMEOUT)):
             return await request.read()
     except TimeoutError:

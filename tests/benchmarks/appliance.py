@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
 import subprocess
 import sys
@@ -22,8 +23,9 @@ import time
 from pathlib import Path
 
 from appliance.contract.client import AdminClient
-from tests.benchmarks import loadclient
+from tests.benchmarks import loadclient, wrk
 from tests.benchmarks.procstats import cpu_seconds, machine, rss_mib, written_bytes
+from tests.benchmarks.roundtrips import round_trips
 from tests.conftest import ServeProcess, free_port, stationmaster_command
 from tests.imagefactory import build_image
 from tests.stationkit import station_key
@@ -40,17 +42,14 @@ def mac(index: int, prefix: int = 0x02) -> str:
     return f"{prefix:02X}:BE:{index >> 16 & 255:02X}:{index >> 8 & 255:02X}:{index & 255:02X}:01"
 
 
-def checkin(index: int, prefix: int = 0x02, uptime: int = 100) -> bytes:
-    """A station's check-in, as the simulator and real firmware send it."""
-    body = {
-        "mac": mac(index, prefix),
-        "chip": "esp32",
-        "version": "1.0.0",
-        "rssi": -60,
-        "uptime_s": uptime,
-        "station_key": station_key(mac(index, prefix)),
-    }
-    return loadclient.post_json("/api/v1/checkin", body)
+def checkin(index: int, prefix: int = 0x02, uptime: int = 100, token: str | None = None) -> bytes:
+    """A station's check-in, as the simulator and real firmware send it (with its token once it has one)."""
+    body: dict[str, object] = {"mac": mac(index, prefix), "chip": "esp32", "version": "1.0.0", "rssi": -60}
+    body["uptime_s"] = uptime
+    if token is None:
+        body["station_key"] = station_key(mac(index, prefix))
+        return loadclient.post_json("/api/v1/checkin", body)
+    return loadclient.post_json("/api/v1/checkin", body, {"Authorization": f"Bearer {token}"})
 
 
 class Table:
@@ -112,6 +111,61 @@ async def checkins(table: Table, serve: ServeProcess, bare_port: int, seconds: f
             table.row(f"check-in latency {name}, {stations:,} stations", mine, "ms", theirs, "bare aiohttp")
 
 
+async def load_generators(table: Table, serve: ServeProcess, bare_port: int, seconds: float) -> None:
+    """The same check-ins of 1,000 known stations under wrk (50 connections), the appliance beside the bare
+    handler; and the bare handler under this benchmark's client too, to show where the client is the ceiling."""
+    if not wrk.available():
+        table.note("check-ins under wrk", "wrk not installed", "`apt-get install wrk` to compare")
+        return
+    bodies = [_body(checkin(i)) for i in range(1000)]
+    ours = await wrk.requests_per_second(f"http://{HOST}:{serve.port}/api/v1/checkin", bodies, 50, seconds)
+    bare = await wrk.requests_per_second(f"http://{HOST}:{bare_port}/api/v1/checkin", bodies, 50, seconds)
+    table.row("check-ins per second, 1,000 stations, wrk (50 connections)", ours, "/s", bare, "bare aiohttp")
+    client = await loadclient.closed_loop(HOST, bare_port, [checkin(i) for i in range(50)], seconds)
+    table.row("bare aiohttp, 50 connections: this client (wrk beside)", client.rate, "/s", bare, "wrk")
+
+
+def _body(raw: bytes) -> bytes:
+    return raw.split(bytes([13, 10, 13, 10]), 1)[1]
+
+
+async def paced_checkins(table: Table, scratch: Path, stations: int = 1000, seconds: float = 60.0) -> None:
+    """Accepted stations with their tokens, each checking in every 60 s as at a site: the latency they see."""
+    serve = ServeProcess(scratch / "paced")
+    await asyncio.to_thread(serve.start)
+    try:
+        firsts = [checkin(i, 0x0C) for i in range(stations)]
+        await loadclient.run_all(HOST, serve.port, firsts, 50)
+        async with AdminClient(serve.socket) as admin:
+            for index in range(stations):
+                await admin.accept(mac(index, 0x0C))
+        tokens = await _tokens(serve.port, firsts)
+        requests = [checkin(i, 0x0C, uptime=200, token=token) for i, token in enumerate(tokens)]
+        await loadclient.run_all(HOST, serve.port, requests, 50)  # each has used its token once: settled
+        result = await loadclient.paced(HOST, serve.port, requests, 60.0, seconds)
+        if result.errors:
+            raise RuntimeError(f"{result.errors} paced check-ins failed")
+        for name, fraction in (("median", 0.5), ("p99", 0.99)):
+            figure = f"check-in latency {name}, {stations:,} stations every 60 s"
+            table.row(figure, loadclient.percentile(result.latencies, fraction) * 1000, "ms")
+    finally:
+        serve.stop()
+
+
+async def _tokens(port: int, requests: list[bytes]) -> list[str]:
+    """Each accepted station's token, from the answer to its next check-in."""
+    connection = await loadclient.connect(HOST, port)
+    tokens = []
+    for raw in requests:
+        status, _, body = await connection.exchange(raw)
+        if status != 200:
+            raise RuntimeError(f"answered {status}: {body[:200]!r}")
+        tokens.append(str(json.loads(body)["token"]))
+    assert connection.transport is not None
+    connection.transport.close()
+    return tokens
+
+
 async def fan_out(table: Table, serve: ServeProcess, scratch: Path) -> None:
     """A 1 MiB image to 50 and 200 stations at once, beside nginx sending the same file."""
     image = build_image("esp32", project="bench", version="9.0.0", payload_size=MiB - 4096)
@@ -146,6 +200,10 @@ async def fan_out(table: Table, serve: ServeProcess, scratch: Path) -> None:
                 continue
             ref = await loadclient.fan_out(HOST, nginx.port, [loadclient.get("/ota")] * clients, len(image))
             table.row(figure, ours, "MiB/s", ref, "nginx sendfile")
+        if nginx is not None and wrk.available():
+            # wrk fetches the same file again and again over 50 connections: the client's own ceiling shows here.
+            theirs = await wrk.mib_per_second(f"http://{HOST}:{nginx.port}/ota", 50, 5)
+            table.row("nginx sendfile, 50 at once: this client (wrk beside, repeating)", ref, "MiB/s", theirs, "wrk")
     finally:
         if nginx is not None:
             nginx.stop()
@@ -252,12 +310,17 @@ async def main(seconds: float) -> None:
         bare_idle_mib = rss_mib(bare.pid)  # Python and aiohttp, serving nothing yet: the floor for memory
         table = Table()
         await checkins(table, serve, bare_port, seconds)
+        await load_generators(table, serve, bare_port, seconds)
         await fan_out(table, serve, scratch)
         assert serve.stop() == 0
         fleet = await memory_and_cpu(table, scratch, bare_idle_mib)
         assert fleet.stop() == 0
         await disk_writes(table, scratch)
+        await paced_checkins(table, scratch)
         print("\nratio: Stationmaster / reference (throughput: higher is better; latency and memory: lower)")
+        print("\n| SQLite round trips per request | reads | commits |\n| --- | ---: | ---: |")
+        for kind, reads, commits in await round_trips():
+            print(f"| {kind} | {reads:.2f} | {commits:.2f} |")
     finally:
         for process in (serve, fleet):
             if process is not None and process.proc is not None and process.proc.poll() is None:

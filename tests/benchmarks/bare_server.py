@@ -1,7 +1,8 @@
-"""The ceiling for check-ins: a bare aiohttp handler answering the same JSON, with no validation or storage."""
+"""The ceiling for check-ins: a bare aiohttp handler parsing and answering the same JSON, nothing stored."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 from aiohttp import web
@@ -10,8 +11,8 @@ ANSWER = {"status": "accepted", "poll_interval_s": 60, "config_etag": None, "com
 
 
 async def checkin(request: web.Request) -> web.Response:
-    """Read the body and answer as the appliance does, without parsing, checking or storing anything."""
-    await request.read()
+    """Parse the body's JSON and answer as the appliance does, without checking or storing anything."""
+    json.loads(await request.read())
     return web.json_response(ANSWER)
 
 

@@ -127,6 +127,32 @@ async def closed_loop(host: str, port: int, requests: list[bytes], seconds: floa
     return result
 
 
+async def paced(host: str, port: int, requests: list[bytes], interval_s: float, seconds: float) -> LoadResult:
+    """Open loop, as a site's stations are: each request every `interval_s` on a new connection (a station's
+    HTTP client does not keep one for a minute), the first at a moment spread over the interval, for
+    `seconds`; a latency is from the connection's start to the answer, and a slow one delays no other."""
+    result = LoadResult(seconds)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    async def station(index: int, raw: bytes) -> None:
+        at = started + interval_s * index / len(requests)  # evenly spread: the shape of a fleet's phases
+        while at < started + seconds:
+            await asyncio.sleep(max(0.0, at - loop.time()))
+            sent = time.perf_counter()
+            connection = await connect(host, port)
+            status, _, _ = await connection.exchange(raw)
+            result.latencies.append(time.perf_counter() - sent)
+            if status != 200:
+                result.errors += 1
+            assert connection.transport is not None
+            connection.transport.close()
+            at += interval_s
+
+    await asyncio.gather(*(station(i, r) for i, r in enumerate(requests)))
+    return result
+
+
 async def fan_out(host: str, port: int, requests: list[bytes], size: int) -> float:
     """Every request at once, each on its own connection; aggregate body throughput in MiB/s."""
     connections = [await connect(host, port) for _ in requests]

@@ -19,6 +19,7 @@ from pathlib import Path
 from services.core.models import FirmwareImage
 from services.domain.firmware.store import FirmwareStore
 from services.store.registry import Registry
+from services.store.registry.database import ALL
 
 # What ESP.getFlashChipMode() returns (FlashMode_t): QIO, QOUT, DIO, DOUT.
 FLASH_MODES = (0, 1, 2, 3)
@@ -47,6 +48,9 @@ class SketchRecognizer:
         self._registry = registry
         self._store = store
         self._digests: OrderedDict[tuple[str, int], frozenset[str]] = OrderedDict()
+        # Sketches found to be no library image, until the library changes (a station runs one for months).
+        self._unknown: set[tuple[str | None, str | None, int | None, str | None]] = set()
+        registry.views.follow(self._library_changed)
 
     async def runs(self, image: FirmwareImage, *, md5: str | None, sha256: str | None, sketch_size: int | None) -> bool:
         """True when the station's reported sketch digests are those of `image` as it would sit in flash."""
@@ -63,6 +67,9 @@ class SketchRecognizer:
         """The library image the station runs, if any (of its chip family when that is known)."""
         if md5 is None and sha256 is None:
             return None
+        key = (md5, sha256, sketch_size, family)
+        if key in self._unknown:
+            return None
         images = [i for i in await self._registry.images.all() if family is None or chip_family(i.chip) == family]
         # The cheap comparisons first: most stations run an image exactly as it was served.
         for image in images:
@@ -73,7 +80,13 @@ class SketchRecognizer:
         for image in images:
             if await self.runs(image, md5=md5, sha256=None, sketch_size=sketch_size):
                 return image
+        if len(self._unknown) < _CACHED * 16:  # bounded: a LAN host making up digests fills nothing for ever
+            self._unknown.add(key)
         return None
+
+    def _library_changed(self, macs: frozenset[str]) -> None:
+        if ALL in macs:  # an image was imported or deleted (an assignment too: harmless)
+            self._unknown.clear()
 
     async def _sketch_md5s(self, image: FirmwareImage, sketch_size: int | None) -> frozenset[str]:
         length = sketch_size if sketch_size is not None and 0 < sketch_size <= image.size else image.size

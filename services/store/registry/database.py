@@ -96,14 +96,17 @@ class Database:
     async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Run a read-only query and return every row."""
         self.queries += 1
-        async with self._reader_lock, self._reader.execute(sql, tuple(params)) as cursor:
-            return list(await cursor.fetchall())
+        # One trip to the reader's thread, not three (execute, fetch, close): under load each trip waits for a
+        # turn of a busy event loop.
+        async with self._reader_lock:
+            return list(await self._reader.execute_fetchall(sql, tuple(params)))
 
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         """Run a read-only query and return its first row, or None."""
         self.queries += 1
-        async with self._reader_lock, self._reader.execute(sql, tuple(params)) as cursor:
-            return await cursor.fetchone()
+        async with self._reader_lock:
+            rows = await self._reader.execute_fetchall(sql, tuple(params))
+        return next(iter(rows), None)
 
     async def backup_to(self, target: Path) -> None:
         """Write a consistent copy of the registry to the new file `target` with SQLite's online backup.

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from services.core.models import Station
-from services.store.registry.checkin_buffer import CheckinBuffer, checkin_views
+from services.store.registry.checkin_buffer import VIEWS_AT_ONCE, CheckinBuffer, checkin_views
 from services.store.registry.database import ALL, Database
 from services.store.registry.stations import station_from_row
 
@@ -57,7 +57,9 @@ class HotViews:
     async def _read_wanted(self) -> None:
         try:
             while self._wanted:
-                wanted, self._wanted = self._wanted, {}
+                # A part at a time, each answered as soon as it is read: after a restart thousands are wanted.
+                taken = list(self._wanted)[:VIEWS_AT_ONCE]
+                wanted = {mac: self._wanted.pop(mac) for mac in taken}
                 before = {mac: (self._epoch, self._changes.get(mac, 0)) for mac in wanted}
                 self.reads += 1
                 try:
