@@ -22,52 +22,10 @@ SYSTEM_SOCKET = Path("/run/stationmaster/admin.sock")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 COMMAND_LINE = "command line"
 
-# Where each setting lives in the TOML file: [section] key.
-_FILE_LAYOUT: dict[str, tuple[str, str]] = {
-    "data_dir": ("storage", "data_dir"),
-    "admin_socket": ("admin", "socket"),
-    "http_host": ("http", "host"),
-    "http_port": ("http", "port"),
-    "request_timeout_s": ("http", "request_timeout_s"),
-    "mdns": ("mdns", "enabled"),
-    "mdns_interfaces": ("mdns", "interfaces"),
-    "hostname": ("mdns", "hostname"),
-    "mdns_browse_types": ("mdns", "browse"),
-    "poll_interval_s": ("stations", "poll_interval_s"),
-    "max_pending_stations": ("stations", "max_pending"),
-    "pending_expiry_days": ("stations", "pending_expiry_days"),
-    "checkin_history_interval_s": ("retention", "checkin_history_interval_s"),
-    "checkin_retention_days": ("retention", "checkin_days"),
-    "event_retention_days": ("retention", "event_days"),
-    "event_retention_rows": ("retention", "event_rows"),
-    "max_image_bytes": ("firmware", "max_image_bytes"),
-    "rollout_min_rssi": ("rollouts", "min_rssi"),
-    "rollout_min_free_heap": ("rollouts", "min_free_heap"),
-    "rollout_downloads_per_ap": ("rollouts", "downloads_per_ap"),
-    "maintenance_window": ("rollouts", "maintenance_window"),
-    "log_level": ("log", "level"),
-    "checkin_flush_interval_s": ("retention", "checkin_flush_interval_s"),
-    "checkin_hourly_days": ("retention", "hourly_days"),
-    "checkin_daily_days": ("retention", "daily_days"),
-    "offline_after_missed": ("health", "offline_after_missed"),
-    "weak_signal_dbm": ("health", "weak_signal_dbm"),
-    "reboot_loop_restarts": ("health", "reboot_loop_restarts"),
-    "reboot_loop_window_s": ("health", "reboot_loop_window_s"),
-    "command_ttl_s": ("commands", "ttl_s"),
-    "metrics": ("metrics", "enabled"),
-    "metrics_stations": ("metrics", "stations"),
-    "metrics_allow": ("metrics", "allow"),
-    "usb_ports": ("usb", "ports"),
-    "usb_poll_ms": ("usb", "poll_ms"),
-    "usb_identify": ("usb", "identify"),
-    "usb_improv_probe_ms": ("usb", "improv_probe_ms"),
-    "usb_improv_timeout_s": ("usb", "improv_timeout_s"),
-    "usb_checkin_wait_s": ("usb", "checkin_wait_s"),
-    "clock_sync_flag": ("clock", "sync_flag"),
-    "remote_ssh": ("remote", "ssh"),
-    "remote_socket": ("remote", "socket"),
-    "ssh_command": ("remote", "ssh_command"),
-}
+
+def setting(section: str, key: str, default: Any = dataclasses.MISSING, *, positive: bool = False) -> Any:
+    """A setting's field: where it lives in the TOML file, its default, and whether it must be positive."""
+    return field(default=default, metadata={"place": (section, key), "positive": positive})
 
 
 class ConfigError(Exception):
@@ -76,58 +34,68 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Everything `stationmaster serve` needs to know."""
+    """Everything `stationmaster serve` needs to know: each setting declared once, with its place in the file
+    ([section] key), its default and whether it must be positive."""
 
-    data_dir: Path
-    admin_socket: Path
-    http_host: str = "0.0.0.0"
-    http_port: int = 8080
-    request_timeout_s: int = 30
-    mdns: bool = True
-    mdns_interfaces: tuple[str, ...] = ()
-    hostname: str = "stationmaster"
-    mdns_browse_types: tuple[str, ...] = ()
-    poll_interval_s: int = 60
+    data_dir: Path = setting("storage", "data_dir")
+    admin_socket: Path = setting("admin", "socket")
+    http_host: str = setting("http", "host", "0.0.0.0")
+    http_port: int = setting("http", "port", 8080)
+    request_timeout_s: int = setting("http", "request_timeout_s", 30, positive=True)
+    mdns: bool = setting("mdns", "enabled", True)
+    mdns_interfaces: tuple[str, ...] = setting("mdns", "interfaces", ())
+    hostname: str = setting("mdns", "hostname", "stationmaster")
+    mdns_browse_types: tuple[str, ...] = setting("mdns", "browse", ())
+    poll_interval_s: int = setting("stations", "poll_interval_s", 60, positive=True)
     # Anyone on the LAN can make a pending station with any MAC: at most this many wait, the least recently
     # seen dropped first; and one unseen for this long goes.
-    max_pending_stations: int = 1000
-    pending_expiry_days: int = 7
-    checkin_history_interval_s: int = 300
-    checkin_retention_days: int = 3
-    event_retention_days: int = 90
-    event_retention_rows: int = 50_000
-    max_image_bytes: int = 16 * 1024 * 1024
-    rollout_min_rssi: int = -75
-    rollout_min_free_heap: int = 16 * 1024
-    rollout_downloads_per_ap: int = 2
-    maintenance_window: str = ""
-    log_level: str = "info"
-    checkin_flush_interval_s: int = 60
-    checkin_hourly_days: int = 14
-    checkin_daily_days: int = 365
-    offline_after_missed: int = 3
-    weak_signal_dbm: int = -80
-    reboot_loop_restarts: int = 3
-    reboot_loop_window_s: int = 900
-    command_ttl_s: int = 86400
-    metrics: bool = True
+    max_pending_stations: int = setting("stations", "max_pending", 1000, positive=True)
+    pending_expiry_days: int = setting("stations", "pending_expiry_days", 7, positive=True)
+    checkin_history_interval_s: int = setting("retention", "checkin_history_interval_s", 300, positive=True)
+    checkin_retention_days: int = setting("retention", "checkin_days", 3, positive=True)
+    event_retention_days: int = setting("retention", "event_days", 90, positive=True)
+    event_retention_rows: int = setting("retention", "event_rows", 50_000, positive=True)
+    max_image_bytes: int = setting("firmware", "max_image_bytes", 16 * 1024 * 1024, positive=True)
+    rollout_min_rssi: int = setting("rollouts", "min_rssi", -75)
+    rollout_min_free_heap: int = setting("rollouts", "min_free_heap", 16 * 1024)
+    rollout_downloads_per_ap: int = setting("rollouts", "downloads_per_ap", 2, positive=True)
+    maintenance_window: str = setting("rollouts", "maintenance_window", "")
+    log_level: str = setting("log", "level", "info")
+    checkin_flush_interval_s: int = setting("retention", "checkin_flush_interval_s", 60)
+    checkin_hourly_days: int = setting("retention", "hourly_days", 14, positive=True)
+    checkin_daily_days: int = setting("retention", "daily_days", 365, positive=True)
+    offline_after_missed: int = setting("health", "offline_after_missed", 3, positive=True)
+    weak_signal_dbm: int = setting("health", "weak_signal_dbm", -80)
+    reboot_loop_restarts: int = setting("health", "reboot_loop_restarts", 3, positive=True)
+    reboot_loop_window_s: int = setting("health", "reboot_loop_window_s", 900, positive=True)
+    command_ttl_s: int = setting("commands", "ttl_s", 86400, positive=True)
+    metrics: bool = setting("metrics", "enabled", True)
     # /metrics gives nothing away to the LAN by default: whole-fleet figures only, to this machine alone.
-    metrics_stations: bool = False
-    metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")
+    metrics_stations: bool = setting("metrics", "stations", False)
+    metrics_allow: tuple[str, ...] = setting("metrics", "allow", ("127.0.0.1", "::1"))
     # Only the adapters deploy/install.sh's udev rule names: a site's 3G modem or Zigbee stick on ttyUSB*
     # must never be reset into a "bootloader" by a probe.
-    usb_ports: tuple[str, ...] = ("/dev/stationmaster/*",)
-    usb_poll_ms: int = 1000
-    usb_identify: bool = True
-    usb_improv_probe_ms: int = 3000
-    usb_improv_timeout_s: int = 95  # beyond ESPHome's own 90 s when a device switches networks
-    usb_checkin_wait_s: int = 300
-    clock_sync_flag: Path = SYNC_FLAG
+    usb_ports: tuple[str, ...] = setting("usb", "ports", ("/dev/stationmaster/*",))
+    usb_poll_ms: int = setting("usb", "poll_ms", 1000, positive=True)
+    usb_identify: bool = setting("usb", "identify", True)
+    usb_improv_probe_ms: int = setting("usb", "improv_probe_ms", 3000, positive=True)
+    usb_improv_timeout_s: int = setting(
+        "usb", "improv_timeout_s", 95, positive=True
+    )  # beyond ESPHome's own 90 s when a device switches networks
+    usb_checkin_wait_s: int = setting("usb", "checkin_wait_s", 300, positive=True)
+    clock_sync_flag: Path = setting("clock", "sync_flag", SYNC_FLAG)
     # The client's side, on the admin's own machine: the appliance to open over SSH when no socket is named.
-    remote_ssh: str = ""
-    remote_socket: Path = SYSTEM_SOCKET
-    ssh_command: str = "ssh"
+    remote_ssh: str = setting("remote", "ssh", "")
+    remote_socket: Path = setting("remote", "socket", SYSTEM_SOCKET)
+    ssh_command: str = setting("remote", "ssh_command", "ssh")
     sources: dict[str, str] = field(default_factory=dict, compare=False)
+
+
+# Where each setting lives in the TOML file ([section] key), and which must be positive: read off Settings.
+_FILE_LAYOUT: dict[str, tuple[str, str]] = {
+    item.name: item.metadata["place"] for item in dataclasses.fields(Settings) if "place" in item.metadata
+}
+_POSITIVE = tuple(item.name for item in dataclasses.fields(Settings) if item.metadata.get("positive"))
 
 
 def load_settings(
@@ -377,28 +345,6 @@ def _check_ranges(settings: Settings) -> None:
         raise fail("hostname", "must be 1 to 63 ASCII letters, digits and inner '-' (it becomes <hostname>.local)")
 
 
-_POSITIVE = (
-    "request_timeout_s",
-    "poll_interval_s",
-    "checkin_history_interval_s",
-    "checkin_retention_days",
-    "event_retention_days",
-    "event_retention_rows",
-    "max_image_bytes",
-    "checkin_hourly_days",
-    "checkin_daily_days",
-    "offline_after_missed",
-    "reboot_loop_restarts",
-    "reboot_loop_window_s",
-    "command_ttl_s",
-    "max_pending_stations",
-    "pending_expiry_days",
-    "rollout_downloads_per_ap",
-    "usb_poll_ms",
-    "usb_improv_probe_ms",
-    "usb_improv_timeout_s",
-    "usb_checkin_wait_s",
-)
 _WINDOW = re.compile(r"([01]?\d|2[0-3]):[0-5]\d\s*-\s*([01]?\d|2[0-3]):[0-5]\d")
 
 

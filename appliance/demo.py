@@ -8,7 +8,7 @@ import sys
 import time
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from services.simulator import Behaviour, SimulatedFleet
 from services.simulator.builds import build_app_image
 

@@ -18,8 +18,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 from appliance.config import Settings
 from appliance.memory import keep_giving_back
 from appliance.sdnotify import SystemdNotifier
-from services.logsummary import LogSummary
-from services.service import StartupError, StationmasterService
+from services.core.logsummary import LogSummary
+from services.root.service import StartupError, StationmasterService
 
 log = logging.getLogger("stationmaster")
 

@@ -58,7 +58,7 @@ def test_the_tui_loads_no_service_database_or_flashing_module() -> None:
 def test_serve_loads_neither_the_tui_nor_the_flasher_until_it_needs_them() -> None:
     # esptool and rich cost a Pi Zero 15 MiB: loaded when an image is first parsed or a board first talked to.
     probe = (
-        "import sys, services.service, appliance.runtime;"
+        "import sys, services.root.service, appliance.runtime;"
         "bad = sorted({m.split('.')[0] for m in sys.modules} & {'tui', 'textual', 'rich', 'esptool', 'cryptography'});"
         "print(bad); sys.exit(1 if bad else 0)"
     )

@@ -19,7 +19,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from services.service import FIRMWARE_DIR, REGISTRY_FILE
+from services.root.service import FIRMWARE_DIR, REGISTRY_FILE
 from tests.conftest import ServeProcess
 from tests.imagefactory import build_image
 

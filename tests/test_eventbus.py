@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.eventbus import GAP, EventBus, Subscription
+from services.core.eventbus import GAP, EventBus, Subscription
 
 
 async def drain(subscription: Subscription) -> list[dict[str, object]]:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import aiohttp
 
-from services.onboarding.nvs import NAMESPACE
-from services.service import REGISTRY_FILE
+from services.domain.onboarding.nvs import NAMESPACE
+from services.root.service import REGISTRY_FILE
 from tests.conftest import ServeProcess, stationmaster_command
 from tests.nvsformat import read_partition
 from tests.stationkit import station_key

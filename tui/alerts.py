@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.binding import Binding
 
 from appliance.contract.client import AdminClient, AdminError
+from appliance.contract.shapes import Alert
 from tui.catchup import Refetch
 from tui.dialogs import one_at_a_time
 from tui.livetable import LiveTable
@@ -44,7 +45,7 @@ class AlertsTable(LiveTable):
         super().__init__(**kwargs)
         self.client = client
         self.station_name = station_name or (lambda mac: None)  # the current name, from the stations view
-        self.alerts: list[dict[str, Any]] = []
+        self.alerts: list[Alert] = []
         self._refetch = Refetch(self, self._fetch, "alerts")
         self.empty_text = NO_ALERTS
 
@@ -53,7 +54,7 @@ class AlertsTable(LiveTable):
         for key, label in (("raised", "Raised"), ("kind", "Alert"), ("station", "Station"), ("message", "Message")):
             self.add_column(label, key=key)
 
-    def load(self, alerts: list[dict[str, Any]]) -> None:
+    def load(self, alerts: list[Alert]) -> None:
         """Show these open alerts (newest first); the cursor stays on the alert it was on."""
         self.alerts = alerts
         self.show_rows([(str(alert["id"]), self._cells(alert)) for alert in alerts])
@@ -76,7 +77,7 @@ class AlertsTable(LiveTable):
         if callable(refresh):
             refresh()
 
-    def selected(self) -> dict[str, Any] | None:
+    def selected(self) -> Alert | None:
         """The alert under the cursor, if any."""
         key = self.current_key()
         return next((a for a in self.alerts if str(a["id"]) == key), None)
@@ -113,7 +114,7 @@ class AlertsTable(LiveTable):
             return
         self.reload()
 
-    def _cells(self, alert: dict[str, Any]) -> dict[str, Any]:
+    def _cells(self, alert: Alert) -> dict[str, Any]:
         mac = alert.get("mac") or ""
         return {
             "raised": ago(alert["raised_at"]),

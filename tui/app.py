@@ -13,6 +13,7 @@ from textual.widgets import Input, Static, TabbedContent, TabPane
 
 from appliance.contract.client import AdminError, ServiceUnavailable
 from appliance.contract.clock import ServiceTime
+from appliance.contract.events import family, kinds
 from tui.alerts import AlertsTable
 from tui.catchup import Refetch
 from tui.detail import StationScreen
@@ -35,11 +36,16 @@ AGE_REFRESH_S = 5.0
 # Stations changed at once from which one list fetch beats a fetch per station.
 WHOLE_LIST_FROM = 20
 # Stored events that change what a station row shows: the row is fetched again when one arrives.
-_STATION_EVENTS = ("station_", "version_changed", "image_assigned", "ota_held")
+_STATION_EVENTS = family("station_") | kinds("version_changed", "image_assigned", "ota_held")
 # Stored events that change what a station's detail screen shows while it is open.
-_DETAIL_EVENTS = (*_STATION_EVENTS, "command_", "alert_")
+_DETAIL_EVENTS = _STATION_EVENTS | family("command_", "alert_")
 # The service's clock stepped or was synchronised: every stamp it sent before may have moved.
-_CLOCK_EVENTS = ("clock_",)
+_CLOCK_EVENTS = family("clock_")
+_IMAGE_EVENTS = family("image_")
+_ALERT_EVENTS = family("alert_")
+_ROLLOUT_EVENTS = family("rollout_")
+_LAN_EVENTS = kinds("lan_seen", "lan_gone")
+_AWAITING_EVENTS = family("bundle_") | kinds("station_arrived")
 
 
 class StationmasterApp(App[None]):
@@ -151,7 +157,7 @@ class StationmasterApp(App[None]):
         # What streams in while the snapshots are fetched is kept, to be applied over them.
         tickets = (table.since_snapshot.asked(), events_table.since_snapshot.asked())
         try:
-            self.status = await client.status()
+            self.status = dict(await client.status())
             self.service_time.tell(self.status)
             self._show_version_notice()
             stations = await client.stations()
@@ -168,8 +174,8 @@ class StationmasterApp(App[None]):
         table.poll_interval_s = self._poll_interval()
         if self.status.get("offline_after_s"):
             table.offline_after_intervals = float(self.status["offline_after_s"]) / self._poll_interval()
-        table.load(stations + as_station_rows(awaiting), tickets[0])
-        events_table.load(events, tickets[1])
+        table.load([dict(s) for s in stations] + as_station_rows(awaiting), tickets[0])
+        events_table.load([dict(e) for e in events], tickets[1])
         self.query_one("#lan-table", LanTable).mdns_is(bool(self.status.get("mdns")))
         # The other views fetch their own: an event meanwhile makes them fetch once more, never land older.
         for view in (
@@ -216,7 +222,7 @@ class StationmasterApp(App[None]):
     async def fetch_status(self) -> None:
         """Fetch the service's status and show it."""
         try:
-            self.status = await self.link.client.status()
+            self.status = dict(await self.link.client.status())
         except AdminError:
             return  # the link broke again: its banner says so
         self.service_time.tell(self.status)
@@ -257,27 +263,27 @@ class StationmasterApp(App[None]):
         kind = str(payload.get("kind"))
         if payload.get("id") is not None:
             self.query_one("#events-table", EventsTable).add_event(payload)
-        if kind.startswith(_CLOCK_EVENTS):
+        if kind in _CLOCK_EVENTS:
             self.reload_all()
         mac = payload.get("mac")
-        if mac and kind.startswith(_STATION_EVENTS):
+        if mac and kind in _STATION_EVENTS:
             self.refresh_station(str(mac))
-        if kind.startswith("image_"):
+        if kind in _IMAGE_EVENTS:
             self.query_one("#firmware-table", FirmwareTable).reload()
-        if kind.startswith("alert_"):
+        if kind in _ALERT_EVENTS:
             self.alerts_table.reload()
         screen = self.screen
-        if mac and kind.startswith(_DETAIL_EVENTS) and isinstance(screen, StationScreen) and screen.mac == mac:
+        if mac and kind in _DETAIL_EVENTS and isinstance(screen, StationScreen) and screen.mac == mac:
             screen.reload()
-        if kind.startswith("rollout_"):
+        if kind in _ROLLOUT_EVENTS:
             self.query_one(RolloutsView).apply_event(payload)
-        elif kind in ("lan_seen", "lan_gone"):
+        elif kind in _LAN_EVENTS:
             self.query_one("#lan-table", LanTable).reload()
         elif kind == "lan_push_progress":
             self.query_one("#lan-progress", PushProgress).advance(payload)
         self.query_one(OnboardingPane).route(kind)
         self.query_one(WifiPane).route(kind)
-        if kind.startswith("bundle_") or kind == "station_arrived":
+        if kind in _AWAITING_EVENTS:
             self.refresh_awaiting()
 
     async def _fetch_awaiting(self) -> None:
@@ -316,7 +322,7 @@ class StationmasterApp(App[None]):
         for station in stations:
             before = self.stations_table.stations.get(station["mac"], {})
             renamed |= before.get("name") != station.get("name")
-            self.stations_table.upsert(station)
+            self.stations_table.upsert(dict(station))
         if renamed:  # the other views name stations too
             self.query_one("#events-table", EventsTable).refresh_names()
             self.alerts_table.refresh_names()

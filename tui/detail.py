@@ -13,6 +13,8 @@ from textual.widgets import DataTable, Label, Static
 
 from appliance.contract.chips import CHIPS
 from appliance.contract.client import AdminClient, AdminError
+from appliance.contract.errors import NotFound
+from appliance.contract.shapes import Checkin
 from tui.catchup import Refetch
 from tui.dialogs import Ask, Choose, Confirm, one_at_a_time
 from tui.history import History, samples
@@ -103,18 +105,18 @@ class StationScreen(CommandActions):
 
     async def _fetch(self) -> None:
         try:
-            self.station = await self.client.station(self.mac)
+            self.station = dict(await self.client.station(self.mac))  # check-ins are folded into it
             history = list(reversed(await self.client.checkins(self.mac, limit=300)))
             events = await self.client.events(mac=self.mac, limit=50)
             restarts = await self.client.restarts(self.mac, limit=50)
             commands = await self.client.commands(station=self.mac, limit=20)
         except AdminError as exc:
             # Away: the banner says so and the app fetches again when the link is back; gone: say that.
-            if exc.code == "not_found":
+            if isinstance(exc, NotFound):
                 self.query_one("#identity", Static).update(f"no station {self.mac} any more")
             return
         self._show_identity()
-        signal = [float(h["rssi"]) for h in history if h.get("rssi") is not None]
+        signal = [float(rssi) for h in history if (rssi := h["rssi"]) is not None]
         self.query_one("#rssi", History).show(signal)
         self.query_one("#rssi-range", Static).update(
             f"{samples(len(signal))}, {min(signal):.0f} to {max(signal):.0f} dBm, now {signal[-1]:.0f} dBm"
@@ -151,9 +153,9 @@ class StationScreen(CommandActions):
             then, self.then = self.then, None
             self.call_later(self.run_action, then)
 
-    def _show_uptime_and_heap(self, history: list[dict[str, Any]]) -> None:
-        uptime = [float(h["uptime_s"]) for h in history if h.get("uptime_s") is not None]
-        heap = [float(h["free_heap"]) for h in history if h.get("free_heap") is not None]
+    def _show_uptime_and_heap(self, history: list[Checkin]) -> None:
+        uptime = [float(up) for h in history if (up := h["uptime_s"]) is not None]
+        heap = [float(free) for h in history if (free := h["free_heap"]) is not None]
         self.query_one("#uptime", History).show(uptime)
         self.query_one("#heap", History).show(heap)
         parts = [f"uptime up to {max(uptime) / 3600:.1f} h ({samples(len(uptime))})" if uptime else "no uptime history"]

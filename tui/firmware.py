@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Input, Label, Static
 
 from appliance.contract.client import AdminClient, AdminError
+from appliance.contract.shapes import Image, Station
 from tui.catchup import Refetch
 from tui.dialogs import Choose, Confirm, field, one_at_a_time
 from tui.livetable import LiveTable
@@ -20,7 +21,7 @@ from tui.livetable import LiveTable
 NO_IMAGES = "No firmware yet: i imports an image file from the Pi (f, then i, from anywhere)."
 
 
-def image_words(image: dict[str, Any]) -> str:
+def image_words(image: Image) -> str:
     """An image as the admin knows it: "weather 1.5.0 (esp32, 3f2a9c1b0d4e)"."""
     what = " ".join(str(v) for v in (image.get("project"), image.get("version")) if v) or "an unnamed image"
     return f"{what} ({image.get('chip') or '?'}, {str(image['sha256'])[:12]})"
@@ -38,7 +39,7 @@ class FirmwareTable(LiveTable):
     def __init__(self, client: AdminClient, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.client = client
-        self.images: dict[str, dict[str, Any]] = {}
+        self.images: dict[str, Image] = {}
         self._refetch = Refetch(self, self._fetch, "firmware")
         self.empty_text = NO_IMAGES
 
@@ -54,7 +55,7 @@ class FirmwareTable(LiveTable):
         ):
             self.add_column(label, key=key)
 
-    def load(self, images: list[dict[str, Any]]) -> None:
+    def load(self, images: list[Image]) -> None:
         """Show these images; the cursor stays on the image it was on."""
         self.images = {image["sha256"]: image for image in images}
         self.show_rows(
@@ -84,7 +85,7 @@ class FirmwareTable(LiveTable):
         except AdminError:
             return  # a lost link is the banner's to tell; the reconnect fetches again
 
-    def selected(self) -> dict[str, Any] | None:
+    def selected(self) -> Image | None:
         """The image under the cursor, if any."""
         key = self.current_key()
         return None if key is None else self.images.get(key)
@@ -189,7 +190,7 @@ class FirmwareTable(LiveTable):
         self.reload()
 
 
-def assign_options(image: dict[str, Any], stations: list[dict[str, Any]]) -> list[tuple[str, str]]:
+def assign_options(image: Image, stations: list[Station]) -> list[tuple[str, str]]:
     """Stations of the image's chip by name (with what they run), then every tag with how many carry it."""
     options = [
         (f"station:{s['mac']}", f"{s['name']}  {s['mac']}  runs {s.get('version') or '-'}  {s.get('status')}")

@@ -19,9 +19,10 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from appliance.contract.client import AdminError
 from appliance.contract.durations import parse_duration
+from appliance.contract.shapes import Image, RolloutPlan
 from tui.dialogs import field
 
-Planner = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+Planner = Callable[[dict[str, Any]], Awaitable[RolloutPlan]]
 # (field id, label, placeholder, default): two to a line, as the CLI names them.
 _FIELDS = (
     ("target", "Stations", "all, tag:NAME, or MACs with commas", "all"),
@@ -46,7 +47,7 @@ class StartRollout(ModalScreen[dict[str, Any] | None]):
     """
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+r", "review", "Review")]
 
-    def __init__(self, images: list[dict[str, Any]], planner: Planner) -> None:
+    def __init__(self, images: list[Image], planner: Planner) -> None:
         super().__init__()
         self.images = images
         self.planner = planner
@@ -151,7 +152,7 @@ class StartRollout(ModalScreen[dict[str, Any] | None]):
         }
 
 
-def plan_words(plan: dict[str, Any]) -> str:
+def plan_words(plan: RolloutPlan) -> str:
     """The plan as a person reads it: how many stations, in which waves, who goes first, and the rules."""
     sizes = [wave["size"] for wave in plan["waves"]]
     first = ", ".join(plan["waves"][0]["stations"][:3]) if plan["waves"] else "-"

@@ -6,18 +6,20 @@ from typing import Any
 
 from rich.text import Text
 
+from appliance.contract.shapes import Rollout, RolloutPlan, RolloutSummary
+
 WORDS = {"timed_out": "timed out", "rolled_back": "rolled back", "rolling_back": "rolling back"}
 STATION_STYLE = {"updated": "green", "rolled_back": "cyan", "failed": "bold red", "timed_out": "red", "queued": "dim"}
 
 
-def rollout_words(rollout: dict[str, Any]) -> str:
+def rollout_words(rollout: RolloutSummary | RolloutPlan) -> str:
     """A rollout as the admin knows it: "weather 1.5.0 for esp32"."""
     image = rollout.get("image") or {}
     what = rollout.get("name") or f"{image.get('project') or ''} {image.get('version') or ''}".strip()
     return f"{what} for {image.get('chip') or '?'}"
 
 
-def cancel_words(rollout: dict[str, Any]) -> tuple[str, str]:
+def cancel_words(rollout: Rollout) -> tuple[str, str]:
     """The cancel prompt: which rollout, and what becomes of its stations (what the service then does)."""
     stations = rollout.get("stations", [])
     version = (rollout.get("image") or {}).get("version") or "its image"

@@ -14,6 +14,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
 from appliance.contract.client import AdminClient, AdminError
+from appliance.contract.shapes import Rollout, RolloutPlan, RolloutStation, RolloutSummary
 from tui.catchup import Refetch
 from tui.dialogs import Choose, Confirm, one_at_a_time
 from tui.livetable import LiveTable
@@ -47,8 +48,8 @@ class RolloutsView(Vertical):
     def __init__(self, client: AdminClient, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.client = client
-        self.rollouts: list[dict[str, Any]] = []
-        self.shown: dict[str, Any] = {}  # the chosen rollout in full, as last fetched
+        self.rollouts: list[RolloutSummary] = []
+        self.shown: Rollout | None = None  # the chosen rollout in full, as last fetched
         self._pending: Timer | None = None  # a fetch already asked for, not yet run
         self._refetch = Refetch(self, self._fetch_quietly, "rollouts-fetch")
 
@@ -76,7 +77,7 @@ class RolloutsView(Vertical):
 
     def item_words(self) -> str | None:
         """The rollout under the cursor."""
-        rollout = self.shown if self.shown.get("id") == self.selected else None
+        rollout = self.shown if self.shown is not None and self.shown["id"] == self.selected else None
         return None if rollout is None else f"rollout {rollout['id']} ({rollout_words(rollout)})"
 
     def reload(self) -> None:
@@ -95,10 +96,14 @@ class RolloutsView(Vertical):
     def apply_event(self, payload: dict[str, Any]) -> None:
         """A rollout event from the stream: a station's row changes at once, the rest is fetched again soon."""
         data = payload.get("data") or {}
-        if payload.get("kind") == "rollout_station" and data.get("rollout") == self.shown.get("id"):
-            for station in self.shown.get("stations", []):
+        shown = self.shown
+        if payload.get("kind") == "rollout_station" and shown is not None and data.get("rollout") == shown["id"]:
+            for station in shown["stations"]:
                 if station["mac"] == payload.get("mac"):
-                    station.update({k: data[k] for k in ("state", "reason", "hold", "outcome") if k in data})
+                    station["state"] = data.get("state", station["state"])
+                    station["reason"] = data.get("reason", station["reason"])
+                    station["hold"] = data.get("hold", station["hold"])
+                    station["outcome"] = data.get("outcome", station["outcome"])
                     station["wave"] = data.get("wave", station["wave"])
                     self._update_station(station)
         self.fetch_soon()
@@ -112,7 +117,7 @@ class RolloutsView(Vertical):
         self.rollouts = await self.client.rollouts()
         self._show_list()
         chosen = self.selected
-        self.shown = await self.client.rollout(chosen) if chosen is not None else {}
+        self.shown = await self.client.rollout(chosen) if chosen is not None else None
         self._show_rollout()
 
     def _show_list(self) -> None:
@@ -142,19 +147,19 @@ class RolloutsView(Vertical):
             summary.update("")
             return
         text = Text.assemble((f"rollout {r['id']}  ", "bold"), f"{rollout_words(r)}  ", state_text(r["state"]))
-        if r.get("reason"):
+        if r["reason"]:
             text.append(f"\n{r['reason']}", style="yellow" if r["state"] in ("halted", "running") else "")
-        for wave in r.get("waves", []):
+        for wave in r["waves"]:
             size = f"{wave['size']:>3} station(s)"
             text.append(f"\nwave {wave['wave']}: {wave['state']:<12} {size}  {counts(wave['counts'])}")
         summary.update(text)
-        stations.show_rows([(s["mac"], self._cells(s)) for s in r.get("stations", [])])
+        stations.show_rows([(s["mac"], self._cells(s)) for s in r["stations"]])
 
-    def _update_station(self, station: dict[str, Any]) -> None:
+    def _update_station(self, station: RolloutStation) -> None:
         self.query_one("#rollout-stations", LiveTable).set_cells(station["mac"], self._cells(station))
 
     @staticmethod
-    def _cells(station: dict[str, Any]) -> dict[str, Any]:
+    def _cells(station: RolloutStation) -> dict[str, Any]:
         word = WORDS.get(station["state"], station["state"])
         if station.get("direction") == "back" and station["state"] not in ("rolled_back", "failed", "timed_out"):
             word += " (back)"
@@ -170,7 +175,8 @@ class RolloutsView(Vertical):
 
     @on(DataTable.RowHighlighted, "#rollouts-table")
     def _chosen(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key.value is not None and str(event.row_key.value) != str(self.shown.get("id")):
+        shown_id = None if self.shown is None else self.shown["id"]
+        if event.row_key.value is not None and str(event.row_key.value) != str(shown_id):
             self.fetch_soon()
 
     @on(DataTable.RowSelected, "#rollout-stations")
@@ -190,13 +196,13 @@ class RolloutsView(Vertical):
         self._show_rollout()
         self.fetch_soon()
 
-    def _chosen_rollout(self, verb: str) -> dict[str, Any] | None:
+    def _chosen_rollout(self, verb: str) -> Rollout | None:
         """The rollout under the cursor as last fetched in full, or None after saying why nothing happens."""
         rollout = self.selected
         if rollout is None:
             self.notify(f"no rollout to {verb}: N starts one", severity="warning")
             return None
-        if self.shown.get("id") != rollout:
+        if self.shown is None or self.shown["id"] != rollout:
             self.notify(f"rollout {rollout} is still being fetched: press again in a moment", severity="warning")
             self.fetch_soon()
             return None
@@ -214,7 +220,7 @@ class RolloutsView(Vertical):
             self.notify("no firmware in the library: import an image first (f, then i)", severity="warning")
             return
 
-        async def planner(request: dict[str, Any]) -> dict[str, Any]:
+        async def planner(request: dict[str, Any]) -> RolloutPlan:
             body = dict(request)
             return await self.client.plan_rollout(body.pop("image"), **body)
 

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from appliance.contract.client import AdminClient, AdminError
+from appliance.contract.events import family, kinds
 from tui.catchup import Refetch
 from tui.dialogs import Confirm, field, one_at_a_time
 from tui.livetable import LiveTable
@@ -21,7 +22,9 @@ from tui.states import ago
 MASK = "••••••••"
 REVEAL_FOR_S = 30.0  # a revealed passphrase hides itself again: the screen may be shared
 RELOAD_AFTER_S = 0.5  # a rotation brings one event per station: redraw once for a burst of them
-WIFI_EVENTS = ("wifi_", "station_accepted", "station_rejected", "station_retired", "station_arrived", "bundle_")
+WIFI_EVENTS = family("wifi_", "bundle_") | kinds(
+    "station_accepted", "station_rejected", "station_retired", "station_arrived"
+)
 
 
 class NetworksTable(LiveTable):
@@ -113,7 +116,7 @@ class WifiPane(Vertical):
 
     def route(self, kind: str) -> None:
         """An event happened: reload soon if it concerns the site's Wi-Fi (bursts make one reload)."""
-        if kind.startswith(WIFI_EVENTS) and not self._reload_pending:
+        if kind in WIFI_EVENTS and not self._reload_pending:
             self._reload_pending = True
             self.set_timer(RELOAD_AFTER_S, self.reload)
 

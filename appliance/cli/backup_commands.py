@@ -87,9 +87,9 @@ def _confirm(archive: Path) -> None:
 def _restore_config(archive: Path, names: list[str]) -> dict[str, str]:
     """Put the archive's config files back when we may (root), else say what differs; only the files a backup
     carries, and only inside the config directory (the one of the config file in force), whatever the archive says."""
-    from services.backup import configfiles
-    from services.backup.archive import CONFIG_PREFIX
-    from services.backup.limits import ArchiveLimits, BoundedTarInfo
+    from services.domain.backup import configfiles
+    from services.domain.backup.archive import CONFIG_PREFIX
+    from services.domain.backup.limits import ArchiveLimits, BoundedTarInfo
 
     outcome: dict[str, str] = {}
     config_file = _config_file_in_force()

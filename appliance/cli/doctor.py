@@ -27,6 +27,7 @@ from appliance.config import (
 )
 from appliance.contract.client import AdminClient, AdminError
 from appliance.contract.clock import synchronised as clock_state
+from appliance.contract.shapes import Status
 from appliance.timesync import synchronised
 
 GROUP = "stationmaster"
@@ -90,7 +91,7 @@ async def examine(args: argparse.Namespace) -> list[Finding]:
     return findings
 
 
-async def _service(path: Path, findings: list[Finding]) -> tuple[dict[str, Any] | None, bool]:
+async def _service(path: Path, findings: list[Finding]) -> tuple[Status | None, bool]:
     """The service's status, or None and whether it was for want of the right to ask."""
     try:
         info = await asyncio.to_thread(path.stat)
@@ -148,7 +149,7 @@ def _not_in_group(path: Path) -> Finding:
     )
 
 
-def _port(settings: Settings, status: dict[str, Any] | None, refused_at: Path | None) -> Finding:
+def _port(settings: Settings, status: Status | None, refused_at: Path | None) -> Finding:
     """The station port: served if the service says so, else free for it; `refused_at`: a socket we may not ask."""
     port = int(status["station_port"]) if status else settings.http_port
     if status is not None:
@@ -181,12 +182,13 @@ def _port(settings: Settings, status: dict[str, Any] | None, refused_at: Path | 
     )
 
 
-async def _mdns(settings: Settings, status: dict[str, Any] | None, refused: bool) -> Finding:
-    if not settings.mdns or (status is not None and status.get("mdns") is None):
+async def _mdns(settings: Settings, status: Status | None, refused: bool) -> Finding:
+    announced = status.get("mdns") if status is not None else None
+    if not settings.mdns or (status is not None and announced is None):
         return Finding(
             "mdns", "warn", "mDNS is off: stations cannot find the appliance by name", "[mdns] enabled = true"
         )
-    silent = status["mdns"].get("not_announcing") if status is not None else _unannounced(settings.http_host)
+    silent = announced.get("not_announcing") if announced is not None else _unannounced(settings.http_host)
     if silent:
         return Finding(
             "mdns",
@@ -194,10 +196,10 @@ async def _mdns(settings: Settings, status: dict[str, Any] | None, refused: bool
             f"not announcing: {silent}, so stations cannot find or reach the appliance",
             "set [http] host to 0.0.0.0 (every interface) or the address stations reach",
         )
-    if status is None:
+    if announced is None:  # no answer: with one, mDNS off has been said above
         why = "only an admin may ask the service its name" if refused else "the service is not running"
         return Finding("mdns", "warn", f"not checked: {why}")
-    mdns = status["mdns"]
+    mdns = announced
     hostname = str(mdns.get("hostname") or "")
     if not mdns.get("addresses"):
         return Finding("mdns", "fail", "the service has no IPv4 address to announce", "check the network (`ip addr`)")
@@ -214,7 +216,7 @@ async def _mdns(settings: Settings, status: dict[str, Any] | None, refused: bool
 
 def _unannounced(host: str) -> str | None:
     """Why the service would announce nothing when bound to `host` (resolved as its listener resolves it)."""
-    from services.lan.interfaces import why_unannounced
+    from services.core.interfaces import why_unannounced
 
     try:
         found = socket.getaddrinfo(host or None, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
@@ -261,7 +263,7 @@ def _disk(data_dir: Path) -> Finding:
     return Finding("disk", "ok", f"{mb:,} MB free under {place}")
 
 
-async def _clock(settings: Settings, status: dict[str, Any] | None) -> Finding:
+async def _clock(settings: Settings, status: Status | None) -> Finding:
     """Whether the clock is set and synchronised: the service's view when it runs, else this machine's."""
     if status is not None and "clock" in status:
         state, now = clock_state(status), float(status["clock"].get("says") or time.time())

@@ -59,7 +59,7 @@ async def _unfollow(client: AdminClient, args: argparse.Namespace) -> Any:
 
 async def _keygen(client: AdminClient, args: argparse.Namespace) -> Any:
     from appliance.cli.admin_commands import UsageError
-    from services.releases.keys import generate_key, private_key_pem, public_key_of
+    from services.domain.releases.keys import generate_key, private_key_pem, public_key_of
 
     path: Path = args.key.expanduser()
     if await asyncio.to_thread(path.exists):
@@ -76,9 +76,9 @@ async def _sign(client: AdminClient, args: argparse.Namespace) -> Any:
 
 def _sign_folder(args: argparse.Namespace) -> dict[str, Any]:
     from appliance.cli.admin_commands import UsageError
-    from services.errors import InvalidInput
-    from services.firmware.image import inspect_image
-    from services.releases import FeedEntry, load_private_key, sign_feed
+    from services.core.errors import InvalidInput
+    from services.domain.firmware.image import inspect_image
+    from services.domain.releases import FeedEntry, load_private_key, sign_feed
 
     folder: Path = args.folder
     images = sorted(folder.glob("*.bin"))

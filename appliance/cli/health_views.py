@@ -6,13 +6,14 @@ import argparse
 from typing import Any
 
 from appliance.cli.views import relative, table, timestamp
+from appliance.contract.shapes import Alert, Command, Restart, Rollup
 
 JSON = dict[str, Any]
 
 
 def commands(answer: JSON, _: argparse.Namespace) -> None:
     """The command list."""
-    found = answer["commands"]
+    found: list[Command] = answer["commands"]
     if not found:
         print("no commands: send one with `stationmaster command send MAC KIND`")
         return
@@ -35,7 +36,7 @@ def command(found: JSON, _: argparse.Namespace) -> None:
         print(f"{key:<13} {shown}")
 
 
-def sent(found: JSON, _: argparse.Namespace) -> None:
+def sent(found: Command, _: argparse.Namespace) -> None:
     """What sending queued."""
     print(
         f"command {found['id']} ({found['kind']}) queued for {found['mac']}:"
@@ -45,7 +46,7 @@ def sent(found: JSON, _: argparse.Namespace) -> None:
 
 def alerts(answer: JSON, _: argparse.Namespace) -> None:
     """Alerts, newest first."""
-    found = answer["alerts"]
+    found: list[Alert] = answer["alerts"]
     if not found:
         print("no alerts: every station is well")
         return
@@ -63,14 +64,14 @@ def alerts(answer: JSON, _: argparse.Namespace) -> None:
     table(["ID", "KIND", "STATION", "RAISED", "STATE", "MESSAGE"], rows)
 
 
-def cleared(found: JSON, _: argparse.Namespace) -> None:
+def cleared(found: Alert, _: argparse.Namespace) -> None:
     """A dismissed alert."""
     print(f"alert {found['id']} ({found['kind']}) cleared: {found['cleared_message']}")
 
 
 def restarts(answer: JSON, _: argparse.Namespace) -> None:
     """A station's restarts, newest first."""
-    found = answer["restarts"]
+    found: list[Restart] = answer["restarts"]
     if not found:
         print("no restarts seen")
         return
@@ -91,7 +92,7 @@ def restarts(answer: JSON, _: argparse.Namespace) -> None:
 
 def history(answer: JSON, _: argparse.Namespace) -> None:
     """A station's summarised history, newest first."""
-    found = answer["rollups"]
+    found: list[Rollup] = answer["rollups"]
     if not found:
         print("no summaries yet: samples are summarised once they are older than the raw retention")
         return

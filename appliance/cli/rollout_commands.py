@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, cast
 
 from appliance.cli.admin_commands import _leaf
 from appliance.cli.rollout_views import rollout, rollouts
 from appliance.contract.client import AdminClient
 from appliance.contract.durations import parse_duration
+from appliance.contract.shapes import Rollout
 
 _ACTIONS = (
     ("pause", "offer the image to no one new (downloads under way finish; time-outs wait)"),
@@ -95,7 +96,7 @@ def _show(answer: dict[str, Any], args: argparse.Namespace) -> None:
     if "rollouts" in answer:
         rollouts(answer, args)
     else:
-        rollout(answer, args)
+        rollout(cast(Rollout, answer), args)
 
 
 def _action(verb: str) -> Any:

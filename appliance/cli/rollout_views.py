@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from appliance.cli.views import duration, relative, table
+from appliance.contract.shapes import Rollout, RolloutStation, RolloutSummary
 
 JSON = dict[str, Any]
 # The order a person reads a rollout's counts in: where it is going, then what went wrong.
@@ -24,7 +25,7 @@ COUNT_ORDER = (
 
 def rollouts(answer: JSON, _: argparse.Namespace) -> None:
     """Every rollout, newest first."""
-    found = answer["rollouts"]
+    found: list[RolloutSummary] = answer["rollouts"]
     if not found:
         print("no rollouts yet: start one with `stationmaster rollout start IMAGE`")
         return
@@ -43,7 +44,7 @@ def rollouts(answer: JSON, _: argparse.Namespace) -> None:
     table(["ID", "NAME", "CHIP", "STATE", "WAVE", "STATIONS", "STARTED"], rows)
 
 
-def rollout(found: JSON, _: argparse.Namespace) -> None:
+def rollout(found: Rollout, _: argparse.Namespace) -> None:
     """One rollout: a headline, its waves, then each station with what the appliance saw of it."""
     image = found["image"]
     what = " ".join(str(v) for v in (image.get("project"), image.get("version")) if v) or image["sha256"][:12]
@@ -75,7 +76,7 @@ def counts(by_state: JSON) -> str:
     return ", ".join(f"{by_state[s]} {s.replace('_', ' ')}" for s in known) or "none"
 
 
-def _station_row(station: JSON) -> list[str]:
+def _station_row(station: RolloutStation) -> list[str]:
     state = station["state"].replace("_", " ")
     if station.get("direction") == "back" and station["state"] not in ("rolled_back", "failed", "timed_out"):
         state += " (back)"

@@ -6,15 +6,16 @@ import argparse
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from appliance.contract.ages import ago
 from appliance.contract.clock import synchronised
+from appliance.contract.shapes import Assignment, Event, Image, Station, Status
 
 JSON = dict[str, Any]
 
 
-def status(info: JSON, _: argparse.Namespace) -> None:
+def status(info: Status, _: argparse.Namespace) -> None:
     """Version, uptime, where stations reach it, how many stations are in each state; then its clock."""
     counts = ", ".join(f"{n} {state}" for state, n in sorted(info.get("counts", {}).items()) if n) or "no stations yet"
     where = info.get("station_url") or f"port {info.get('station_port')}"
@@ -24,7 +25,7 @@ def status(info: JSON, _: argparse.Namespace) -> None:
     print(clock_line(info))
 
 
-def clock_line(info: JSON) -> str:
+def clock_line(info: Status) -> str:
     """Whether the service's clock is synchronised, what it says, and its last step."""
     clock = info.get("clock") or {}
     says = f", it says {timestamp(clock['says'])}" if clock.get("says") is not None else ""
@@ -42,7 +43,7 @@ def clock_line(info: JSON) -> str:
 
 def stations(answer: JSON, _: argparse.Namespace) -> None:
     """The station list."""
-    found = answer["stations"]
+    found: list[Station] = answer["stations"]
     if not found:
         print("no stations yet: they appear here when they first check in")
         return
@@ -60,14 +61,14 @@ def station(found: JSON, _: argparse.Namespace) -> None:
         print(f"{key:<18} {shown}")
 
 
-def deleted_station(found: JSON, _: argparse.Namespace) -> None:
+def deleted_station(found: Station, _: argparse.Namespace) -> None:
     """What deleting a station did."""
     print(f"deleted {found['name']} ({found['mac']}) with its history; your own events about it are kept")
 
 
 def images(answer: JSON, _: argparse.Namespace) -> None:
     """The firmware library."""
-    found = answer["images"]
+    found: list[Image] = answer["images"]
     if not found:
         print("no firmware yet: add some with `stationmaster firmware import FILE`")
         return
@@ -84,19 +85,19 @@ def image(found: JSON, _: argparse.Namespace) -> None:
         print(f"{key:<12} {timestamp(value) if key == 'imported_at' else _plain(value)}")
 
 
-def imported(found: JSON, _: argparse.Namespace) -> None:
+def imported(found: Image, _: argparse.Namespace) -> None:
     """What an import stored."""
     print(f"imported {found['sha256'][:12]}  {found['chip']}  {found['project'] or '-'} {found['version'] or '-'}")
 
 
-def assigned(found: JSON, _: argparse.Namespace) -> None:
+def assigned(found: Assignment, _: argparse.Namespace) -> None:
     """What an assignment did."""
     print(f"assignment {found['id']}: {found['sha256'][:12]} to {_target(found)}")
 
 
 def assignments(answer: JSON, _: argparse.Namespace) -> None:
     """Every assignment."""
-    found = answer["assignments"]
+    found: list[Assignment] = answer["assignments"]
     if not found:
         print("no assignments: every station keeps the firmware it runs")
         return
@@ -131,16 +132,17 @@ def pushed(result: JSON, _: argparse.Namespace) -> None:
 
 def events(answer: JSON, _: argparse.Namespace) -> None:
     """Stored events, oldest first so the newest ends up next to the prompt."""
-    for event in reversed(answer["events"]):
+    listed: list[Event] = answer["events"]
+    for event in reversed(listed):
         print(event_line(event))
 
 
 def follow(event: JSON, args: argparse.Namespace) -> None:
     """Print one event as it happens: a line for people, a JSON object a line with --json."""
-    print(json.dumps(event, sort_keys=True) if args.json else event_line(event), flush=True)
+    print(json.dumps(event, sort_keys=True) if args.json else event_line(cast(Event, event)), flush=True)
 
 
-def event_line(event: JSON) -> str:
+def event_line(event: Event) -> str:
     """An event as one log line."""
     return f"{timestamp(event['at'])}  {event['kind']:<20} {event.get('message') or ''}".rstrip()
 
@@ -178,7 +180,7 @@ def same_mac(a: object, b: object) -> bool:
     return isinstance(a, str) and isinstance(b, str) and _hex(a) == _hex(b)
 
 
-def _station_row(s: JSON) -> list[str]:
+def _station_row(s: Station) -> list[str]:
     version = s["version"] or "-"
     # A station behind its assignment shows where it is heading.
     if s.get("assigned_version") and s["assigned_version"] != s["version"]:
@@ -195,7 +197,7 @@ def _station_row(s: JSON) -> list[str]:
     ]
 
 
-def _target(assignment: JSON) -> str:
+def _target(assignment: Assignment) -> str:
     return f"station {assignment['mac']}" if assignment.get("mac") else f"tag {assignment['tag']}"
 
 

@@ -10,6 +10,7 @@ from appliance.cli import views
 from appliance.cli.admin_commands import UsageError, leaf, positive_int, read_secret
 from appliance.contract.ages import ago
 from appliance.contract.client import AdminClient
+from appliance.contract.shapes import WifiNetwork, WifiRemoved
 
 
 def add_parsers(commands: Any) -> None:
@@ -67,7 +68,7 @@ async def _reveal(client: AdminClient, args: argparse.Namespace) -> Any:
 
 def show_networks(answer: dict[str, Any], _: argparse.Namespace) -> None:
     """The site's networks, the passphrase shown only as set or not."""
-    found = answer["networks"]
+    found: list[WifiNetwork] = answer["networks"]
     if not found:
         print("no site networks yet: add one with `stationmaster wifi add SSID`")
         return
@@ -84,7 +85,7 @@ def show_networks(answer: dict[str, Any], _: argparse.Namespace) -> None:
     views.table(["SSID", "PRIORITY", "PASSPHRASE", "FLAGS", "ADDED"], rows)
 
 
-def show_removed(answer: dict[str, Any], _: argparse.Namespace) -> None:
+def show_removed(answer: WifiRemoved, _: argparse.Namespace) -> None:
     """What a removal did."""
     short = answer["not_ready"]
     print(f"dropped {answer['removed']['ssid']}" + (f" (forced: {', '.join(short)} not ready)" if short else ""))

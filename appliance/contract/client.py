@@ -10,13 +10,33 @@ import tarfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import aiohttp
 
 from appliance import __version__
+from appliance.contract.errors import AdminError, ServiceUnavailable, refusal
+from appliance.contract.shapes import (
+    Alert,
+    Assignment,
+    Checkin,
+    Command,
+    Event,
+    Image,
+    Restart,
+    Rollout,
+    RolloutPlan,
+    RolloutSummary,
+    Rollup,
+    Station,
+    Status,
+    WifiNetwork,
+    WifiRemoved,
+)
 from appliance.contract.stream import CompactStream, plain_message, server_sent_events
+
+__all__ = ["JSON", "AdminClient", "AdminError", "ServiceUnavailable"]
 
 JSON = dict[str, Any]
 # Backups and restores move the whole firmware library: no total limit, only a stall limit.
@@ -25,30 +45,6 @@ _LONG = aiohttp.ClientTimeout(total=None, sock_read=600)
 _STREAMING = aiohttp.ClientTimeout(total=None, sock_read=45)
 # The socket is the address; the host name only fills the Host header.
 _BASE = "http://stationmaster"
-
-
-class AdminError(Exception):
-    """The service refused a request; `code` is stable, `message` is for people, `status` is the HTTP status."""
-
-    def __init__(self, code: str, message: str, status: int) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-
-
-class ServiceUnavailable(AdminError):
-    """No service answers on the socket (or it went away mid-request); the message says what to do."""
-
-    def __init__(self, socket_path: Path, reason: str | None = None) -> None:
-        super().__init__(
-            "unavailable",
-            reason
-            or f"no Stationmaster service is listening on {socket_path}; start one with `stationmaster serve`"
-            " or `systemctl start stationmaster` (or point to another with --admin-socket)",
-            0,
-        )
-        self.socket_path = socket_path
 
 
 class AdminClient:
@@ -74,9 +70,9 @@ class AdminClient:
             await self._session.close()
             self._session = None
 
-    async def status(self) -> JSON:
+    async def status(self) -> Status:
         """The service's version, uptime and station counts."""
-        return await self._call("GET", "/v1/status")
+        return cast(Status, await self._call("GET", "/v1/status"))
 
     async def lan(self) -> list[JSON]:
         """What mDNS shows on the site's LAN."""
@@ -91,7 +87,7 @@ class AdminClient:
             body["password"] = password
         return await self._call("POST", "/v1/lan/push", json=body, timeout=aiohttp.ClientTimeout(total=600))
 
-    # On-site USB onboarding (issue 5): the serial ports plugged into the appliance.
+    # On-site USB onboarding: the serial ports plugged into the appliance.
 
     async def usb_ports(self) -> list[JSON]:
         """Every USB serial port plugged in, with what answered on it and any job running."""
@@ -117,87 +113,87 @@ class AdminClient:
             body["ssid"] = ssid
         return await self._call("POST", "/v1/usb/wifi", json=body)
 
-    async def stations(self) -> list[JSON]:
+    async def stations(self) -> list[Station]:
         """Every station."""
-        return list((await self._call("GET", "/v1/stations"))["stations"])
+        return cast(list[Station], list((await self._call("GET", "/v1/stations"))["stations"]))
 
-    async def station(self, mac: str) -> JSON:
+    async def station(self, mac: str) -> Station:
         """One station."""
-        return await self._call("GET", f"/v1/stations/{_segment(mac)}")
+        return cast(Station, await self._call("GET", f"/v1/stations/{_segment(mac)}"))
 
-    async def checkins(self, mac: str, limit: int = 500) -> list[JSON]:
+    async def checkins(self, mac: str, limit: int = 500) -> list[Checkin]:
         """A station's check-in history, newest first."""
         answer = await self._call("GET", f"/v1/stations/{_segment(mac)}/checkins", params={"limit": limit})
-        return list(answer["checkins"])
+        return cast(list[Checkin], list(answer["checkins"]))
 
-    async def rename(self, mac: str, name: str) -> JSON:
+    async def rename(self, mac: str, name: str) -> Station:
         """Rename a station; returns it."""
-        return await self._call("POST", f"/v1/stations/{_segment(mac)}/rename", json={"name": name})
+        return cast(Station, await self._call("POST", f"/v1/stations/{_segment(mac)}/rename", json={"name": name}))
 
-    async def set_chip(self, mac: str, chip: str) -> JSON:
+    async def set_chip(self, mac: str, chip: str) -> Station:
         """Say which chip a station is; return the station."""
-        return await self._call("POST", f"/v1/stations/{_segment(mac)}/chip", json={"chip": chip})
+        return cast(Station, await self._call("POST", f"/v1/stations/{_segment(mac)}/chip", json={"chip": chip}))
 
-    async def tag(self, mac: str, add: list[str] | None = None, remove: list[str] | None = None) -> JSON:
+    async def tag(self, mac: str, add: list[str] | None = None, remove: list[str] | None = None) -> Station:
         """Add and remove tags; returns the station."""
         body = {"add": add or [], "remove": remove or []}
-        return await self._call("POST", f"/v1/stations/{_segment(mac)}/tags", json=body)
+        return cast(Station, await self._call("POST", f"/v1/stations/{_segment(mac)}/tags", json=body))
 
-    async def accept(self, mac: str) -> JSON:
+    async def accept(self, mac: str) -> Station:
         """Accept a pending station (it gets its token at its next check-in); returns it."""
-        return await self._call("POST", f"/v1/stations/{_segment(mac)}/accept")
+        return cast(Station, await self._call("POST", f"/v1/stations/{_segment(mac)}/accept"))
 
-    async def reject(self, mac: str) -> JSON:
+    async def reject(self, mac: str) -> Station:
         """Reject a station; returns it."""
-        return await self._call("POST", f"/v1/stations/{_segment(mac)}/reject")
+        return cast(Station, await self._call("POST", f"/v1/stations/{_segment(mac)}/reject"))
 
-    async def delete_station(self, mac: str) -> JSON:
+    async def delete_station(self, mac: str) -> Station:
         """Delete a station with everything that hangs off it; returns it as it was."""
-        return await self._call("DELETE", f"/v1/stations/{_segment(mac)}")
+        return cast(Station, await self._call("DELETE", f"/v1/stations/{_segment(mac)}"))
 
-    async def retire(self, mac: str) -> JSON:
+    async def retire(self, mac: str) -> Station:
         """Retire a station; returns it."""
-        return await self._call("POST", f"/v1/stations/{_segment(mac)}/retire")
+        return cast(Station, await self._call("POST", f"/v1/stations/{_segment(mac)}/retire"))
 
-    async def set_settings(self, mac: str, settings: JSON) -> JSON:
+    async def set_settings(self, mac: str, settings: JSON) -> Station:
         """Replace a station's settings object; returns the station."""
-        return await self._call("PUT", f"/v1/stations/{_segment(mac)}/settings", json=settings)
+        return cast(Station, await self._call("PUT", f"/v1/stations/{_segment(mac)}/settings", json=settings))
 
-    async def images(self) -> list[JSON]:
+    async def images(self) -> list[Image]:
         """Every firmware image."""
-        return list((await self._call("GET", "/v1/firmware"))["images"])
+        return cast(list[Image], list((await self._call("GET", "/v1/firmware"))["images"]))
 
-    async def image(self, prefix: str) -> JSON:
+    async def image(self, prefix: str) -> Image:
         """One image by a unique SHA-256 prefix."""
-        return await self._call("GET", f"/v1/firmware/{_segment(prefix)}")
+        return cast(Image, await self._call("GET", f"/v1/firmware/{_segment(prefix)}"))
 
     async def import_image(
         self, data: bytes, filename: str, *, project: str | None = None, version: str | None = None
-    ) -> JSON:
+    ) -> Image:
         """Upload an image file's bytes (project and version name an image without app description)."""
         headers = {"X-Filename": filename, "Content-Type": "application/octet-stream"}
         if project:
             headers["X-Firmware-Project"] = project
         if version:
             headers["X-Firmware-Version"] = version
-        return await self._call("POST", "/v1/firmware", data=data, headers=headers)
+        return cast(Image, await self._call("POST", "/v1/firmware", data=data, headers=headers))
 
     async def delete_image(self, prefix: str) -> None:
         """Delete an image that nothing is assigned (`conflict` otherwise)."""
         await self._call("DELETE", f"/v1/firmware/{_segment(prefix)}")
 
-    async def assignments(self) -> list[JSON]:
+    async def assignments(self) -> list[Assignment]:
         """Every assignment."""
-        return list((await self._call("GET", "/v1/assignments"))["assignments"])
+        return cast(list[Assignment], list((await self._call("GET", "/v1/assignments"))["assignments"]))
 
-    async def assign(self, image: str, *, station: str | None = None, tag: str | None = None) -> JSON:
+    async def assign(self, image: str, *, station: str | None = None, tag: str | None = None) -> Assignment:
         """Assign an image (a unique SHA-256 prefix) to a station or a tag; returns the assignment."""
         body: JSON = {"image": image}
         if station is not None:
             body["station"] = station
         if tag is not None:
             body["tag"] = tag
-        return await self._call("POST", "/v1/assignments", json=body)
+        return cast(Assignment, await self._call("POST", "/v1/assignments", json=body))
 
     async def unassign(self, assignment_id: int) -> None:
         """Remove an assignment."""
@@ -205,15 +201,15 @@ class AdminClient:
 
     async def events(
         self, *, mac: str | None = None, kind: str | None = None, limit: int = 100, before: int | None = None
-    ) -> list[JSON]:
+    ) -> list[Event]:
         """Stored events, newest first; `before` is an event id to page back from."""
         params: dict[str, str | int] = {"limit": limit}
         for key, value in (("mac", mac), ("kind", kind), ("before", before)):
             if value is not None:
                 params[key] = value
-        return list((await self._call("GET", "/v1/events", params=params))["events"])
+        return cast(list[Event], list((await self._call("GET", "/v1/events", params=params))["events"]))
 
-    # Onboarding (issue 5): bench bundles, and the site's Wi-Fi with its rotation.
+    # Onboarding: bench bundles, and the site's Wi-Fi with its rotation.
 
     async def make_bundle(
         self,
@@ -241,21 +237,21 @@ class AdminClient:
         """Cancel an awaiting bundle: its token stops working; returns the provision."""
         return await self._call("DELETE", f"/v1/onboarding/bundles/{quote(name, safe='')}")
 
-    async def wifi_networks(self) -> list[JSON]:
+    async def wifi_networks(self) -> list[WifiNetwork]:
         """The site's networks, passphrases masked."""
-        return list((await self._call("GET", "/v1/wifi"))["networks"])
+        return cast(list[WifiNetwork], list((await self._call("GET", "/v1/wifi"))["networks"]))
 
     async def add_wifi(
         self, ssid: str, psk: str, *, priority: int = 0, hidden: bool = False, fallback: bool = False
-    ) -> JSON:
+    ) -> WifiNetwork:
         """Add a site network (every accepted station's config gains it); returns it, masked."""
         body = {"ssid": ssid, "psk": psk, "priority": priority, "hidden": hidden, "fallback": fallback}
-        return await self._call("POST", "/v1/wifi", json=body)
+        return cast(WifiNetwork, await self._call("POST", "/v1/wifi", json=body))
 
-    async def remove_wifi(self, ssid: str, *, override: bool = False) -> JSON:
+    async def remove_wifi(self, ssid: str, *, override: bool = False) -> WifiRemoved:
         """Drop a site network; refused (`conflict`, naming who is not ready) unless every station holds the rest."""
         params = {"ssid": ssid, "override": "1" if override else "0"}
-        return await self._call("DELETE", "/v1/wifi", params=params)
+        return cast(WifiRemoved, await self._call("DELETE", "/v1/wifi", params=params))
 
     async def reveal_wifi(self, ssid: str) -> str:
         """A network's passphrase (the service records that it was shown)."""
@@ -307,7 +303,7 @@ class AdminClient:
         except FileNotFoundError as exc:
             raise self._unavailable(exc) from None
 
-    # Commands and station health (issue 6)
+    # Commands and station health
 
     async def send_command(
         self,
@@ -317,88 +313,93 @@ class AdminClient:
         *,
         ttl_s: float | None = None,
         force: bool = False,
-    ) -> JSON:
+    ) -> Command:
         """Queue a command for a station (delivered at its next check-in); `force` past the critical tag."""
         body: JSON = {"station": mac, "kind": kind, "args": args or {}, "force": force}
         if ttl_s is not None:
             body["ttl_s"] = ttl_s
-        return await self._call("POST", "/v1/commands", json=body)
+        return cast(Command, await self._call("POST", "/v1/commands", json=body))
 
-    async def commands(self, *, station: str | None = None, open_only: bool = False, limit: int = 200) -> list[JSON]:
+    async def commands(self, *, station: str | None = None, open_only: bool = False, limit: int = 200) -> list[Command]:
         """Commands newest first, of one station or all, the unfinished only if asked."""
         params: dict[str, str | int] = {"limit": limit}
         if station is not None:
             params["station"] = station
         if open_only:
             params["open"] = 1
-        return list((await self._call("GET", "/v1/commands", params=params))["commands"])
+        return cast(list[Command], list((await self._call("GET", "/v1/commands", params=params))["commands"]))
 
-    async def command(self, command_id: int) -> JSON:
+    async def command(self, command_id: int) -> Command:
         """One command."""
-        return await self._call("GET", f"/v1/commands/{int(command_id)}")
+        return cast(Command, await self._call("GET", f"/v1/commands/{int(command_id)}"))
 
-    async def cancel_command(self, command_id: int) -> JSON:
+    async def cancel_command(self, command_id: int) -> Command:
         """Cancel a command the station has not finished; returns it."""
-        return await self._call("POST", f"/v1/commands/{int(command_id)}/cancel")
+        return cast(Command, await self._call("POST", f"/v1/commands/{int(command_id)}/cancel"))
 
-    async def alerts(self, *, all_kept: bool = False, station: str | None = None) -> list[JSON]:
+    async def alerts(self, *, all_kept: bool = False, station: str | None = None) -> list[Alert]:
         """Open alerts newest first (cleared ones too with `all_kept`)."""
         params: dict[str, str | int] = {}
         if all_kept:
             params["all"] = 1
         if station is not None:
             params["station"] = station
-        return list((await self._call("GET", "/v1/alerts", params=params))["alerts"])
+        return cast(list[Alert], list((await self._call("GET", "/v1/alerts", params=params))["alerts"]))
 
-    async def clear_alert(self, alert_id: int) -> JSON:
+    async def clear_alert(self, alert_id: int) -> Alert:
         """Dismiss an open alert; returns it."""
-        return await self._call("POST", f"/v1/alerts/{int(alert_id)}/clear")
+        return cast(Alert, await self._call("POST", f"/v1/alerts/{int(alert_id)}/clear"))
 
-    async def restarts(self, mac: str, limit: int = 100) -> list[JSON]:
+    async def restarts(self, mac: str, limit: int = 100) -> list[Restart]:
         """A station's restarts with their causes, newest first."""
         answer = await self._call("GET", f"/v1/stations/{_segment(mac)}/restarts", params={"limit": limit})
-        return list(answer["restarts"])
+        return cast(list[Restart], list(answer["restarts"]))
 
-    async def rollups(self, mac: str, span: str = "hour", limit: int = 500) -> list[JSON]:
+    async def rollups(self, mac: str, span: str = "hour", limit: int = 500) -> list[Rollup]:
         """A station's history summarised by `hour` or `day`, newest first."""
         params: dict[str, str | int] = {"span": span, "limit": limit}
         answer = await self._call("GET", f"/v1/stations/{_segment(mac)}/rollups", params=params)
-        return list(answer["rollups"])
+        return cast(list[Rollup], list(answer["rollups"]))
 
-    # Rollouts (issue 6): docs/admin-api.md, "Rollouts".
+    # Rollouts: docs/admin-api.md, "Rollouts".
 
-    async def rollouts(self) -> list[JSON]:
+    async def rollouts(self) -> list[RolloutSummary]:
         """Every rollout, newest first, with its counts."""
-        return list((await self._call("GET", "/v1/rollouts"))["rollouts"])
+        return cast(list[RolloutSummary], list((await self._call("GET", "/v1/rollouts"))["rollouts"]))
 
-    async def rollout(self, rollout_id: int) -> JSON:
+    async def rollout(self, rollout_id: int) -> Rollout:
         """One rollout with its waves and every station's state and reason."""
-        return await self._call("GET", f"/v1/rollouts/{int(rollout_id)}")
+        return cast(Rollout, await self._call("GET", f"/v1/rollouts/{int(rollout_id)}"))
 
     async def start_rollout(
         self, image: str, *, target: JSON | None = None, waves: list[int | str] | None = None, **settings: Any
-    ) -> JSON:
+    ) -> Rollout:
         """Start a rollout of an image (a unique SHA-256 prefix); settings: soak_s, timeout_s, min_rssi, ..."""
-        return await self._call("POST", "/v1/rollouts", json=_rollout_body(image, target, waves, settings))
+        return cast(
+            Rollout, await self._call("POST", "/v1/rollouts", json=_rollout_body(image, target, waves, settings))
+        )
 
     async def plan_rollout(
         self, image: str, *, target: JSON | None = None, waves: list[int | str] | None = None, **settings: Any
-    ) -> JSON:
+    ) -> RolloutPlan:
         """What start_rollout would do with the same arguments (stations, waves, settings), without starting."""
-        return await self._call("POST", "/v1/rollouts/plan", json=_rollout_body(image, target, waves, settings))
+        return cast(
+            RolloutPlan,
+            await self._call("POST", "/v1/rollouts/plan", json=_rollout_body(image, target, waves, settings)),
+        )
 
-    async def rollout_action(self, rollout_id: int, action: str) -> JSON:
+    async def rollout_action(self, rollout_id: int, action: str) -> Rollout:
         """pause, resume, cancel or rollback a rollout; returns it."""
         if action not in ("pause", "resume", "cancel", "rollback"):
             raise ValueError(f"no rollout action {action!r}")
-        return await self._call("POST", f"/v1/rollouts/{int(rollout_id)}/{action}")
+        return cast(Rollout, await self._call("POST", f"/v1/rollouts/{int(rollout_id)}/{action}"))
 
-    async def approve_rollout(self, rollout_id: int, stations: list[str] | None = None) -> JSON:
+    async def approve_rollout(self, rollout_id: int, stations: list[str] | None = None) -> Rollout:
         """Approve updating these critical stations of a rollout (None: every critical one); returns it."""
         body: JSON = {"all": True} if stations is None else {"stations": stations}
-        return await self._call("POST", f"/v1/rollouts/{int(rollout_id)}/approve", json=body)
+        return cast(Rollout, await self._call("POST", f"/v1/rollouts/{int(rollout_id)}/approve", json=body))
 
-    # Backup and restore (issue 7).
+    # Backup and restore.
 
     async def backup(self, target: Path, *, include_secrets: bool = False) -> JSON:
         """Have the service write a backup and save it at `target` (whole or not at all); returns its path and size.
@@ -442,7 +443,7 @@ class AdminClient:
             headers = {"Content-Type": "application/gzip", "Content-Length": str(size)}
             return await self._call("POST", "/v1/restore", data=body, headers=headers, timeout=_LONG)
 
-    # The upstream release feed (issue 7).
+    # The upstream release feed.
 
     async def feed(self) -> JSON:
         """The feed this site follows, its uplink byte counter and its refusals."""
@@ -528,7 +529,7 @@ async def _raise_for_error(answer: aiohttp.ClientResponse) -> None:
             f" this one ({__version__}); update it to use this",
             answer.status,
         )
-    raise AdminError(code, message, answer.status)
+    raise refusal(code, message, answer.status)
 
 
 # What aiohttp answers for a path or a method no route has (the service's own 404s name what is missing).

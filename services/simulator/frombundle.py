@@ -24,7 +24,7 @@ import aiohttp
 from zeroconf import AddressResolverIPv4, IPVersion  # type: ignore[attr-defined]
 from zeroconf.asyncio import AsyncZeroconf
 
-from services.lan.interfaces import ipv4_addresses
+from services.core.interfaces import ipv4_addresses
 from services.simulator.nvsread import NvsError, read_namespace
 from services.simulator.station import SimulatedStation
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import aiohttp
 
-from services.errors import InvalidImage
-from services.firmware.image import inspect_image
-from services.models import STATION_STATUSES
+from services.core.errors import InvalidImage
+from services.core.models import STATION_STATUSES
+from services.domain.firmware.image import inspect_image
 from services.simulator.answers import ContractError, TokenRefused, json_answer
 from services.simulator.behaviour import HEALTHY, Behaviour
 from services.simulator.commands import carried_commands, obey, reset_code

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from appliance.contract.client import AdminClient, AdminError
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.imagefactory import build_image
 
 MAC = "24:0A:C4:00:00:07"

@@ -12,8 +12,8 @@ import pytest
 
 from appliance.contract.client import AdminClient, AdminError
 from appliance.contract.stream import CompactStream
-from services.admin_api import resume
-from services.service import StationmasterService
+from services.adapters.admin_api import resume
+from services.root.service import StationmasterService
 
 A, B = "24:0A:C4:00:00:01", "24:0A:C4:00:00:02"
 Message = dict[str, Any]

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from appliance.contract.client import AdminClient, AdminError
-from services.backup.archive import archive_name
-from services.backup.secrets import SECRET_TABLES
-from services.service import REGISTRY_FILE
+from services.domain.backup.archive import archive_name
+from services.domain.backup.secrets import SECRET_TABLES
+from services.root.service import REGISTRY_FILE
 from services.simulator import SimulatedFleet
 from tests.conftest import ServeProcess
 from tests.imagefactory import build_image
@@ -159,7 +159,7 @@ async def test_the_cli_backs_up_and_restores(busy_site: tuple[ServeProcess, Simu
 
 def test_every_secret_looking_column_is_in_a_secret_table(tmp_path: Path) -> None:
     """A migration that adds a password or key column must name its table in SECRET_TABLES."""
-    from services.registry.database import migration_scripts
+    from services.store.registry.database import migration_scripts
 
     db = sqlite3.connect(tmp_path / "schema.sqlite3")
     for _, _, sql in migration_scripts():

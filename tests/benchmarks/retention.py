@@ -31,9 +31,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from services.fleet.journal import Journal
-from services.fleet.retention import prune_once
-from services.service import REGISTRY_FILE, StationmasterService
+from services.domain.fleet.retention import prune_once
+from services.root.service import REGISTRY_FILE, StationmasterService
+from services.store.journal import Journal
 from tests.conftest import make_settings
 from tests.stationkit import station_key
 

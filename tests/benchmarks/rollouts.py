@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from appliance.contract.client import AdminClient
-from services.service import REGISTRY_FILE
+from services.root.service import REGISTRY_FILE
 from services.simulator import Behaviour, SimulatedFleet
 from tests.benchmarks.procstats import cpu_seconds, written_bytes
 from tests.conftest import ServeProcess

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.conftest import make_settings
 from tests.stationkit import station_key
 from tests.stock_clients import esp8266_httpupdate_headers
@@ -30,7 +30,6 @@ async def round_trips() -> list[tuple[str, float, float]]:
             aiohttp.ClientSession(service.station_url) as http,
             AdminClient(service.settings.admin_socket) as admin,
         ):
-            assert service.registry is not None
             db = service.registry.db
             counted: list[tuple[str, float, float]] = []
 

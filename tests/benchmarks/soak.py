@@ -25,7 +25,7 @@ from appliance.memory import TRIM_INTERVAL_S
 from services.simulator import SimulatedFleet
 from services.simulator.identity import SIM_CHIPS, SIM_PROJECT
 from tests.benchmarks.procstats import cpu_seconds, machine, rss_mib, written_bytes
-from tests.conftest import ServeProcess
+from tests.conftest import ServeProcess, loose
 from tests.imagefactory import build_image
 
 TOLERANCE = 0.10
@@ -47,10 +47,10 @@ async def accept_as_they_come(socket: Path) -> None:
         async for message in admin.stream_events():
             if message["kind"] == "station_discovered":
                 await admit(
-                    message["mac"], message["data"].get("chip") or (await admin.station(message["mac"]))["chip"]
+                    message["mac"], message["data"].get("chip") or loose(await admin.station(message["mac"]))["chip"]
                 )
             elif message["kind"] == "stream_gap":
-                for station in await admin.stations():
+                for station in map(loose, await admin.stations()):
                     if station["status"] == "pending":
                         await admit(station["mac"], station["chip"])
 

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from appliance.contract import AdminClient, AdminError, ServiceUnavailable
+from tests.conftest import loose
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ServerFactory = Callable[[list[tuple[str, str, Handler]]], Awaitable[Path]]
@@ -115,7 +116,7 @@ async def test_a_typed_mac_cannot_escape_its_path_segment(unix_server: ServerFac
 
     path = await unix_server([("GET", "/v1/stations/{mac}", show)])
     async with AdminClient(path) as client:
-        answer = await client.station("AA:BB?limit=1")
+        answer = loose(await client.station("AA:BB?limit=1"))
     assert seen == ["AA:BB?limit=1"]
     assert answer["query"] == {}
 

@@ -7,7 +7,7 @@ import json
 import aiohttp
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.cli.test_exit_codes import stationmaster
 from tests.stationkit import accepted, check_in
 

@@ -9,7 +9,7 @@ import pytest
 
 from appliance.cli.rollout_commands import duration
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.cli.test_exit_codes import stationmaster
 from tests.imagefactory import build_image
 

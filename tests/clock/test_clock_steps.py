@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 
 from appliance.contract.client import AdminClient
-from services.service import REGISTRY_FILE
+from services.root.service import REGISTRY_FILE
 from services.simulator import Behaviour, SimulatedFleet
 from tests.clock.faketime import WallClock, library
-from tests.conftest import ServeProcess, stationmaster_command, synchronised_flag
+from tests.conftest import ServeProcess, loose, stationmaster_command, synchronised_flag
 from tests.rollouts.conftest import EventTap, accepted_fleet, by_mac, images, open_tap
 
 pytestmark = [
@@ -189,7 +189,7 @@ def _last_seen(serve: ServeProcess, mac: str) -> float:
 
 async def _command(serve: ServeProcess, command_id: int) -> dict[str, Any]:
     async with AdminClient(serve.socket) as admin:
-        return await admin.command(command_id)
+        return loose(await admin.command(command_id))
 
 
 def _rows(serve: ServeProcess) -> dict[str, list[tuple[int, float]]]:

@@ -8,9 +8,9 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from services.clock import DAY, ClockTrust, Timeline, aim
-from services.registry.database import migrate
-from services.registry.stamps import DEADLINES, PAST, redate
+from services.domain.clock import DAY, ClockTrust, Timeline, aim
+from services.store.registry.database import migrate
+from services.store.registry.stamps import DEADLINES, PAST, redate
 
 NOW = 1_800_000_000.0
 

@@ -32,7 +32,7 @@ What is checked, and how a claim is recognised:
 - Paths (paths.py). Every relative link's file exists, and its `#anchor` is a heading there (GitHub's anchors); a span
   that is a repository path (its first segment a top-level entry: `tests/hostile/`, `.ci/run`,
   `tests/stock_clients.py::name`) exists (and defines `name`); a dotted name under appliance, services,
-  tui or tests (`services.health.raise_alert`, `-m tests.benchmarks.retention`) imports; each directory
+  tui or tests (`services.domain.health.raise_alert`, `-m tests.benchmarks.retention`) imports; each directory
   line of the layout block (`deploy/   …`) exists; and a repository script run directly (the first word of
   a shell line, or of a span that gives it arguments or `sudo `) is executable, in git's index too.
 
@@ -50,7 +50,7 @@ from pathlib import Path
 import pytest
 
 from appliance.cli.main import build_parser
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.conftest import make_settings
 from tests.docs.commands import check_command_lines
 from tests.docs.markdown import DOCS, ROOT, Document, read
@@ -129,7 +129,7 @@ DRIFTED = """\
 `[http] port = "eighty"`; `[http] host = "10.0.0.1"` (the default); `weak_signal_dbm` (-70 dBm).
 
 See [the contract](missing.md), [a heading](#no-such-heading), `tests/nowhere.py`, `tests/stock_clients.py::nothing`
-and `services.health.nothing`.
+and `services.domain.health.nothing`.
 
 ```sh
 sudo deploy/common.sh --now
@@ -161,7 +161,7 @@ CAUGHT = (
     "has no heading #no-such-heading",
     "tests/nowhere.py does not exist",
     "tests/stock_clients.py defines no nothing",
-    "services.health has no nothing",
+    "services.domain.health has no nothing",
     "tests.benchmarks has no nothing",
     "deploy/common.sh is run directly but is not executable",
 )

@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 
 from appliance.contract.client import AdminClient, AdminError
-from services.service import FIRMWARE_DIR, REGISTRY_FILE
+from services.root.service import FIRMWARE_DIR, REGISTRY_FILE
 from tests.conftest import ServeProcess, stationmaster_command
 from tests.imagefactory import build_image
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from appliance.contract.client import AdminClient
-from services.service import REGISTRY_FILE
+from services.root.service import REGISTRY_FILE
 from services.simulator import SimulatedFleet
 from tests.conftest import ServeProcess
 

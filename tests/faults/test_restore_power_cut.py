@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from appliance.contract.client import AdminClient
-from services.service import REGISTRY_FILE
+from services.root.service import REGISTRY_FILE
 from tests.conftest import ServeProcess
 from tests.faults.killpoints import environment, steps
 from tests.stationkit import accepted, check_in

@@ -11,9 +11,9 @@ from esptool.targets import CHIP_DEFS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.chips import CHIPS
-from services.errors import InvalidImage
-from services.firmware.image import CHIP_BY_IMAGE_ID, inspect_image
+from services.core.chips import CHIPS
+from services.core.errors import InvalidImage
+from services.domain.firmware.image import CHIP_BY_IMAGE_ID, inspect_image
 from tests.imagefactory import (
     ARDUINO_APP_AT,
     ARDUINO_CRC_AT,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from services.errors import InvalidInput, StorageFull
-from services.firmware.store import FirmwareStore
+from services.core.errors import InvalidInput, StorageFull
+from services.domain.firmware.store import FirmwareStore
 from tests.imagefactory import build_image
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +28,7 @@ def run_child(code: str, root: Path) -> subprocess.CompletedProcess[str]:
     """Run `code` in a fresh interpreter with `store` open on `root`: a process that can really die."""
     prelude = (
         "from pathlib import Path\n"
-        "from services.firmware.store import FirmwareStore\n"
+        "from services.domain.firmware.store import FirmwareStore\n"
         f"store = FirmwareStore(Path({str(root)!r}))\n"
     )
     return subprocess.run(
@@ -155,7 +155,7 @@ def test_a_kernel_file_size_limit_is_storage_full_too(tmp_path: Path) -> None:
     child = run_child(
         """
         import resource, signal
-        from services.errors import StorageFull
+        from services.core.errors import StorageFull
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
         try:

@@ -9,10 +9,10 @@ import aiohttp
 import pytest
 
 from appliance.contract.client import AdminClient, AdminError
-from services.fleet.journal import EventLog, Journal
-from services.health import Presence, raise_alert, station_state
-from services.service import StationmasterService
-from tests.conftest import make_settings
+from services.domain.health import Presence, raise_alert, station_state
+from services.root.service import StationmasterService
+from services.store.journal import EventLog, Journal
+from tests.conftest import loose, make_settings
 from tests.stationkit import accepted, check_in, event_stream, next_event
 
 MAC = "24:0A:C4:00:00:21"
@@ -38,7 +38,7 @@ async def test_a_weak_signal_raises_an_alert_after_three_readings_and_a_good_one
         cleared = await next_event(events, "alert_cleared")
         assert cleared["data"]["alert"] == "weak_signal"
     assert await admin.alerts() == []
-    [kept] = await admin.alerts(all_kept=True)
+    [kept] = map(loose, await admin.alerts(all_kept=True))
     assert kept["cleared_message"].endswith("signal back to -71 dBm")
 
 

@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 
 from appliance.contract.client import AdminClient
-from services.health.resets import CAUSES, ESP32_RESET_REASONS, ESP8266_RESET_REASONS, normalise_restart
+from services.domain.health.resets import CAUSES, ESP32_RESET_REASONS, ESP8266_RESET_REASONS, normalise_restart
 
 # (what happened, ESP8266 rst_info.reason, ESP32 esp_reset_reason_t, the word both must map to)
 SHARED = [

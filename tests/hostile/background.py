@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.service import REGISTRY_FILE, StationmasterService
+from services.root.service import REGISTRY_FILE, StationmasterService
 from tests.conftest import make_settings
 
 # What a refused request must leave as it was: every table (a migration's new ones too) but `transfers`:

@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.service import FIRMWARE_DIR, REGISTRY_FILE
+from services.root.service import FIRMWARE_DIR, REGISTRY_FILE
 
 # Written by anything the service does while it runs (check-ins of the stations still polling, the retention's
 # downloads log): compared apart, or not at all.

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from services.firmware.image import inspect_image
+from services.domain.firmware.image import inspect_image
 from tests.hostile.background import BackgroundService, raw_request, request
 from tests.hostile.strategies import (
     ENCODINGS,

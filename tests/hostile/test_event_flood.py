@@ -18,8 +18,8 @@ import aiohttp
 import pytest
 
 from appliance.contract.client import AdminClient
-from services.fleet.allowance import PER_STATION, WITHOUT_TOKEN
-from services.service import REGISTRY_FILE
+from services.domain.fleet.allowance import PER_STATION, WITHOUT_TOKEN
+from services.root.service import REGISTRY_FILE
 from tests.conftest import ServeProcess, serving
 from tests.imagefactory import build_image
 from tests.stationkit import accepted

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from appliance.contract.client import AdminClient, AdminError
-from services.releases.keys import generate_key, public_key_of
+from services.domain.releases.keys import generate_key, public_key_of
 from tests.conftest import ServeProcess, serving, stationmaster_command
 from tests.hostile.sitestate import capture
 from tests.imagefactory import build_image

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from appliance.contract.client import AdminClient
-from services.service import REGISTRY_FILE, StationmasterService
+from services.root.service import REGISTRY_FILE, StationmasterService
 from tests.conftest import ServeProcess, make_settings, serving, stationmaster_command
 from tests.hostile.sitestate import capture
 from tests.imagefactory import build_image

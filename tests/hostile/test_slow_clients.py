@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.conftest import ServeProcess, make_settings
 from tests.imagefactory import build_image
 from tests.stock_clients import esp32_httpupdate_headers

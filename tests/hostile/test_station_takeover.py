@@ -17,9 +17,9 @@ import aiohttp
 import pytest
 
 from appliance.contract.client import AdminClient
-from services.fleet.tokens import hash_token
-from services.onboarding.nvs import NAMESPACE
-from services.service import StationmasterService
+from services.core.tokens import hash_token
+from services.domain.onboarding.nvs import NAMESPACE
+from services.root.service import StationmasterService
 from services.simulator.behaviour import Behaviour
 from services.simulator.station import SimulatedStation
 from tests.conftest import ServeProcess, make_settings, serving

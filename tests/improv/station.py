@@ -4,7 +4,7 @@ It follows esphome/esphome `esphome/components/improv_serial/improv_serial_compo
 `parse_improv_serial_byte_`, `parse_improv_payload_`, `set_state_`, `set_error_`, `send_response_`,
 `on_wifi_connect_timeout_`; the copies read are named in docs/ota-clients.md) on the library ESPHome pins,
 improv-wifi/sdk-cpp 1.2.4 `src/improv.cpp` (`parse_improv_serial_byte`, `parse_improv_data`,
-`build_rpc_response`). It is built apart from services.improv on purpose and keeps the device's quirks:
+`build_rpc_response`). It is built apart from services.adapters.improv on purpose and keeps the device's quirks:
 
 - every RPC result carries one 0x00 after its strings, counted in the packet's length (`build_rpc_response`
   called without checksum reserves the checksum byte and leaves it zero);

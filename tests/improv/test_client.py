@@ -11,8 +11,8 @@ from typing import TypeVar
 import pytest
 import serial
 
-from services.improv import ImprovClient, ImprovFailed, ImprovState, ProvisionResult
-from services.usb.ports import open_quietly
+from services.adapters.improv import ImprovClient, ImprovFailed, ImprovState, ProvisionResult
+from services.adapters.usb.ports import open_quietly
 from tests.improv.station import (
     CURRENT_STATE,
     DEVICE_INFO,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.errors import InvalidInput
-from services.improv import protocol
-from services.improv.protocol import Command, PacketReader, PacketType
+from services.adapters.improv import protocol
+from services.adapters.improv.protocol import Command, PacketReader, PacketType
+from services.core.errors import InvalidInput
 from tests.improv.station import frame, result
 
 

@@ -6,8 +6,8 @@ import os
 import select
 import time
 
-from services.improv import protocol
-from services.improv.protocol import Command, PacketReader, PacketType
+from services.adapters.improv import protocol
+from services.adapters.improv.protocol import Command, PacketReader, PacketType
 from tests.improv.station import CURRENT_STATE, DEVICE_INFO, ImprovStation, improv_station, result
 
 

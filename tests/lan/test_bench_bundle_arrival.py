@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.contract.client import AdminClient
-from tests.conftest import stationmaster_command
+from tests.conftest import loose, stationmaster_command
 from tests.lan.conftest import ApplianceInNamespace
 from tests.lan.netns import ScratchLan
 from tests.onboarding.cli import stationmaster
@@ -57,7 +57,7 @@ async def _sta2_arrives(socket: Path, bundle: Path, ns: str) -> tuple[dict[str, 
         station = await _station_boots_from(bundle, ns)
         try:
             event = await asyncio.wait_for(arrived, 45)
-            found = await client.station(str(event["mac"]))
+            found = loose(await client.station(str(event["mac"])))
         finally:
             station.terminate()
             _, err = await station.communicate()

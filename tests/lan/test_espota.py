@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.lan.espota import LEGACY_SCHEME, MD5_SCHEME, PBKDF2_SCHEME, PushFailed, push_image
+from services.adapters.lan.espota import LEGACY_SCHEME, MD5_SCHEME, PBKDF2_SCHEME, PushFailed, push_image
 from tests.imagefactory import build_image
 from tests.lan.espota_station import OtaStation
 

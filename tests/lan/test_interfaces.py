@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.lan.interfaces import served, why_unannounced
+from services.core.interfaces import served, why_unannounced
 
 PRESENT = ["10.0.0.5", "192.168.4.1"]
 

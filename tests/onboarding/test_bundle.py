@@ -16,8 +16,8 @@ import pytest
 from esptool.bin_image import LoadFirmwareImage
 
 from appliance.contract.client import AdminClient, AdminError
-from services.onboarding.nvs import NAMESPACE
-from services.service import StationmasterService
+from services.domain.onboarding.nvs import NAMESPACE
+from services.root.service import StationmasterService
 from tests.imagefactory import build_image
 from tests.nvsformat import read_partition
 from tests.onboarding.cli import Ran, stationmaster

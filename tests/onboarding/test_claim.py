@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.onboarding.cli import stationmaster
 from tests.stationkit import station_key
 from tui.onboarding import ROADS

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from services.errors import InvalidInput
-from services.models import SiteNetwork
-from services.onboarding.nvs import NAMESPACE, StationSettings, build_nvs_image
+from services.core.errors import InvalidInput
+from services.core.models import SiteNetwork
+from services.domain.onboarding.nvs import NAMESPACE, StationSettings, build_nvs_image
 from tests.nvsformat import NvsFormatError, read_partition
 
 CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "station-contract.md"

@@ -8,12 +8,12 @@ import aiohttp
 import pytest
 
 from appliance.contract.client import AdminClient
-from services.errors import Conflict, InvalidInput, NotFound
-from services.fleet.journal import Journal
-from services.onboarding.nvs import NAMESPACE
-from services.onboarding.provisioning import ApplianceReach, Provisioned, Provisioning
-from services.service import StationmasterService
-from services.sitewifi import SiteWifi
+from services.core.errors import Conflict, InvalidInput, NotFound
+from services.domain.onboarding.nvs import NAMESPACE
+from services.domain.onboarding.provisioning import ApplianceReach, Provisioned, Provisioning
+from services.domain.sitewifi import SiteWifi
+from services.root.service import StationmasterService
+from services.store.journal import Journal
 from tests.imagefactory import build_image
 from tests.nvsformat import read_partition
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from services.errors import InvalidInput
-from services.registry import Database, MigrationError
-from services.registry import database as database_module
-from services.registry.database import migration_scripts
+from services.core.errors import InvalidInput
+from services.store.registry import Database, MigrationError
+from services.store.registry import database as database_module
+from services.store.registry.database import migration_scripts
 
 
 async def test_a_new_registry_is_migrated_to_the_latest_version_in_wal_mode(tmp_path: Path) -> None:

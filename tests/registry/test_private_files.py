@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from services.registry import Database
+from services.store.registry import Database
 
 
 def mode(path: Path) -> int:

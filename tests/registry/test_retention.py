@@ -8,9 +8,9 @@ import aiohttp
 import aiosqlite
 
 from appliance.contract.client import AdminClient
-from services.fleet.journal import Journal
-from services.fleet.retention import RetentionPolicy, prune_once
-from services.service import StationmasterService
+from services.domain.fleet.retention import RetentionPolicy, prune_once
+from services.root.service import StationmasterService
+from services.store.journal import Journal
 
 MAC = "24:0A:C4:00:00:09"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from appliance.contract.client import AdminClient, ServiceUnavailable
+from appliance.contract.shapes import Status
 from appliance.remote import ForwardError, SshForward, parse_destination, ssh_program
 from tests.remote.conftest import Site, needs_a_site
 from tests.remote.sshd import APPLIANCE_SOCKET
@@ -139,7 +140,7 @@ def test_a_forward_that_cannot_be_made_says_why(quick_site: Site) -> None:
     assert not forward.local_socket.parent.exists()
 
 
-async def answered(client: AdminClient, within: float = 30.0) -> dict[str, object]:
+async def answered(client: AdminClient, within: float = 30.0) -> Status:
     """The status, once the forward answers again (a new ssh has no event to await: ask until it answers)."""
     deadline = time.monotonic() + within
     while True:

@@ -9,7 +9,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.remote.relay import SocketRelay
 from tests.tui.test_app import MACS, check_in, populated, until
 from tui.app import StationmasterApp

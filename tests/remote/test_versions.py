@@ -14,10 +14,10 @@ from textual.widgets import Static
 from appliance.contract import version
 from appliance.contract.client import AdminClient
 from appliance.contract.stream import CompactStream
-from services.admin_api.keys import BUS
-from services.admin_api.stream import event_stream
-from services.eventbus import EventBus
-from services.service import StationmasterService
+from services.adapters.admin_api.keys import BUS
+from services.adapters.admin_api.stream import event_stream
+from services.core.eventbus import EventBus
+from services.root.service import StationmasterService
 from tests.tui.test_app import until
 from tui import remote
 from tui.app import StationmasterApp

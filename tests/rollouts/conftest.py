@@ -118,6 +118,6 @@ async def images(admin: AdminClient) -> tuple[str, str]:
     return old["sha256"], new["sha256"]
 
 
-def by_mac(rollout: Message) -> dict[str, Message]:
+def by_mac(rollout: Mapping[str, Any]) -> dict[str, Message]:
     """A rollout's stations by MAC."""
     return {s["mac"]: s for s in rollout["stations"]}

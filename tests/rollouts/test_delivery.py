@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from services.simulator import Behaviour
+from tests.conftest import loose
 from tests.rollouts.conftest import EventTap, accepted_fleet, by_mac, images
 
 WEAK = Behaviour(signal_dbm=-85)
@@ -26,7 +27,7 @@ async def test_a_weak_link_is_held_back_and_a_critical_station_waits_for_approva
         assert "below the -75 dBm an update needs" in held[weak]
         assert held[critical].startswith("critical: waits for the admin's approval")
         await tap.first("rollout_waiting", rollout=rollout_id)
-        waiting = await admin.rollout(rollout_id)
+        waiting = loose(await admin.rollout(rollout_id))
         assert waiting["state"] == "running"
         assert waiting["reason"].startswith("waiting for 2 held station(s)")
         assert (await admin.station(weak))["ota_note"] == held[weak], "the admin sees why on the station too"

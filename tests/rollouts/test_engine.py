@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
-from services.errors import Conflict
-from services.eventbus import EventBus
-from services.firmware.store import FirmwareStore
-from services.fleet import Administration, FirmwareLibrary, FirmwareOffers, Journal, OtaRequest, ReportPolicy
-from services.fleet.journal import EventLog
-from services.fleet.reports import StationReports
-from services.registry import Registry
-from services.registry.history import finish_transfer, start_transfer
-from services.rollouts.actions import RolloutActions
-from services.rollouts.engine import RolloutEngine
-from services.rollouts.model import RolloutSettings
+from services.core.errors import Conflict
+from services.core.eventbus import EventBus
+from services.core.rollout_model import RolloutSettings
+from services.domain.firmware.store import FirmwareStore
+from services.domain.fleet import Administration, FirmwareLibrary, FirmwareOffers, Journal, OtaRequest, ReportPolicy
+from services.domain.fleet.reports import StationReports
+from services.domain.rollouts.actions import RolloutActions
+from services.domain.rollouts.engine import RolloutEngine
+from services.store.journal import EventLog
+from services.store.registry import Registry
+from services.store.registry.history import finish_transfer, start_transfer
 from tests.imagefactory import build_image
 
 MACS = ["02:AA:00:00:00:01", "02:AA:00:00:00:02", "02:AA:00:00:00:03"]

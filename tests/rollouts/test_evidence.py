@@ -4,7 +4,7 @@ joined with the station's check-ins, never from what the station claims."""
 from __future__ import annotations
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from services.simulator import Behaviour
 from tests.imagefactory import build_image
 from tests.rollouts.conftest import EventTap, accepted_fleet, by_mac

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.conftest import ServeProcess
 from tests.rollouts.conftest import EventTap, accepted_fleet, by_mac, images, open_tap
 

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from services.errors import InvalidInput
-from services.rollouts.evidence import Seen, Transfer, after_checkin, at_deadline, has_restarted, is_crash
-from services.rollouts.gates import hold_reason, in_window, parse_window
-from services.rollouts.model import RolloutSettings, RolloutStation, StationFacts
-from services.rollouts.plan import parse_settings, parse_waves, wave_order, wave_sizes
+from services.core.errors import InvalidInput
+from services.core.rollout_model import RolloutSettings, RolloutStation, StationFacts
+from services.domain.rollouts.evidence import Seen, Transfer, after_checkin, at_deadline, has_restarted, is_crash
+from services.domain.rollouts.gates import hold_reason, in_window, parse_window
+from services.domain.rollouts.plan import parse_settings, parse_waves, wave_order, wave_sizes
 
 NOW = time.mktime((2026, 3, 14, 3, 30, 0, 0, 0, -1))  # 03:30 local time
 

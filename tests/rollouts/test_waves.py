@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from services.simulator import Behaviour
 from tests.rollouts.conftest import EventTap, accepted_fleet, by_mac, images
 

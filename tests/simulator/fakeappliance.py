@@ -13,8 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from services.chips import CHIPS
-from services.models import EVENT_KINDS_FROM_STATIONS
+from services.core.chips import CHIPS
+from services.core.models import EVENT_KINDS_FROM_STATIONS
 
 CHECKIN_FIELDS: dict[str, type] = {
     "mac": str,

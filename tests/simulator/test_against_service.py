@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from services.simulator import Behaviour, SimulatedFleet
 from tests.imagefactory import build_image
 

@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from services.simulator import SimulatedFleet, SimulatedStation
 from tests.imagefactory import build_image
 from tests.simulator.fakeappliance import FakeAppliance

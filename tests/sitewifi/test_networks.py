@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from appliance.contract.client import AdminClient, AdminError
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.onboarding.cli import stationmaster
 
 PSK = "broome-ap1-secret"

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from appliance.contract.client import AdminClient, AdminError
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from services.simulator import Behaviour, SimulatedFleet
 from services.simulator.behaviour import HEALTHY
 from tests.sitewifi.watch import EventWatch, watching

@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.stationkit import station_key
 
 STA1 = "24:0A:C4:00:00:01"

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.conftest import make_settings
 from tests.imagefactory import build_image
 from tests.stationkit import event_stream, next_event

@@ -10,7 +10,8 @@ import aiohttp
 import pytest
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from appliance.contract.shapes import Image
+from services.root.service import StationmasterService
 from tests.imagefactory import build_image
 
 MAC = "24:0A:C4:00:00:55"
@@ -36,7 +37,7 @@ def esphome_reads(manifest: Any, variant: str, current_version: str, source_url:
     raise ValueError("Failed to parse JSON: no build for this chip family")
 
 
-async def _assigned_station(http: aiohttp.ClientSession, admin: AdminClient, chip: str) -> dict[str, Any]:
+async def _assigned_station(http: aiohttp.ClientSession, admin: AdminClient, chip: str) -> Image:
     async with http.post("/api/v1/checkin", json={"mac": MAC, "chip": "esp32c3", "version": "2024.1.0"}) as r:
         assert r.status == 200
     await admin.accept(MAC)

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.stationkit import accepted, check_in
 
 MAC = "24:0A:C4:00:16:10"

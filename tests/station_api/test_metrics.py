@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.conftest import make_settings
 from tests.imagefactory import build_image
 from tests.stationkit import accepted, check_in

@@ -15,7 +15,8 @@ from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from appliance.contract.shapes import Station
+from services.root.service import StationmasterService
 from tests.conftest import make_settings
 from tests.imagefactory import build_image
 from tui.app import StationmasterApp
@@ -330,7 +331,7 @@ async def test_what_arrives_while_a_reload_fetches_is_not_undone_by_it(
         fetched, go_on = asyncio.Event(), asyncio.Event()
         real_stations = client.stations
 
-        async def stations_then_wait() -> list[dict[str, Any]]:
+        async def stations_then_wait() -> list[Station]:
             snapshot = await real_stations()
             fetched.set()
             await go_on.wait()  # the snapshot is now older than what happens next

@@ -19,8 +19,9 @@ import aiohttp
 import pytest
 
 from appliance.contract.client import AdminClient
+from appliance.contract.shapes import Image
 from services.simulator.identity import SIM_PROJECT
-from tests.conftest import ServeProcess, stationmaster_command
+from tests.conftest import ServeProcess, loose, stationmaster_command
 from tests.imagefactory import build_image
 from tests.rollouts.conftest import open_tap
 from tests.terminal import Terminal
@@ -53,7 +54,7 @@ async def station(admin: AdminClient, http: aiohttp.ClientSession, mac: str, nam
     await admin.rename(mac, name)
 
 
-async def weather(admin: AdminClient, version: str) -> dict[str, Any]:
+async def weather(admin: AdminClient, version: str) -> Image:
     """An ESP32 image of the weather project."""
     return await admin.import_image(build_image("esp32", project="weather", version=version), f"w-{version}.bin")
 
@@ -200,7 +201,7 @@ def test_a_key_pressed_again_while_its_dialog_is_open_does_not_stack_another(
     terminal.keys("Escape")
 
     async def commands(admin: AdminClient, _: aiohttp.ClientSession) -> list[dict[str, Any]]:
-        return await admin.commands()
+        return [loose(command) for command in await admin.commands()]
 
     assert on_site(serve_process, commands) == [], "no reboot was queued"
 
@@ -307,7 +308,7 @@ def test_cancelling_a_rollout_leaves_the_soaking_station_on_the_new_version(
                 await tap.first("rollout_cancelled", rollout=rollout)
                 # Three more check-ins, each after its /ota poll: time enough to be sent 1.0.0, were it offered.
                 await tap.wait_for(lambda _: len([m for m in tap.of("checkin") if m.get("mac") == mac]) >= 3)
-            found = await admin.station(mac)
+            found = loose(await admin.station(mac))
             return found["version"], found["assigned_version"]
 
         assert on_site(serve_process, cancel_seen_by) == ("2.0.0", "2.0.0"), "it keeps what it runs"

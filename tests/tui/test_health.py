@@ -6,7 +6,7 @@ import aiohttp
 from textual.widgets import DataTable, Static
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.stationkit import accepted, check_in
 from tests.tui.test_app import until
 from tui.app import StationmasterApp

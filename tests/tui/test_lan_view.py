@@ -14,7 +14,7 @@ from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.conftest import make_settings
 from tests.imagefactory import build_image
 from tests.lan.espota_station import OtaStation

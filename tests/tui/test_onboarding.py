@@ -9,8 +9,8 @@ import aiohttp
 from textual.widgets import DataTable, Static
 
 from appliance.contract.client import AdminClient
-from services.onboarding.nvs import NAMESPACE
-from services.service import StationmasterService
+from services.domain.onboarding.nvs import NAMESPACE
+from services.root.service import StationmasterService
 from tests.nvsformat import read_partition
 from tests.tui.test_app import cell, check_in, until
 from tui.app import StationmasterApp

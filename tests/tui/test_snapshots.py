@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from services.service import REGISTRY_FILE
+from services.root.service import REGISTRY_FILE
 from tests.conftest import ServeProcess
 from tui.app import StationmasterApp
 from tui.detail import StationScreen

@@ -11,9 +11,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from appliance.contract.client import AdminClient, AdminError
-from services.releases import FeedEntry, sign_feed
-from services.releases.keys import generate_key, public_key_of
-from services.service import StationmasterService
+from services.domain.releases import FeedEntry, sign_feed
+from services.domain.releases.keys import generate_key, public_key_of
+from services.root.service import StationmasterService
 from tests.imagefactory import build_image, flip_byte
 
 
@@ -63,7 +63,7 @@ def publish(
     root: Path, images: dict[str, bytes], sequence: int, key: object, *, signed: dict[str, bytes] | None = None
 ) -> None:
     """What the admin does on his machine: put the images in the bucket and sign the feed for them."""
-    from services.firmware.image import inspect_image
+    from services.domain.firmware.image import inspect_image
 
     entries = []
     for name, data in (signed or images).items():

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.conftest import make_settings
 from tests.usb.mockchip import MockChip
 

@@ -19,7 +19,7 @@ from typing import Any
 from esp32_mock_bootloader.registers import mac_bytes_for_chip
 from esptool.util import FatalError
 
-from services.usb.bootloader import BootloaderFailed, FlashSession
+from services.adapters.usb.bootloader import BootloaderFailed, FlashSession
 
 _START_S = 20.0
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.eventbus import EventBus
-from services.usb.flashjob import _first_checkin
+from services.adapters.usb.flashjob import _first_checkin
+from services.core.eventbus import EventBus
 
 MAC = "34:85:18:00:00:01"
 

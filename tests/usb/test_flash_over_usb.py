@@ -15,7 +15,7 @@ import pytest
 
 from appliance.contract.client import AdminClient
 from appliance.runtime import quiet_libraries
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.imagefactory import build_image
 from tests.nvsformat import read_partition
 from tests.usb.conftest import Stream, about, port_phase

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from appliance.contract.client import AdminClient, AdminError
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.improv.station import ImprovStation, improv_station
 from tests.usb.conftest import Stream, about, port_phase
 

@@ -11,7 +11,7 @@ from typing import Any
 from textual.widgets import DataTable, ProgressBar
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.imagefactory import build_image
 from tests.improv.station import ImprovStation, improv_station
 from tests.nvsformat import read_partition

@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable
 
 from appliance.contract.client import AdminClient
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.conftest import stationmaster_command
 from tests.imagefactory import build_image
 from tests.nvsformat import read_partition

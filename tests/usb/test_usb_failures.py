@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from appliance.contract.client import AdminClient, AdminError
-from services.service import StationmasterService
+from services.root.service import StationmasterService
 from tests.imagefactory import build_image
 from tests.nvsformat import read_partition
 from tests.usb.conftest import Stream, about, port_phase

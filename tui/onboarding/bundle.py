@@ -15,6 +15,8 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from appliance.contract import bundles
 from appliance.contract.client import AdminError
+from appliance.contract.events import family, kinds
+from appliance.contract.shapes import Image
 from tui.dialogs import Confirm, field, one_at_a_time
 from tui.livetable import LiveTable
 from tui.onboarding.road import Road
@@ -67,7 +69,7 @@ class BenchBundleRoad(Road):
         "For a station on your bench: its settings (and firmware) as one esptool command. It arrives by itself"
         " once plugged in at the site. b makes a bundle, c cancels one awaited."
     )
-    EVENTS = ("bundle_", "onboarding_", "station_arrived", "wifi_added", "wifi_removed")
+    EVENTS = family("bundle_", "onboarding_") | kinds("station_arrived", "wifi_added", "wifi_removed")
 
     def compose(self) -> ComposeResult:
         """Header and the awaited stations."""
@@ -155,7 +157,7 @@ class BundleWizard(ModalScreen[dict[str, Any] | None]):
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, images: list[dict[str, Any]], *, has_wifi: bool = True) -> None:
+    def __init__(self, images: list[Image], *, has_wifi: bool = True) -> None:
         super().__init__()
         self.images = images
         self.has_wifi = has_wifi

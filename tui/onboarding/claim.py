@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 
 from appliance.contract.client import AdminError
+from appliance.contract.events import kinds
 from tui.dialogs import Confirm, one_at_a_time
 from tui.livetable import LiveTable
 from tui.onboarding.road import Road
@@ -58,7 +59,7 @@ class ClaimRoad(Road):
 
     TITLE = "Claim"
     SUMMARY = "A station that already knows the Wi-Fi checks in without a token and waits here. a accepts, x rejects."
-    EVENTS = ("station_discovered", "station_accepted", "station_rejected", "station_retired", "station_arrived")
+    EVENTS = kinds("station_discovered", "station_accepted", "station_rejected", "station_retired", "station_arrived")
 
     def compose(self) -> ComposeResult:
         """Header and the pending list."""

@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 
 from appliance.contract.client import AdminError
+from appliance.contract.events import family
 from tui.dialogs import Choose, one_at_a_time
 from tui.livetable import LiveTable
 from tui.onboarding.road import Road
@@ -55,7 +56,7 @@ class ImprovRoad(Road):
         "A board whose firmware speaks Improv (ESPHome, WLED…) plugged into the Pi: j hands it a site network;"
         " its address comes back once it has joined."
     )
-    EVENTS = ("improv_", "usb_")
+    EVENTS = family("improv_", "usb_")
 
     def compose(self) -> ComposeResult:
         """Header and the Improv ports."""

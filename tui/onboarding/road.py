@@ -9,6 +9,7 @@ from textual.containers import Vertical
 from textual.widgets import Label, Static
 
 from appliance.contract.client import AdminClient
+from appliance.contract.events import Kinds
 from tui.catchup import Refetch
 
 
@@ -24,8 +25,8 @@ class Road(Vertical):
 
     TITLE: ClassVar[str] = ""
     SUMMARY: ClassVar[str] = ""
-    EVENTS: ClassVar[tuple[str, ...]] = ()
-    """Prefixes of the event kinds that change what this road shows."""
+    EVENTS: ClassVar[Kinds] = frozenset()
+    """The event kinds that change what this road shows."""
 
     def __init__(self, client: AdminClient, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -39,7 +40,7 @@ class Road(Vertical):
 
     def wants(self, kind: str) -> bool:
         """Whether an event of this kind changes what the road shows."""
-        return kind.startswith(self.EVENTS) if self.EVENTS else False
+        return kind in self.EVENTS
 
     def reload(self) -> None:
         """Fetch what the road shows again, in a worker; reloads asked for meanwhile fold into one more fetch."""

@@ -12,6 +12,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, ProgressBar, Select
 
 from appliance.contract.client import AdminError
+from appliance.contract.events import family, kinds
+from appliance.contract.shapes import Image
 from tui.dialogs import field, one_at_a_time
 from tui.livetable import LiveTable
 from tui.onboarding.road import Road
@@ -85,7 +87,7 @@ class UsbRoad(Road):
         "Someone at the site plugged a board into the Pi: the appliance identifies it (chip, MAC) by itself."
         " p flashes firmware and a new station's settings onto it, i identifies it again."
     )
-    EVENTS = ("usb_", "improv_", "station_arrived")
+    EVENTS = family("usb_", "improv_") | kinds("station_arrived")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -193,7 +195,7 @@ class FlashWizard(ModalScreen[dict[str, Any] | None]):
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, port: dict[str, Any], images: list[dict[str, Any]]) -> None:
+    def __init__(self, port: dict[str, Any], images: list[Image]) -> None:
         super().__init__()
         self.port, self.images = port, images
 

@@ -1,1 +1,0 @@
-"""The firmware images: validation with esptool and the content-addressed store."""

@@ -1,0 +1,187 @@
+"""Events, check-in history and the download log, with the retention that keeps them bounded."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import aiosqlite
+
+from services.core.models import CheckIn, Event
+from services.store.registry.database import Database
+
+
+class HistoryTable:
+    """Reads of the `events`, `checkins` and `transfers` tables."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def events(
+        self, *, mac: str | None = None, kind: str | None = None, limit: int = 100, before: int | None = None
+    ) -> list[Event]:
+        """Return events newest first, optionally for one station or kind, older than id `before`."""
+        where, params = ["1"], []
+        for clause, value in (("mac = ?", mac), ("kind = ?", kind), ("id < ?", before)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        rows = await self._db.fetch_all(
+            f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", (*params, limit)
+        )
+        return [_event(r) for r in rows]
+
+    async def events_after(self, after: int, limit: int) -> list[Event]:
+        """Return the events with an id above `after`, oldest first, at most `limit` of them."""
+        rows = await self._db.fetch_all("SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?", (after, limit))
+        return [_event(r) for r in rows]
+
+    async def last_event_id(self) -> int:
+        """The id of the newest event (0 with none)."""
+        row = await self._db.fetch_one("SELECT ifnull(max(id), 0) AS last FROM events")
+        assert row is not None
+        return int(row["last"])
+
+    async def checkins(self, mac: str, limit: int = 500) -> list[dict[str, object]]:
+        """Return a station's check-in history, newest first."""
+        rows = await self._db.fetch_all(
+            "SELECT at, rssi, uptime_s, free_heap, restart_cause, version, ip, bssid FROM checkins"
+            " WHERE mac = ? ORDER BY id DESC LIMIT ?",
+            (mac, limit),
+        )
+        return [dict(r) for r in rows]
+
+    async def transfers(self, mac: str, limit: int = 20) -> list[dict[str, object]]:
+        """Return a station's recent downloads, newest first."""
+        rows = await self._db.fetch_all("SELECT * FROM transfers WHERE mac = ? ORDER BY id DESC LIMIT ?", (mac, limit))
+        return [dict(r) for r in rows]
+
+    async def full_downloads(self, mac: str, sha256: str, size: int) -> tuple[int, int]:
+        """(count, last transfer id) of the station's downloads of an image to its last byte, counting only those
+        since it last downloaded another image and since the admin last cleared an `update_not_taking` of it."""
+        row = await self._db.fetch_one(
+            "SELECT count(*) AS n, ifnull(max(id), 0) AS last FROM transfers"
+            " WHERE mac = ?1 AND sha256 = ?2 AND complete AND range_end = ?3"
+            " AND id > (SELECT ifnull(max(id), 0) FROM transfers WHERE mac = ?1 AND sha256 <> ?2)"
+            " AND id > (SELECT ifnull(max(json_extract(data, '$.last_transfer')), 0) FROM alerts"
+            "  WHERE kind = 'update_not_taking' AND mac = ?1 AND cleared_at IS NOT NULL"
+            "  AND json_extract(data, '$.sha256') = ?2)",
+            (mac, sha256, size - 1),
+        )
+        assert row is not None
+        return int(row["n"]), int(row["last"])
+
+
+async def insert_event(
+    conn: aiosqlite.Connection,
+    *,
+    at: float,
+    kind: str,
+    mac: str | None,
+    message: str,
+    data: dict[str, object],
+    audit: bool = False,
+) -> Event:
+    """Append one event (`audit`: caused by the admin) and return it with its id."""
+    cursor = await conn.execute(
+        "INSERT INTO events (at, kind, mac, message, data, audit) VALUES (?, ?, ?, ?, ?, ?)",
+        (at, kind, mac, message, json.dumps(data), int(audit)),
+    )
+    assert cursor.lastrowid is not None
+    return Event(id=cursor.lastrowid, at=at, kind=kind, mac=mac, message=message, data=data, audit=audit)
+
+
+async def maybe_insert_checkin(conn: aiosqlite.Connection, report: CheckIn, now: float, interval_s: float) -> bool:
+    """Keep a history row if the last one is older than `interval_s` or the restart cause changed."""
+    async with conn.execute(
+        "SELECT last_history_at, restart_cause, uptime_s, version FROM stations WHERE mac = ?", (report.mac,)
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        return False
+    last_at, last_cause, last_uptime, last_version = row
+    rebooted = report.uptime_s is not None and last_uptime is not None and report.uptime_s < last_uptime
+    changed = rebooted or report.version not in (None, last_version) or report.restart_cause not in (None, last_cause)
+    if last_at is not None and now - last_at < interval_s and not changed:
+        return False
+    await conn.execute(
+        "INSERT INTO checkins (mac, at, rssi, uptime_s, free_heap, restart_cause, version, ip, bssid)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            report.mac,
+            now,
+            report.rssi,
+            report.uptime_s,
+            report.free_heap,
+            report.restart_cause,
+            report.version,
+            report.ip,
+            report.bssid,
+        ),
+    )
+    await conn.execute("UPDATE stations SET last_history_at = ? WHERE mac = ?", (now, report.mac))
+    return True
+
+
+async def start_transfer(
+    conn: aiosqlite.Connection, *, mac: str, sha256: str, now: float, range_start: int, range_end: int
+) -> int:
+    """Log the start of a download and return its id."""
+    cursor = await conn.execute(
+        "INSERT INTO transfers (mac, sha256, started_at, range_start, range_end) VALUES (?, ?, ?, ?, ?)",
+        (mac, sha256, now, range_start, range_end),
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+async def finish_transfer(
+    conn: aiosqlite.Connection, transfer_id: int, *, bytes_sent: int, complete: bool, now: float
+) -> None:
+    """Log how a download ended."""
+    await conn.execute(
+        "UPDATE transfers SET bytes_sent = ?, complete = ?, finished_at = ? WHERE id = ?",
+        (bytes_sent, int(complete), now, transfer_id),
+    )
+
+
+async def prune(
+    conn: aiosqlite.Connection,
+    *,
+    now: float,
+    checkin_days: float,
+    event_days: float,
+    event_rows: int,
+    transfer_days: float | None = None,
+) -> dict[str, int]:
+    """Delete history past its retention and return how many rows of each kind went."""
+    day = 86400.0
+    gone = {}
+    cursor = await conn.execute("DELETE FROM checkins WHERE at < ?", (now - checkin_days * day,))
+    gone["checkins"] = cursor.rowcount
+    kept = checkin_days if transfer_days is None else transfer_days
+    cursor = await conn.execute("DELETE FROM transfers WHERE started_at < ?", (now - kept * day,))
+    gone["transfers"] = cursor.rowcount
+    cursor = await conn.execute("DELETE FROM events WHERE at < ?", (now - event_days * day,))
+    gone["events"] = cursor.rowcount
+    # The row cap bounds what stations and the service write; the admin's own trail (audit) is kept by age
+    # alone, so that no flood of station traffic can push it out.
+    cursor = await conn.execute(
+        "DELETE FROM events WHERE audit = 0 AND id <"
+        " (SELECT id FROM events WHERE audit = 0 ORDER BY id DESC LIMIT 1 OFFSET ?)",
+        (max(event_rows - 1, 0),),
+    )
+    gone["events"] += cursor.rowcount
+    return gone
+
+
+def _event(row: sqlite3.Row) -> Event:
+    return Event(
+        id=row["id"],
+        at=row["at"],
+        kind=row["kind"],
+        mac=row["mac"],
+        message=row["message"],
+        data=json.loads(row["data"]),
+        audit=bool(row["audit"]),
+    )

@@ -1,0 +1,141 @@
+"""Firmware images and their assignments in the registry."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import aiosqlite
+
+from services.core.errors import Conflict, InvalidInput, NotFound
+from services.core.models import Assignment, FirmwareImage
+from services.store.registry.database import Database
+
+_HEX_PREFIX = re.compile(r"[0-9a-f]{6,64}")
+
+
+class ImageTable:
+    """Reads of the `images` and `assignments` tables."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def all(self) -> list[FirmwareImage]:
+        """Return every image, newest import first."""
+        rows = await self._db.fetch_all("SELECT * FROM images ORDER BY imported_at DESC")
+        return [_image(r) for r in rows]
+
+    async def get(self, sha256: str) -> FirmwareImage | None:
+        """Return the image with exactly this digest, or None."""
+        row = await self._db.fetch_one("SELECT * FROM images WHERE sha256 = ?", (sha256,))
+        return None if row is None else _image(row)
+
+    async def by_prefix(self, prefix: str) -> FirmwareImage:
+        """Return the one image whose SHA-256 starts with `prefix` (6+ hex digits), else raise."""
+        wanted = prefix.strip().lower()
+        if not _HEX_PREFIX.fullmatch(wanted):
+            raise InvalidInput(f"{prefix[:70]!r} is not a SHA-256 prefix (at least 6 hex digits)")
+        rows = await self._db.fetch_all(
+            "SELECT * FROM images WHERE sha256 >= ? AND sha256 < ? ORDER BY sha256 LIMIT 2",
+            (wanted, wanted + "g"),
+        )
+        if not rows:
+            raise NotFound(f"no image whose SHA-256 starts with {wanted}")
+        if len(rows) > 1:
+            raise InvalidInput(f"{wanted} matches more than one image; give more digits")
+        return _image(rows[0])
+
+    async def assignments(self) -> list[Assignment]:
+        """Return every assignment."""
+        rows = await self._db.fetch_all("SELECT * FROM assignments ORDER BY id")
+        return [_assignment(r) for r in rows]
+
+    async def assigned_for(self, mac: str) -> FirmwareImage | None:
+        """Return the image a station should run: its own assignment first, else its tags' (oldest wins)."""
+        found = await self.assignment_for(mac)
+        return None if found is None else found[0]
+
+    async def assignment_for(self, mac: str) -> tuple[FirmwareImage, bool] | None:
+        """Return the image a station should run and whether the station's own assignment names it (not a tag's)."""
+        row = await self._db.fetch_one(
+            "SELECT images.*, assignments.mac IS NOT NULL AS own FROM assignments JOIN images USING (sha256)"
+            " WHERE assignments.mac = ?"
+            " OR assignments.tag IN (SELECT tag FROM station_tags WHERE mac = ?)"
+            " ORDER BY assignments.mac IS NULL, assignments.id LIMIT 1",
+            (mac, mac),
+        )
+        if row is None:
+            return None
+        values = {key: row[key] for key in row.keys() if key != "own"}  # noqa: SIM118 (Row is not a dict)
+        return FirmwareImage(**values), bool(row["own"])
+
+
+async def insert_image(conn: aiosqlite.Connection, image: FirmwareImage) -> bool:
+    """Record an image; return False if that digest was already recorded."""
+    cursor = await conn.execute(
+        "INSERT INTO images (sha256, md5, size, chip, project, version, filename, imported_at,"
+        " idf_version, build_date, app_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (sha256) DO NOTHING",
+        (
+            image.sha256,
+            image.md5,
+            image.size,
+            image.chip,
+            image.project,
+            image.version,
+            image.filename,
+            image.imported_at,
+            image.idf_version,
+            image.build_date,
+            image.app_sha256,
+        ),
+    )
+    return cursor.rowcount == 1
+
+
+async def delete_image(conn: aiosqlite.Connection, sha256: str) -> None:
+    """Forget an image; refuse while an assignment uses it."""
+    async with conn.execute("SELECT count(*) FROM assignments WHERE sha256 = ?", (sha256,)) as cursor:
+        row = await cursor.fetchone()
+    if row and row[0]:
+        raise Conflict(f"image {sha256[:12]} is assigned ({row[0]} assignment(s)); unassign it first")
+    async with conn.execute(
+        "SELECT rollouts.id FROM rollouts LEFT JOIN rollout_stations ON rollout_id = rollouts.id"
+        " WHERE rollouts.state IN ('running', 'paused', 'halted', 'rolling_back')"
+        " AND (rollouts.sha256 = ? OR previous_sha256 = ?) LIMIT 1",
+        (sha256, sha256),
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is not None:
+        raise Conflict(f"image {sha256[:12]} is used by rollout {row[0]}, which has not finished; cancel it first")
+    cursor = await conn.execute("DELETE FROM images WHERE sha256 = ?", (sha256,))
+    if cursor.rowcount == 0:
+        raise NotFound(f"no image {sha256[:12]}")
+
+
+async def assign(
+    conn: aiosqlite.Connection, sha256: str, *, mac: str | None, tag: str | None, now: float
+) -> Assignment:
+    """Assign an image to one station or a tag, replacing what that target had."""
+    column, value = ("mac", mac) if mac is not None else ("tag", tag)
+    await conn.execute(f"DELETE FROM assignments WHERE {column} = ?", (value,))
+    cursor = await conn.execute(
+        "INSERT INTO assignments (sha256, mac, tag, created_at) VALUES (?, ?, ?, ?)", (sha256, mac, tag, now)
+    )
+    assert cursor.lastrowid is not None
+    return Assignment(id=cursor.lastrowid, sha256=sha256, mac=mac, tag=tag, created_at=now)
+
+
+async def unassign(conn: aiosqlite.Connection, assignment_id: int) -> None:
+    """Remove an assignment by id."""
+    cursor = await conn.execute("DELETE FROM assignments WHERE id = ?", (assignment_id,))
+    if cursor.rowcount == 0:
+        raise NotFound(f"no assignment {assignment_id}")
+
+
+def _image(row: sqlite3.Row) -> FirmwareImage:
+    return FirmwareImage(**{key: row[key] for key in row.keys()})  # noqa: SIM118 (Row is not a dict)
+
+
+def _assignment(row: sqlite3.Row) -> Assignment:
+    return Assignment(**{key: row[key] for key in row.keys()})  # noqa: SIM118
