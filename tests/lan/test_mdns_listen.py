@@ -30,7 +30,8 @@ LOOPBACK_ONLY = "mDNS: not announcing, the station API listens on loopback only"
 @pytest.fixture
 def second_lan(test_lan: ScratchLan) -> Iterator[ScratchLan]:
     """Another bridge, on a subnet of its own."""
-    lan = ScratchLan(subnet=test_lan.subnet + 100)
+    # The first LAN's subnet is 77 to 176 (by process id): 50 below it is another, and always a valid octet.
+    lan = ScratchLan(subnet=test_lan.subnet - 50)
     yield lan
     lan.remove()
 
