@@ -65,6 +65,11 @@ class BackgroundService:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
 
+    def settle(self) -> None:
+        """Move the rollouts on now, as an admin's action does: what an earlier, accepted request set going (a
+        rollout's station retired, a wave's member deleted) lands before a snapshot, not in the middle of one."""
+        asyncio.run_coroutine_threadsafe(self.service.rollouts.settle(), self.loop).result(30)
+
     def send(self, raw: bytes) -> int:
         """Send raw bytes as one request to the station port; return the answer's status code."""
         return self.exchange(raw).status

@@ -135,6 +135,7 @@ def test_a_hostile_admin_request_gets_an_answer_below_500_and_a_refusal_changes_
     scene: Scene, data: st.DataObject
 ) -> None:
     raw = data.draw(hostile_admin_requests(scene))
+    scene.service.settle()
     before, files_before = scene.service.snapshot(), _store_files(scene)
     status = scene.service.send_admin(raw)
     event(f"{raw.split(b' ', 2)[0]!r} {raw.split(b' ', 2)[1].split(b'?')[0][:30]!r} answered {status}")
