@@ -20,8 +20,8 @@ import aiohttp
 
 from appliance.contract.client import AdminClient
 from tests.benchmarks.appliance import mac
+from tests.benchmarks.loadclient import percentile
 from tests.benchmarks.procstats import written_bytes
-from tests.benchmarks.tui_latency import percentile
 from tests.conftest import ServeProcess
 from tests.imagefactory import build_image
 from tests.stationkit import station_key

@@ -18,6 +18,7 @@ from typing import Any
 
 from textual import events
 
+from tests.benchmarks.loadclient import percentile
 from tests.conftest import ServeProcess, stationmaster_command
 from tui.app import StationmasterApp
 from tui.link import ServiceMessages
@@ -35,12 +36,6 @@ class MeasuredApp(StationmasterApp):
         sent = [float(p["at"]) for p in message.payloads if p.get("kind") == "checkin"]
         # "Showing it" means after the next screen refresh, not merely after the table changed.
         self.call_after_refresh(lambda: self.checkin_delays.extend(time.time() - at for at in sent))
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """The value below which `fraction` of `values` lie."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 async def run(stations: int, seconds: float) -> dict[str, Any]:

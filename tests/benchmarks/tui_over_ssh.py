@@ -28,10 +28,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from appliance.contract.client import AdminClient
 from tests.benchmarks.keylatency import ControlClient, press_and_time
+from tests.benchmarks.loadclient import percentile
 from tests.benchmarks.procstats import machine
 from tests.benchmarks.soak import accept_as_they_come
+from tests.benchmarks.tui_wire import steady
 from tests.conftest import stationmaster_command
 from tests.remote.conftest import THREE_G, Site
 from tests.terminal import Terminal
@@ -45,26 +46,6 @@ class Figures:
     opening_bytes: int
     bytes_per_minute: float
     delays: tuple[float, ...]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """The value below which `fraction` of `values` lie."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-async def steady(socket: Path, stations: int, interval_s: float) -> float:
-    """Every station known and accepted, then one more poll each so that all hold their token; seconds taken."""
-    began = time.monotonic()
-    async with AdminClient(socket) as admin:
-        # A fleet's worth of arrivals has no single event to await: the list is read every few seconds.
-        while True:
-            listed = await admin.stations()
-            if len(listed) >= stations and all(s["status"] == "accepted" for s in listed):
-                break
-            await asyncio.sleep(3)
-    await asyncio.sleep(interval_s * 1.2 + 2)  # each learns it was accepted at its next check-in (±20 %)
-    return time.monotonic() - began
 
 
 def measure(site: Site, label: str, command: list[str], stations: int, seconds: float, keys: int) -> Figures:
