@@ -41,7 +41,9 @@ class StoredImages:
         now = self._clock()
         for stale in [s for s, (_, last) in self._checked.items() if now - last >= self._idle_s]:
             del self._checked[stale]
-        identity = await asyncio.to_thread(_identity, path)
+        # On the loop: a stat of a file being served is answered from the inode cache, as the open that follows
+        # it is; a trip to a thread for it cost more than the stat, once per download.
+        identity = _identity(path)
         known = self._checked.get(sha256)
         if known is not None and known[0] == identity:
             self._checked[sha256] = (identity, now)
