@@ -3,7 +3,8 @@
 Run: .venv/bin/python -m tests.benchmarks.appliance [--seconds 8]
 - check-in throughput and latency at 100, 1,000 and 5,000 stations, beside a bare aiohttp handler;
 - firmware fan-out, 50 and 200 stations pulling a 1 MiB image at once, beside nginx with sendfile
-  (`apt-get install nginx-light`; without it the reference column says so);
+  (`apt-get install nginx-light`; without it the reference column says so) and a bare aiohttp
+  FileResponse, each burst repeated and the medians compared;
 - resident memory and CPU of `serve` with 1,000 simulated stations checking in, and its idle CPU;
 - bytes written to disk per 1,000 check-ins (/proc/PID/io): each written at once (one at a time and 50 at
   once), and with "still here" check-ins held and written together, as `serve` does by default.
@@ -16,6 +17,7 @@ import argparse
 import asyncio
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,6 +25,7 @@ import time
 from pathlib import Path
 
 from appliance.contract.client import AdminClient
+from services.adapters.station_api.sending import SEND_BUFFER
 from tests.benchmarks import loadclient, wrk
 from tests.benchmarks.procstats import cpu_seconds, machine, rss_mib, written_bytes
 from tests.benchmarks.roundtrips import round_trips
@@ -35,6 +38,9 @@ MiB = 1024 * 1024
 HOST = "127.0.0.1"
 CHECKIN_FLEETS = (100, 1000, 5000)
 FAN_OUTS = (50, 200)
+# Each fan-out is a burst of tens of milliseconds: one alone says more of the moment than of the server. Each
+# server is measured this many times, in turn, and the medians are compared.
+FAN_OUT_BURSTS = 5
 
 
 def mac(index: int, prefix: int = 0x02) -> str:
@@ -69,10 +75,12 @@ class Table:
 
 
 class Nginx:
-    """nginx serving one file with sendfile, one worker (the appliance is one process too)."""
+    """nginx serving one file with sendfile, one worker (the appliance is one process too); `send_buffer`
+    caps each connection's kernel send buffer (SO_SNDBUF), as the appliance does for its downloads."""
 
-    def __init__(self, root: Path, image: Path) -> None:
+    def __init__(self, root: Path, image: Path, send_buffer: int | None = None) -> None:
         self.port = free_port()
+        sndbuf = "" if send_buffer is None else f" sndbuf={send_buffer}"
         root.mkdir()
         root.chmod(0o755)
         conf = root / "nginx.conf"
@@ -80,7 +88,7 @@ class Nginx:
             f"worker_processes 1; daemon off; pid {root}/nginx.pid; error_log {root}/error.log;\n"
             "events { worker_connections 4096; }\n"
             f"http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;"
-            f" server {{ listen {HOST}:{self.port}; location = /ota {{"
+            f" server {{ listen {HOST}:{self.port}{sndbuf}; location = /ota {{"
             f" default_type application/octet-stream; alias {image}; }} }} }}\n"
         )
         self.process = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(root)], stderr=subprocess.DEVNULL)
@@ -167,46 +175,90 @@ async def _tokens(port: int, requests: list[bytes]) -> list[str]:
 
 
 async def fan_out(table: Table, serve: ServeProcess, scratch: Path) -> None:
-    """A 1 MiB image to 50 and 200 stations at once, beside nginx sending the same file."""
+    """A 1 MiB image to 50 and 200 stations at once, in turn with nginx sending the same file (with its own
+    send buffers, and with the appliance's) and a bare aiohttp FileResponse; the medians of FAN_OUT_BURSTS."""
     image = build_image("esp32", project="bench", version="9.0.0", payload_size=MiB - 4096)
-    # Fresh stations for each run: one station downloading the same image again and again is stopped.
-    stations = 1 + sum(FAN_OUTS)
-    async with AdminClient(serve.socket) as admin:
-        await loadclient.run_all(HOST, serve.port, [checkin(i, 0x06) for i in range(stations)], 20)
-        for index in range(stations):
-            await admin.accept(mac(index, 0x06))
-            await admin.tag(mac(index, 0x06), add=["bench"])
-        await admin.assign((await admin.import_image(image, "bench.bin"))["sha256"], tag="bench")
-    path = scratch / "bench.bin"
-    path.write_bytes(image)
-    path.chmod(0o644)
-    nginx = await asyncio.to_thread(Nginx, scratch / "nginx", path) if shutil.which("nginx") else None
-    requests = [
+    # Fresh stations for each burst: one station downloading the same image again and again is stopped.
+    stations = 1 + FAN_OUT_BURSTS * sum(FAN_OUTS)
+    polls = [
         loadclient.get(
             "/ota",
             esp32_httpupdate_headers(sta_mac=mac(i, 0x06), free_space=4 * MiB, sketch_size=MiB, sketch_md5="0" * 32),
         )
         for i in range(stations)
     ]
+    async with AdminClient(serve.socket) as admin:
+        await loadclient.run_all(HOST, serve.port, [checkin(i, 0x06) for i in range(stations)], 20)
+        for index in range(stations):
+            await admin.accept(mac(index, 0x06))
+            await admin.tag(mac(index, 0x06), add=["bench"])
+        # Stations poll every few minutes: each has said what it runs before the update is assigned.
+        await loadclient.run_all(HOST, serve.port, polls, 20, expect=304)
+        await admin.assign((await admin.import_image(image, "bench.bin"))["sha256"], tag="bench")
+    path = scratch / "bench.bin"
+    path.write_bytes(image)
+    path.chmod(0o644)
+    if not shutil.which("nginx"):
+        table.note("1 MiB image to stations at once", "not measured", "no nginx installed")
+        return
+    plain = await asyncio.to_thread(Nginx, scratch / "nginx", path)
+    capped = await asyncio.to_thread(Nginx, scratch / "nginx-capped", path, SEND_BUFFER)
+    bare_port = free_port()
+    bare = await asyncio.to_thread(
+        subprocess.Popen, [sys.executable, "-m", "tests.benchmarks.bare_server", str(bare_port), str(path)]
+    )
+    requests = iter(polls)
+    servers = {"nginx": plain.port, "capped": capped.port, "bare": bare_port}
     try:
-        await loadclient.fan_out(HOST, serve.port, requests[:1], len(image))  # the image into the page cache
-        taken = 1
+        await _accepting(bare_port)
+        await loadclient.fan_out(HOST, serve.port, [next(requests)], len(image))  # the image into the page cache
         for clients in FAN_OUTS:
-            ours = await loadclient.fan_out(HOST, serve.port, requests[taken : taken + clients], len(image))
-            taken += clients
-            figure = f"1 MiB image to {clients} stations at once"
-            if nginx is None:
-                table.note(figure, f"{ours:,.1f} MiB/s", "no nginx installed")
-                continue
-            ref = await loadclient.fan_out(HOST, nginx.port, [loadclient.get("/ota")] * clients, len(image))
-            table.row(figure, ours, "MiB/s", ref, "nginx sendfile")
-        if nginx is not None and wrk.available():
+            runs: dict[str, list[float]] = {"ours": [], "nginx": [], "capped": [], "bare": []}
+            for _ in range(FAN_OUT_BURSTS):
+                ours = [next(requests) for _ in range(clients)]
+                runs["ours"].append(await loadclient.fan_out(HOST, serve.port, ours, len(image)))
+                for name, port in servers.items():
+                    same = [loadclient.get("/ota")] * clients
+                    runs[name].append(await loadclient.fan_out(HOST, port, same, len(image)))
+            median = {name: statistics.median(figures) for name, figures in runs.items()}
+            spread = ", ".join(f"{name} {min(v):,.0f}-{max(v):,.0f}" for name, v in runs.items())
+            print(f"<!-- {clients} at once, MiB/s in {FAN_OUT_BURSTS} bursts: {spread} -->", flush=True)
+            figure = f"1 MiB image to {clients} stations at once (median of {FAN_OUT_BURSTS})"
+            table.row(figure, median["ours"], "MiB/s", median["nginx"], "nginx sendfile")
+            buffer = f"{SEND_BUFFER // 1024} KiB send buffer"
+            table.row(
+                f"the same, nginx with the appliance's {buffer}", median["ours"], "MiB/s", median["capped"], "nginx"
+            )
+            table.row("the same, bare aiohttp FileResponse", median["ours"], "MiB/s", median["bare"], "bare aiohttp")
+            table.row(
+                f"bare aiohttp FileResponse, {clients} at once", median["bare"], "MiB/s", median["capped"], "nginx"
+            )
+        if wrk.available():
             # wrk fetches the same file again and again over 50 connections: the client's own ceiling shows here.
-            theirs = await wrk.mib_per_second(f"http://{HOST}:{nginx.port}/ota", 50, 5)
-            table.row("nginx sendfile, 50 at once: this client (wrk beside, repeating)", ref, "MiB/s", theirs, "wrk")
+            ours_client = await loadclient.fan_out(HOST, plain.port, [loadclient.get("/ota")] * 50, len(image))
+            theirs = await wrk.mib_per_second(f"http://{HOST}:{plain.port}/ota", 50, 5)
+            table.row(
+                "nginx sendfile, 50 at once: this client (wrk beside, repeating)", ours_client, "MiB/s", theirs, "wrk"
+            )
     finally:
-        if nginx is not None:
-            nginx.stop()
+        plain.stop()
+        capped.stop()
+        bare.terminate()
+        await asyncio.to_thread(bare.wait, 10)
+
+
+async def _accepting(port: int) -> None:
+    """Wait until a server just started accepts connections on `port`."""
+    for _ in range(200):
+        try:
+            _, writer = await asyncio.open_connection(HOST, port)
+        except OSError:
+            await asyncio.sleep(0.05)  # another process's readiness: nothing to await
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
+    raise TimeoutError(f"nothing accepts on port {port}")
 
 
 async def memory_and_cpu(table: Table, scratch: Path, bare_idle_mib: float) -> ServeProcess:

@@ -16,8 +16,9 @@ import aiohttp
 from appliance.contract.client import AdminClient
 from services.root.service import StationmasterService
 from tests.conftest import make_settings
+from tests.imagefactory import build_image
 from tests.stationkit import station_key
-from tests.stock_clients import esp8266_httpupdate_headers
+from tests.stock_clients import esp32_httpupdate_headers, esp8266_httpupdate_headers
 
 REPEATS = 20
 
@@ -73,7 +74,37 @@ async def round_trips() -> list[tuple[str, float, float]]:
                 await _poll(http, stock)
 
             await count("poll of /ota, accepted stock station, nothing to offer", poll)
+            await _downloads(admin, http, count)
             return counted
+
+
+async def _downloads(
+    admin: AdminClient,
+    http: aiohttp.ClientSession,
+    count: Callable[[str, Callable[[int], Awaitable[Any]]], Awaitable[None]],
+) -> None:
+    """Stock ESP32 stations that have polled before (nothing to offer) each download a newly assigned image."""
+    macs = [f"24:0A:C4:0F:00:{n:02X}" for n in range(REPEATS)]
+    for mac in macs:
+        await _esp32_poll(http, mac, 304)
+        await admin.accept(mac)
+        await admin.tag(mac, add=["download"])
+        await admin.set_chip(mac, "esp32")
+        await _esp32_poll(http, mac, 304)
+    image = build_image("esp32", project="counted", version="2.0.0", payload_size=200_000)
+    await admin.assign((await admin.import_image(image, "counted.bin"))["sha256"], tag="download")
+
+    async def download(n: int) -> None:
+        await _esp32_poll(http, macs[n], 200)
+
+    await count("poll of /ota, accepted stock station, an image offered and downloaded", download)
+
+
+async def _esp32_poll(http: aiohttp.ClientSession, mac: str, status: int) -> None:
+    headers = esp32_httpupdate_headers(sta_mac=mac, free_space=1 << 21, sketch_size=300_000, sketch_md5="0" * 32)
+    async with http.get("/ota", headers=headers) as answer:
+        assert answer.status == status, await answer.text()
+        await answer.read()
 
 
 async def _poll(http: aiohttp.ClientSession, mac: str) -> None:

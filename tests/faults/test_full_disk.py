@@ -20,10 +20,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from appliance.contract.client import AdminClient, AdminError
+from appliance.contract.client import JSON, AdminClient, AdminError
 from services.root.service import FIRMWARE_DIR, REGISTRY_FILE
 from tests.conftest import ServeProcess, stationmaster_command
 from tests.imagefactory import build_image
+from tests.stock_clients import esp32_httpupdate_headers
 
 DISK_MIB = 6
 IMAGE_BYTES = 2 * 1024 * 1024
@@ -179,3 +180,57 @@ async def test_an_image_that_fits_but_cannot_be_recorded_leaves_no_file(disk: Sm
     async with AdminClient(disk.serve.socket) as admin:
         assert (await admin.import_image(image, "tight.bin"))["sha256"] == hashlib.sha256(image).hexdigest()
     assert await asyncio.to_thread(disk.integrity) == "ok"
+
+
+async def test_a_download_that_cannot_be_recorded_never_reaches_the_station_whole(disk: SmallDisk) -> None:
+    # A download's start is committed while its first bytes go out; its last bytes wait for that record. With
+    # no room for the record the station must not end up holding an image the transfer log knows nothing of.
+    image = build_image("esp32", project="held", version="2.0.0", payload_size=512 * 1024)
+    mac = "24:0A:C4:00:61:01"
+    headers = esp32_httpupdate_headers(sta_mac=mac, free_space=4 << 20, sketch_size=300_000, sketch_md5="0" * 32)
+    async with AdminClient(disk.serve.socket) as admin, aiohttp.ClientSession(disk.serve.url) as http:
+        async with http.get("/ota", headers=headers) as discovered:
+            assert discovered.status == 304
+        await admin.accept(mac)
+        await admin.set_chip(mac, "esp32")
+        await admin.assign((await admin.import_image(image, "held.bin"))["sha256"], station=mac)
+        await asyncio.to_thread(disk.fill)
+        await asyncio.to_thread(disk.shrink_registry_log)
+        await asyncio.to_thread(disk.fill)
+        received = bytearray()
+
+        async def download() -> None:
+            async with http.get("/ota", headers=headers) as cut:
+                assert cut.status == 200
+                async for chunk in cut.content.iter_any():
+                    received.extend(chunk)
+
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await download()
+        assert 0 < len(received) < len(image), "the station got the image's head and not its end"
+        assert bytes(received) == image[: len(received)]
+        async with http.get("/ota", headers=headers) as refused:
+            # The disk is known to be full now: the next poll is told so at once and pulls nothing.
+            assert refused.status == 507
+            assert (await refused.json())["error"]["code"] == "storage_full"
+        await asyncio.to_thread(disk.path("filler").unlink)
+        connected = asyncio.Event()
+
+        async def finished() -> JSON:
+            async for message in admin.stream_events(on_connect=connected.set):
+                if message["kind"] in ("download_finished", "download_interrupted"):
+                    return message
+            raise AssertionError("the event stream ended")
+
+        listener = asyncio.create_task(finished())
+        await asyncio.wait_for(connected.wait(), 10)
+        async with http.get("/ota", headers=headers) as whole:
+            assert whole.status == 200
+            assert await whole.read() == image, "once there is room the same station downloads it whole"
+        assert (await asyncio.wait_for(listener, 30))["kind"] == "download_finished"
+        logged = await admin.events(mac=mac)
+    kinds = [event["kind"] for event in logged if event["kind"].startswith("download_")]
+    assert kinds == ["download_finished"], "only the download on record is in the log"
+    log = await asyncio.to_thread(disk.serve.log_path.read_text)
+    assert f"{mac}: the download's start could not be recorded" in log
+    assert "Traceback" not in log

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # Enough to keep a station's Wi-Fi link busy (an ESP's window is a few KiB) at any distance on a LAN.
 SEND_BUFFER = 128 * 1024
+# The end of an image that waits for its download to be on record (one flash sector).
+HELD_BACK = 4096
 # ASCII digits, at most 15 (a petabyte): \d would take any script's digits, and int() chokes past 4,300.
 _RANGE = re.compile(r"bytes=([0-9]{0,15})-([0-9]{0,15})")
 
@@ -54,17 +56,26 @@ async def send_image(request: web.Request, mac: str | None, image: FirmwareImage
         # esp_https_ota's partial download asks HEAD first, for the size only.
         await response.prepare(request)
         return response
-    # Downloads by digest name no station: they are served, not logged against one.
-    transfer_id = None if mac is None else await _log_start(request, mac, image, first, last)
+    # Downloads by digest name no station: they are served, not logged against one. The start is recorded
+    # while the image begins to go out (a commit takes milliseconds, an ESP's download seconds); its last
+    # bytes wait for the record, so no station ever holds a whole image whose download is not on record.
+    recording = None if mac is None else asyncio.ensure_future(_log_start(request, mac, image, first, last))
+    if recording is not None and request.app[JOURNAL].registry.db.full_lately():
+        # The disk was full a moment ago: learn whether the record can be written before sending anything,
+        # so that each poll meanwhile is refused (507) instead of pulling an image that will be cut short.
+        await recording
     delivered = 0
     _bound_send_buffer(request.transport)
     progress = TcpProgress.watch(request.transport)
     try:
         with path.open("rb") as file:
-            delivered = await _sendfile(request, response, file, first, wanted, progress, mac)
+            delivered = await _sendfile(request, response, file, first, wanted, progress, mac, recording)
     finally:
         if progress is not None:
             progress.close()
+        transfer_id = await _recorded(recording)
+        if recording is not None and transfer_id is None:
+            log.warning("%s: the download's start could not be recorded; it was not sent to its end", mac)
         if transfer_id is not None and mac is not None:
             await _log_transfer(request, transfer_id, mac, image, first, delivered, wanted)
     return response
@@ -78,8 +89,10 @@ async def _sendfile(
     wanted: int,
     progress: TcpProgress | None,
     mac: str | None,
+    recording: asyncio.Future[int] | None,
 ) -> int:
-    """Send `wanted` bytes of `file` from `first`; return how many the station acknowledged."""
+    """Send `wanted` bytes of `file` from `first`, the last `HELD_BACK` once `recording` is done; return how
+    many the station acknowledged."""
     stall_s = request.app[SEND_TIMEOUT]
     start: int | None = None  # where the body begins in the connection's byte count, once it is known
     handed = 0
@@ -90,8 +103,14 @@ async def _sendfile(
             raise ConnectionResetError("the station hung up")
         if progress is not None:
             start = progress.handed(transport)
-        sending = asyncio.ensure_future(asyncio.get_running_loop().sendfile(transport, file, first, wanted))
-        handed = await _watched(sending, progress, stall_s, wanted)
+        head = wanted - min(wanted, HELD_BACK) if recording is not None else wanted
+        if head:
+            handed = await _send_part(transport, file, first, head, progress, stall_s)
+        if head < wanted:
+            if await _recorded(recording) is None:
+                transport.abort()  # not on record: the station must not get the whole image
+                return _acknowledged(progress, start, wanted, handed)
+            handed += await _send_part(transport, file, first + head, wanted - head, progress, stall_s)
         await response.write_eof()
         if progress is None or start is None:
             return handed
@@ -106,6 +125,29 @@ async def _sendfile(
         if request.transport is not None:
             request.transport.abort()
         return delivered
+
+
+async def _send_part(
+    transport: asyncio.WriteTransport,
+    file: BinaryIO,
+    offset: int,
+    count: int,
+    progress: TcpProgress | None,
+    stall_s: float,
+) -> int:
+    """sendfile `count` bytes from `offset`, watched for a station that stops reading; return the bytes handed."""
+    sending = asyncio.ensure_future(asyncio.get_running_loop().sendfile(transport, file, offset, count))
+    return await _watched(sending, progress, stall_s, count)
+
+
+async def _recorded(recording: asyncio.Future[int] | None) -> int | None:
+    """The download's transfer id once its start is committed; None without one (a full disk, say)."""
+    if recording is None:
+        return None
+    try:
+        return await asyncio.shield(recording)
+    except Exception:
+        return None
 
 
 def _bound_send_buffer(transport: asyncio.BaseTransport | None) -> None:

@@ -14,8 +14,10 @@ from services.domain.health.alerts import clear_alert, raise_alert
 from services.domain.rollouts.gates import critical_hold
 from services.store.journal import EventLog, Journal
 from services.store.registry import stations as station_rows
+from services.store.registry.batched import BatchedCache
 from services.store.registry.database import ALL
 from services.store.registry.health import open_alerts_for
+from services.store.registry.images import AssignedImages
 
 _NOT_TAKING: AlertKind = "update_not_taking"
 # Downloaded in full this many times and still not running it: the update does not take.
@@ -85,9 +87,11 @@ class FirmwareOffers:
         self._window = maintenance_window
         self._reports = reports
         self._sketches = sketches
-        # What each station is assigned (an own image or a tag's), kept until its tags or any assignment change.
-        self._assignments: dict[str, tuple[FirmwareImage, bool] | None] = {}
-        self._assignment_changes = 0
+        # Every assignment, read once and kept until an assignment or image changes (a site-wide change): each
+        # station's choice is then made in memory from its tags, which its view keeps.
+        self._assigned: BatchedCache[str, AssignedImages] = BatchedCache(
+            self._read_assigned, at_once=1, name="assignments"
+        )
         journal.registry.views.follow(self._forget_assignments)
 
     async def decide(self, request: OtaRequest) -> FirmwareImage | None:
@@ -163,7 +167,7 @@ class FirmwareOffers:
             if image is None:
                 return None, "the rollout's image is no longer in the library"
         else:
-            assigned = await self._assignment_for(station.mac)
+            assigned = await self._assignment_for(station)
             if assigned is None:
                 return None, None
             image, own = assigned
@@ -194,22 +198,17 @@ class FirmwareOffers:
         held = await self._does_not_take(station, request, image)
         return (None, held) if held is not None else (image, None)
 
-    async def _assignment_for(self, mac: str) -> tuple[FirmwareImage, bool] | None:
-        """`ImageTable.assignment_for`, from memory until the station's tags or any assignment or image change."""
-        if mac in self._assignments:
-            return self._assignments[mac]
-        changes = self._assignment_changes
-        found = await self._registry.images.assignment_for(mac)
-        if changes == self._assignment_changes:
-            self._assignments[mac] = found
-        return found
+    async def _assignment_for(self, station: Station) -> tuple[FirmwareImage, bool] | None:
+        """`ImageTable.assignment_for`, decided from the assignments in memory and the station's tags."""
+        assigned = await self._assigned.get(ALL)
+        return None if assigned is None else assigned.for_station(station.mac, station.tags)
+
+    async def _read_assigned(self, _: list[str]) -> dict[str, AssignedImages]:
+        return {ALL: await self._registry.images.assigned_images()}
 
     def _forget_assignments(self, macs: frozenset[str]) -> None:
-        self._assignment_changes += 1
-        if ALL in macs:
-            self._assignments.clear()
-        for mac in macs:
-            self._assignments.pop(mac, None)
+        if ALL in macs:  # a station's own change (its tags) reaches it through its view
+            self._assigned.forget_all()
 
     async def _already_runs(self, station: Station, request: OtaRequest, image: FirmwareImage) -> bool:
         if self._sketches is not None and await self._sketches.runs(

@@ -19,6 +19,7 @@ from pathlib import Path
 from services.core.models import FirmwareImage
 from services.domain.firmware.store import FirmwareStore
 from services.store.registry import Registry
+from services.store.registry.batched import BatchedCache
 from services.store.registry.database import ALL
 
 # What ESP.getFlashChipMode() returns (FlashMode_t): QIO, QOUT, DIO, DOUT.
@@ -50,6 +51,10 @@ class SketchRecognizer:
         self._digests: OrderedDict[tuple[str, int], frozenset[str]] = OrderedDict()
         # Sketches found to be no library image, until the library changes (a station runs one for months).
         self._unknown: set[tuple[str | None, str | None, int | None, str | None]] = set()
+        # The library's images, read once after each change of it: stations polling together share the read.
+        self._library: BatchedCache[str, list[FirmwareImage]] = BatchedCache(
+            self._read_library, at_once=1, name="library"
+        )
         registry.views.follow(self._library_changed)
 
     async def runs(self, image: FirmwareImage, *, md5: str | None, sha256: str | None, sketch_size: int | None) -> bool:
@@ -70,7 +75,8 @@ class SketchRecognizer:
         key = (md5, sha256, sketch_size, family)
         if key in self._unknown:
             return None
-        images = [i for i in await self._registry.images.all() if family is None or chip_family(i.chip) == family]
+        library = await self._library.get(ALL) or []
+        images = [i for i in library if family is None or chip_family(i.chip) == family]
         # The cheap comparisons first: most stations run an image exactly as it was served.
         for image in images:
             if (sha256 is not None and sha256.lower() == image.app_sha256) or (
@@ -87,6 +93,10 @@ class SketchRecognizer:
     def _library_changed(self, macs: frozenset[str]) -> None:
         if ALL in macs:  # an image was imported or deleted (an assignment too: harmless)
             self._unknown.clear()
+            self._library.forget_all()
+
+    async def _read_library(self, _: list[str]) -> dict[str, list[FirmwareImage]]:
+        return {ALL: await self._registry.images.all()}
 
     async def _sketch_md5s(self, image: FirmwareImage, sketch_size: int | None) -> frozenset[str]:
         length = sketch_size if sketch_size is not None and 0 < sketch_size <= image.size else image.size

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from services.core.models import Station
 from services.domain.health.alerts import clear_alert, raise_alert
 from services.domain.health.states import Presence
 from services.store.journal import EventLog, Journal
+from services.store.registry.stations import Whereabouts
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class HealthMonitor:
 
     async def sweep(self) -> int:
         """Look at every station once; return how many alerts were raised or cleared."""
-        stations = await self._registry.stations.all()
+        stations = await self._registry.stations.whereabouts()
         open_alerts = await self._registry.health.alerts(open_only=True, limit=100_000)
         offline_open = {a.mac for a in open_alerts if a.kind == "offline"}
         now = self._journal.clock()
@@ -73,7 +73,7 @@ class HealthMonitor:
             log.info("health sweep raised or cleared %d alert(s)", changed)
         return changed
 
-    def _silent(self, station: Station, last_seen_at: float | None, now: float) -> bool:
+    def _silent(self, station: Whereabouts, last_seen_at: float | None, now: float) -> bool:
         if station.status != "accepted" or last_seen_at is None:
             return False
         since = last_seen_at if self._watching_since is None else max(last_seen_at, self._watching_since())

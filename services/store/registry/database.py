@@ -29,6 +29,10 @@ CarryOp = Callable[[aiosqlite.Connection, aiosqlite.Connection], Awaitable[None]
 # which is what an SD card (and its wear) cares about. Each waits for the commit that makes it durable.
 _MAX_BATCH = 256
 _FULL_REPORT_INTERVAL_S = 60.0
+# SQLite's own page cache, per connection (its default is 2 MiB): the file's pages sit in the kernel's page
+# cache anyway, and what a check-in reads is kept in memory above it (hot views); two full default caches
+# would be 4 MiB of a Pi Zero's 512 MiB for little gain.
+_PAGE_CACHE_KIB = 512
 _MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 
 
@@ -48,6 +52,7 @@ class Database:
         self.commits = 0
         self.queries = 0  # statements run on the reader: what the caches in front of it save shows here
         self._full_reported_at = -_FULL_REPORT_INTERVAL_S
+        self._full_at: float | None = None  # when a commit last failed for want of room (monotonic)
         # Bumped when a restore swaps the file: whoever caches what is in it must read it again.
         self.generation = 0
         # Told, after each commit, which stations it changed (ALL: anything, or the whole site's config).
@@ -92,6 +97,10 @@ class Database:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         await self._queue.put((op, future))
         return await future
+
+    def full_lately(self) -> bool:
+        """True if a commit failed for want of room within the last minute: writes are likely to fail now too."""
+        return self._full_at is not None and time.monotonic() - self._full_at < _FULL_REPORT_INTERVAL_S
 
     async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Run a read-only query and return every row."""
@@ -215,6 +224,7 @@ class Database:
         except Exception as exc:
             error = _storage_error(exc)
             if isinstance(error, StorageFull):
+                self._full_at = time.monotonic()
                 # The admin must hear of it, but once a minute without a trace: the log may share the full disk.
                 if time.monotonic() - self._full_reported_at >= _FULL_REPORT_INTERVAL_S:
                     self._full_reported_at = time.monotonic()
@@ -283,6 +293,7 @@ async def _connect(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connecti
     reader.row_factory = sqlite3.Row
     await reader.execute("PRAGMA query_only = ON")
     await reader.execute("PRAGMA busy_timeout = 5000")
+    await reader.execute(f"PRAGMA cache_size = -{_PAGE_CACHE_KIB}")
     return writer, reader
 
 
@@ -290,7 +301,7 @@ async def _connect(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connecti
 # holds its own copy of these (it writes them through), so changing them tells nobody.
 VOLATILE_COLUMNS = frozenset({"last_seen_at", "rssi", "uptime_s", "free_heap", "seen_period_s", "last_history_at"})
 # Tables whose rows belong to one station (its `mac`), and tables whose change touches every station.
-_STATION_TABLES = ("station_tags", "alerts", "commands", "station_config")
+_STATION_TABLES = ("station_tags", "alerts", "commands", "station_config", "transfers")
 # Assignments and images decide what every station is offered: a change of one is a change of all.
 _SITE_TABLES = ("site_wifi", "assignments", "images")
 ALL = "*"
@@ -375,6 +386,7 @@ async def _configure(conn: aiosqlite.Connection) -> None:
     await conn.execute("PRAGMA synchronous = FULL")
     await conn.execute("PRAGMA foreign_keys = ON")
     await conn.execute("PRAGMA busy_timeout = 5000")
+    await conn.execute(f"PRAGMA cache_size = -{_PAGE_CACHE_KIB}")
 
 
 def migration_scripts() -> list[tuple[int, str, str]]:

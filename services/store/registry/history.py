@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from operator import itemgetter
 
 import aiosqlite
 
 from services.core.models import CheckIn, Event
-from services.store.registry.database import Database
+from services.store.registry.batched import BatchedCache
+from services.store.registry.database import ALL, Database
+
+# A station's downloads of one image to its end: (MAC, SHA-256, size).
+DownloadKey = tuple[str, str, int]
+# Three parameters a station, under SQLite's 32,766 a statement.
+_DOWNLOADS_AT_ONCE = 5000
 
 
 class HistoryTable:
@@ -16,6 +23,18 @@ class HistoryTable:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        # The loop breaker's counts, asked at every offer of an image: kept until the station's downloads or
+        # alerts change, and read together for stations offered an update at once.
+        self._downloads: BatchedCache[DownloadKey, tuple[int, int]] = BatchedCache(
+            self._full_downloads_of, owner=itemgetter(0), at_once=_DOWNLOADS_AT_ONCE, name="download-counts"
+        )
+        db.on_touched(self._touched)
+
+    def _touched(self, macs: frozenset[str]) -> None:
+        if ALL in macs:
+            self._downloads.forget_all()
+        else:
+            self._downloads.forget(macs)
 
     async def events(
         self, *, mac: str | None = None, kind: str | None = None, limit: int = 100, before: int | None = None
@@ -59,17 +78,22 @@ class HistoryTable:
     async def full_downloads(self, mac: str, sha256: str, size: int) -> tuple[int, int]:
         """(count, last transfer id) of the station's downloads of an image to its last byte, counting only those
         since it last downloaded another image and since the admin last cleared an `update_not_taking` of it."""
-        row = await self._db.fetch_one(
-            "SELECT count(*) AS n, ifnull(max(id), 0) AS last FROM transfers"
-            " WHERE mac = ?1 AND sha256 = ?2 AND complete AND range_end = ?3"
-            " AND id > (SELECT ifnull(max(id), 0) FROM transfers WHERE mac = ?1 AND sha256 <> ?2)"
-            " AND id > (SELECT ifnull(max(json_extract(data, '$.last_transfer')), 0) FROM alerts"
-            "  WHERE kind = 'update_not_taking' AND mac = ?1 AND cleared_at IS NOT NULL"
-            "  AND json_extract(data, '$.sha256') = ?2)",
-            (mac, sha256, size - 1),
+        return await self._downloads.get((mac, sha256, size)) or (0, 0)
+
+    async def _full_downloads_of(self, wanted: list[DownloadKey]) -> dict[DownloadKey, tuple[int, int]]:
+        rows = await self._db.fetch_all(
+            f"WITH wanted (mac, sha256, size) AS (VALUES {', '.join(['(?, ?, ?)'] * len(wanted))})"
+            " SELECT w.mac, w.sha256, w.size, count(t.id) AS n, ifnull(max(t.id), 0) AS last FROM wanted w"
+            " LEFT JOIN transfers t ON t.mac = w.mac AND t.sha256 = w.sha256 AND t.complete"
+            " AND t.range_end = w.size - 1"
+            " AND t.id > (SELECT ifnull(max(id), 0) FROM transfers o WHERE o.mac = w.mac AND o.sha256 <> w.sha256)"
+            " AND t.id > (SELECT ifnull(max(json_extract(data, '$.last_transfer')), 0) FROM alerts a"
+            "  WHERE a.kind = 'update_not_taking' AND a.mac = w.mac AND a.cleared_at IS NOT NULL"
+            "  AND json_extract(a.data, '$.sha256') = w.sha256)"
+            " GROUP BY w.mac, w.sha256, w.size",
+            [value for key in wanted for value in key],
         )
-        assert row is not None
-        return int(row["n"]), int(row["last"])
+        return {(str(r["mac"]), str(r["sha256"]), int(r["size"])): (int(r["n"]), int(r["last"])) for r in rows}
 
 
 async def insert_event(

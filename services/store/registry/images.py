@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import aiosqlite
 
@@ -12,6 +14,25 @@ from services.core.models import Assignment, FirmwareImage
 from services.store.registry.database import Database
 
 _HEX_PREFIX = re.compile(r"[0-9a-f]{6,64}")
+
+
+@dataclass(frozen=True, slots=True)
+class AssignedImages:
+    """The assignments at once: each station's own (its oldest) and the tags' (oldest first), with their images."""
+
+    own: dict[str, FirmwareImage]
+    by_tag: tuple[tuple[str, FirmwareImage], ...]
+
+    def for_station(self, mac: str, tags: Iterable[str]) -> tuple[FirmwareImage, bool] | None:
+        """As `ImageTable.assignment_for`: the image a station with these tags is given, and whether its own."""
+        image = self.own.get(mac)
+        if image is not None:
+            return image, True
+        carried = set(tags)
+        for tag, image in self.by_tag:
+            if tag in carried:
+                return image, False
+        return None
 
 
 class ImageTable:
@@ -49,6 +70,22 @@ class ImageTable:
         """Return every assignment."""
         rows = await self._db.fetch_all("SELECT * FROM assignments ORDER BY id")
         return [_assignment(r) for r in rows]
+
+    async def assigned_images(self) -> AssignedImages:
+        """Every assignment with its image, in one read: what each station is given, decided in memory."""
+        rows = await self._db.fetch_all(
+            "SELECT assignments.mac AS assigned_mac, assignments.tag AS assigned_tag, images.*"
+            " FROM assignments JOIN images USING (sha256) ORDER BY assignments.id"
+        )
+        own: dict[str, FirmwareImage] = {}
+        by_tag: list[tuple[str, FirmwareImage]] = []
+        for row in rows:
+            image = FirmwareImage(**{key: row[key] for key in row.keys() if not key.startswith("assigned_")})  # noqa: SIM118
+            if row["assigned_mac"] is not None:
+                own.setdefault(str(row["assigned_mac"]), image)  # the oldest of a station's own wins
+            elif row["assigned_tag"] is not None:
+                by_tag.append((str(row["assigned_tag"]), image))
+        return AssignedImages(own, tuple(by_tag))
 
     async def assigned_for(self, mac: str) -> FirmwareImage | None:
         """Return the image a station should run: its own assignment first, else its tags' (oldest wins)."""

@@ -6,6 +6,7 @@ import json
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
@@ -15,6 +16,17 @@ from services.core.models import REPORTED_FIELDS, CheckIn, Station, StationStatu
 from services.store.registry.checkin_buffer import CheckinBuffer
 from services.store.registry.database import Database
 from services.store.registry.provisions import name_awaited
+
+
+@dataclass(frozen=True, slots=True)
+class Whereabouts:
+    """What the health sweep needs of a station: who it is, its status and when it was last heard, at what pace."""
+
+    mac: str
+    name: str
+    status: StationStatus
+    last_seen_at: float | None
+    seen_period_s: float | None
 
 
 class StationTable:
@@ -46,6 +58,22 @@ class StationTable:
         for row in await self._db.fetch_all("SELECT mac, tag FROM station_tags ORDER BY tag"):
             tags[row["mac"]].append(row["tag"])
         return [self._buffer.overlay(station_from_row(row, tuple(tags.get(row["mac"], ())))) for row in rows]
+
+    async def whereabouts(self) -> list[Whereabouts]:
+        """Every accepted or pending station's `Whereabouts` (its held check-in laid over), in one lean read."""
+        rows = await self._db.fetch_all(
+            "SELECT mac, name, status, last_seen_at, seen_period_s FROM stations"
+            " WHERE status IN ('accepted', 'pending')"
+        )
+        found = []
+        for mac, name, status, last_seen_at, seen_period_s in rows:
+            held = self._buffer.get(mac)
+            if held is None:
+                found.append(Whereabouts(mac, name, status, last_seen_at, seen_period_s))
+            else:
+                period = seen_period_s if held.report.seen_period_s is None else held.report.seen_period_s
+                found.append(Whereabouts(mac, name, status, held.at, period))
+        return found
 
     async def credentials(self, mac: str) -> tuple[str | None, bool, str | None]:
         """Return (token hash, whether it is still unconfirmed, pinned key hash) for a station."""
