@@ -1,8 +1,8 @@
 """What `/ota` decides is read from memory kept in front of the registry, and read together under a burst.
 
 A fleet update is fifty stations polling within moments of each other. Each used to cost its own reads (its
-view, its assignment, its count of full downloads): fifty stations, a hundred and fifty round trips queued at
-the one reader before the last byte went out. The tests count the registry's reads during such a burst, and
+assignment, the library, its count of full downloads): fifty stations, 152 round trips queued at the one
+reader before the last byte went out. The tests count the registry's reads during such a burst, and
 change assignments and tags behind the polls' backs to show the memory never offers what is no longer so.
 """
 
@@ -55,7 +55,7 @@ async def test_fifty_stations_offered_an_update_at_once_cost_a_few_reads_not_fif
     assert all(answer == (200, image) for answer in answers), "every station got the image, whole"
     # The views, the assignments, the library and the download counts, each read for whoever waits at that
     # moment (8 to 12 reads here, as the polls arrive), and the service's housekeeping if it falls in the
-    # window; 200 reads when each poll read its own.
+    # window; 152 when each poll read its own assignment, library and count.
     assert reads <= FLEET // 2, f"{reads} reads for {FLEET} downloads at once"
 
 
