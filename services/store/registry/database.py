@@ -249,8 +249,7 @@ class Database:
 
     async def _touched(self) -> frozenset[str]:
         """The stations this transaction changed (from the temporary triggers), forgotten once read."""
-        async with self._writer.execute("SELECT DISTINCT mac FROM temp.touched") as cursor:
-            rows = await cursor.fetchall()
+        rows = list(await self._writer.execute_fetchall("SELECT DISTINCT mac FROM temp.touched"))  # one trip
         if not rows:
             return frozenset()
         await self._writer.execute("DELETE FROM temp.touched")
