@@ -198,42 +198,30 @@ async def fan_out(table: Table, serve: ServeProcess, scratch: Path) -> None:
     path = scratch / "bench.bin"
     path.write_bytes(image)
     path.chmod(0o644)
-    if not shutil.which("nginx"):
-        table.note("1 MiB image to stations at once", "not measured", "no nginx installed")
-        return
-    plain = await asyncio.to_thread(Nginx, scratch / "nginx", path)
-    capped = await asyncio.to_thread(Nginx, scratch / "nginx-capped", path, SEND_BUFFER)
+    have_nginx = shutil.which("nginx") is not None
+    plain = await asyncio.to_thread(Nginx, scratch / "nginx", path) if have_nginx else None
+    capped = await asyncio.to_thread(Nginx, scratch / "nginx-capped", path, SEND_BUFFER) if have_nginx else None
     bare_port = free_port()
     bare = await asyncio.to_thread(
         subprocess.Popen, [sys.executable, "-m", "tests.benchmarks.bare_server", str(bare_port), str(path)]
     )
     requests = iter(polls)
-    servers = {"nginx": plain.port, "capped": capped.port, "bare": bare_port}
+    servers = {"bare": bare_port}
+    if plain is not None and capped is not None:
+        servers |= {"nginx": plain.port, "capped": capped.port}
     try:
         await _accepting(bare_port)
         await loadclient.fan_out(HOST, serve.port, [next(requests)], len(image))  # the image into the page cache
         for clients in FAN_OUTS:
-            runs: dict[str, list[float]] = {"ours": [], "nginx": [], "capped": [], "bare": []}
+            runs: dict[str, list[float]] = {"ours": [], **{name: [] for name in servers}}
             for _ in range(FAN_OUT_BURSTS):
                 ours = [next(requests) for _ in range(clients)]
                 runs["ours"].append(await loadclient.fan_out(HOST, serve.port, ours, len(image)))
                 for name, port in servers.items():
                     same = [loadclient.get("/ota")] * clients
                     runs[name].append(await loadclient.fan_out(HOST, port, same, len(image)))
-            median = {name: statistics.median(figures) for name, figures in runs.items()}
-            spread = ", ".join(f"{name} {min(v):,.0f}-{max(v):,.0f}" for name, v in runs.items())
-            print(f"<!-- {clients} at once, MiB/s in {FAN_OUT_BURSTS} bursts: {spread} -->", flush=True)
-            figure = f"1 MiB image to {clients} stations at once (median of {FAN_OUT_BURSTS})"
-            table.row(figure, median["ours"], "MiB/s", median["nginx"], "nginx sendfile")
-            buffer = f"{SEND_BUFFER // 1024} KiB send buffer"
-            table.row(
-                f"the same, nginx with the appliance's {buffer}", median["ours"], "MiB/s", median["capped"], "nginx"
-            )
-            table.row("the same, bare aiohttp FileResponse", median["ours"], "MiB/s", median["bare"], "bare aiohttp")
-            table.row(
-                f"bare aiohttp FileResponse, {clients} at once", median["bare"], "MiB/s", median["capped"], "nginx"
-            )
-        if wrk.available():
+            _fan_out_rows(table, clients, runs)
+        if plain is not None and wrk.available():
             # wrk fetches the same file again and again over 50 connections: the client's own ceiling shows here.
             ours_client = await loadclient.fan_out(HOST, plain.port, [loadclient.get("/ota")] * 50, len(image))
             theirs = await wrk.mib_per_second(f"http://{HOST}:{plain.port}/ota", 50, 5)
@@ -241,10 +229,28 @@ async def fan_out(table: Table, serve: ServeProcess, scratch: Path) -> None:
                 "nginx sendfile, 50 at once: this client (wrk beside, repeating)", ours_client, "MiB/s", theirs, "wrk"
             )
     finally:
-        plain.stop()
-        capped.stop()
+        for nginx in (plain, capped):
+            if nginx is not None:
+                nginx.stop()
         bare.terminate()
         await asyncio.to_thread(bare.wait, 10)
+
+
+def _fan_out_rows(table: Table, clients: int, runs: dict[str, list[float]]) -> None:
+    """The medians of one fan-out size beside each reference measured (nginx's only where it is installed)."""
+    median = {name: statistics.median(figures) for name, figures in runs.items()}
+    spread = ", ".join(f"{name} {min(v):,.0f}-{max(v):,.0f}" for name, v in runs.items())
+    print(f"<!-- {clients} at once, MiB/s in {FAN_OUT_BURSTS} bursts: {spread} -->", flush=True)
+    figure = f"1 MiB image to {clients} stations at once (median of {FAN_OUT_BURSTS})"
+    if "nginx" in median:
+        table.row(figure, median["ours"], "MiB/s", median["nginx"], "nginx sendfile")
+        buffer = f"{SEND_BUFFER // 1024} KiB send buffer"
+        table.row(f"the same, nginx with the appliance's {buffer}", median["ours"], "MiB/s", median["capped"], "nginx")
+    else:
+        table.note(figure, f"{median['ours']:,.1f} MiB/s", "no nginx installed")
+    table.row("the same, bare aiohttp FileResponse", median["ours"], "MiB/s", median["bare"], "bare aiohttp")
+    if "capped" in median:
+        table.row(f"bare aiohttp FileResponse, {clients} at once", median["bare"], "MiB/s", median["capped"], "nginx")
 
 
 async def _accepting(port: int) -> None:
