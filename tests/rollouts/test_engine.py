@@ -211,9 +211,11 @@ async def test_cancelling_leaves_a_soaking_station_on_what_it_runs_whatever_its_
     assert (await site.state(rollout))[soaking] == "updating"
     await site.rollouts.cancel(rollout)
     assert await site.poll(soaking, version="1.1.0") is None, "it keeps the image it runs"
-    assert await site.registry.images.assigned_for(soaking) == await site.registry.images.by_prefix(site.sha256)
+    assert await site.registry.images.assigned_for(
+        await site.registry.stations.require(soaking)
+    ) == await site.registry.images.by_prefix(site.sha256)
     assert await site.poll(untouched) is None, "one never reached keeps its assignment, which it runs"
-    assert await site.registry.images.assigned_for(untouched) == old
+    assert await site.registry.images.assigned_for(await site.registry.stations.require(untouched)) == old
 
 
 async def test_a_critical_station_is_not_updated_by_a_tag_assignment_outside_the_window(site: Site) -> None:

@@ -67,13 +67,9 @@ async def list_stations(request: web.Request) -> web.Response:
     """Every station with what it should run."""
     registry = request.app[REGISTRY]
     presence, now = _presence(request), request.app[CLOCK].timeline()
+    assigned = await registry.images.assigned_images()  # one read for the whole list, not one a station
     return web.json_response(
-        {
-            "stations": [
-                station_json(s, await registry.images.assigned_for(s.mac), presence, now)
-                for s in await registry.stations.all()
-            ]
-        }
+        {"stations": [station_json(s, assigned.image_for(s), presence, now) for s in await registry.stations.all()]}
     )
 
 
@@ -230,7 +226,7 @@ async def events(request: web.Request) -> web.Response:
 
 
 async def _station_answer(request: web.Request, station: Station) -> web.Response:
-    assigned = await request.app[REGISTRY].images.assigned_for(station.mac)
+    assigned = await request.app[REGISTRY].images.assigned_for(station)
     now = request.app[CLOCK].timeline()
     return web.json_response(station_json(station, assigned, _presence(request), now))
 

@@ -31,7 +31,7 @@ async def station_manifest(request: web.Request) -> web.Response:
     """The manifest for one station: the image assigned to it (directly or by tag)."""
     registry = request.app[JOURNAL].registry
     station = await registry.stations.require(parse_mac(request.match_info["mac"]))
-    image = await registry.images.assigned_for(station.mac)
+    image = await registry.images.assigned_for(station)
     if image is None:
         raise NotFound(f"nothing is assigned to {station.name}")
     return web.json_response(manifest(image, name=station.name))

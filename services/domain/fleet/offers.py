@@ -199,7 +199,7 @@ class FirmwareOffers:
         return (None, held) if held is not None else (image, None)
 
     async def _assignment_for(self, station: Station) -> tuple[FirmwareImage, bool] | None:
-        """`ImageTable.assignment_for`, decided from the assignments in memory and the station's tags."""
+        """`AssignedImages.for_station`, from the assignments kept in memory and the station's tags."""
         assigned = await self._assigned.get(ALL)
         return None if assigned is None else assigned.for_station(station.mac, station.tags)
 

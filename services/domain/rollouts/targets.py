@@ -65,7 +65,7 @@ async def facts_of(registry: Registry, station: Station, now: float) -> StationF
 
 async def previous_image(registry: Registry, station: Station) -> str | None:
     """The image the station runs before the rollout: its assignment if it matches, else one of its version."""
-    assigned = await registry.images.assigned_for(station.mac)
+    assigned = await registry.images.assigned_for(station)
     if assigned is not None and assigned.version == station.version:
         return assigned.sha256
     if station.chip is None or station.version is None:

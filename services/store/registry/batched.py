@@ -38,7 +38,6 @@ class BatchedCache(Generic[K, V]):
         self._epoch = 0
         self._wanted: dict[K, asyncio.Future[V | None]] = {}  # keys to read, by the next read
         self._reading: asyncio.Task[None] | None = None
-        self.reads = 0  # statements run (each for every key wanted then; the rest came from memory)
 
     def peek(self, key: K) -> V | None:
         """The value kept for `key`, without reading: None when it is not in memory."""
@@ -84,7 +83,6 @@ class BatchedCache(Generic[K, V]):
                 taken = list(self._wanted)[: self._at_once]
                 wanted = {key: self._wanted.pop(key) for key in taken}
                 before = {key: self._version(key) for key in wanted}
-                self.reads += 1
                 try:
                     found = await self._read(list(wanted))
                 except Exception as exc:

@@ -34,11 +34,6 @@ class HotViews:
         self._followers: list[Callable[[frozenset[str]], None]] = []
         db.on_touched(self._touched)
 
-    @property
-    def reads(self) -> int:
-        """Reads of the file (each for every station wanted then; the rest came from memory)."""
-        return self._views.reads
-
     async def view(self, mac: str) -> View | None:
         """The station's check-in view (`checkin_view`), from memory when nothing changed it since; never mutate it."""
         return await self._views.get(mac)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from services.core.errors import Conflict, InvalidInput, NotFound
-from services.core.models import Assignment, FirmwareImage
+from services.core.models import Assignment, FirmwareImage, Station
 from services.store.registry.database import Database
 
 _HEX_PREFIX = re.compile(r"[0-9a-f]{6,64}")
@@ -24,7 +24,8 @@ class AssignedImages:
     by_tag: tuple[tuple[str, FirmwareImage], ...]
 
     def for_station(self, mac: str, tags: Iterable[str]) -> tuple[FirmwareImage, bool] | None:
-        """As `ImageTable.assignment_for`: the image a station with these tags is given, and whether its own."""
+        """The image a station with these tags is given (its own assignment first, else its tags', oldest
+        first), and whether its own assignment names it."""
         image = self.own.get(mac)
         if image is not None:
             return image, True
@@ -33,6 +34,11 @@ class AssignedImages:
             if tag in carried:
                 return image, False
         return None
+
+    def image_for(self, station: Station) -> FirmwareImage | None:
+        """The image the station is given, if any."""
+        found = self.for_station(station.mac, station.tags)
+        return None if found is None else found[0]
 
 
 class ImageTable:
@@ -87,24 +93,9 @@ class ImageTable:
                 by_tag.append((str(row["assigned_tag"]), image))
         return AssignedImages(own, tuple(by_tag))
 
-    async def assigned_for(self, mac: str) -> FirmwareImage | None:
+    async def assigned_for(self, station: Station) -> FirmwareImage | None:
         """Return the image a station should run: its own assignment first, else its tags' (oldest wins)."""
-        found = await self.assignment_for(mac)
-        return None if found is None else found[0]
-
-    async def assignment_for(self, mac: str) -> tuple[FirmwareImage, bool] | None:
-        """Return the image a station should run and whether the station's own assignment names it (not a tag's)."""
-        row = await self._db.fetch_one(
-            "SELECT images.*, assignments.mac IS NOT NULL AS own FROM assignments JOIN images USING (sha256)"
-            " WHERE assignments.mac = ?"
-            " OR assignments.tag IN (SELECT tag FROM station_tags WHERE mac = ?)"
-            " ORDER BY assignments.mac IS NULL, assignments.id LIMIT 1",
-            (mac, mac),
-        )
-        if row is None:
-            return None
-        values = {key: row[key] for key in row.keys() if key != "own"}  # noqa: SIM118 (Row is not a dict)
-        return FirmwareImage(**values), bool(row["own"])
+        return (await self.assigned_images()).image_for(station)
 
 
 async def insert_image(conn: aiosqlite.Connection, image: FirmwareImage) -> bool:
