@@ -15,6 +15,7 @@ import aiohttp
 from appliance.contract.client import AdminClient
 from services.root.service import StationmasterService
 from tests.imagefactory import build_image
+from tests.stationkit import event_stream, next_event
 from tests.stock_clients import esp32_httpupdate_headers
 
 FLEET = 50
@@ -50,11 +51,20 @@ async def test_fifty_stations_offered_an_update_at_once_cost_a_few_reads_not_fif
     await admin.assign((await admin.import_image(image, "field.bin"))["sha256"], tag="field")
     assert service.registry is not None
     before = service.registry.db.queries
-    answers = await asyncio.gather(*(poll(http, station) for station in stations))
-    reads = service.registry.db.queries - before
+    async with event_stream(admin) as events:
+        answers = await asyncio.gather(*(poll(http, station) for station in stations))
+        reads = service.registry.db.queries - before
+        finished = [await next_event(events, "download_finished") for _ in stations]
     assert all(answer == (200, image) for answer in answers), "every station got the image, whole"
+    # Their start records were written together (services.store.grouped): each download is still its own.
+    assert sorted(event["mac"] for event in finished) == sorted(stations)
+    assert {event["data"]["bytes"] for event in finished} == {len(image)}
+    rows = await service.registry.db.fetch_all("SELECT mac, bytes_sent, complete FROM transfers")
+    assert sorted((row["mac"], row["bytes_sent"], row["complete"]) for row in rows) == [
+        (station, len(image), 1) for station in sorted(stations)
+    ]
     # The views, the assignments, the library and the download counts, each read for whoever waits at that
-    # moment (8 to 12 reads here, as the polls arrive), and the service's housekeeping if it falls in the
+    # moment (5 to 7 reads here, as the polls arrive), and the service's housekeeping if it falls in the
     # window; 152 when each poll read its own assignment, library and count.
     assert reads <= FLEET // 2, f"{reads} reads for {FLEET} downloads at once"
 
@@ -83,3 +93,23 @@ async def test_what_the_admin_changes_is_offered_at_the_next_poll(
     await admin.unassign(by_tag["id"])
     assert (await poll(http, second))[0] == 304, "the tag's assignment is gone"
     assert await poll(http, first) == (200, pump), "the station's own is not"
+
+
+async def test_an_assignment_for_others_leaves_a_station_s_view_in_memory(
+    service: StationmasterService, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    station = mac(0xB0)
+    await enrolled(http, admin, [station], "orchard")
+    assert service.registry is not None
+    before = service.registry.db.queries
+    assert (await poll(http, station))[0] == 304
+    assert service.registry.db.queries == before, "a poll that repeats itself reads nothing"
+
+    other = build_image("esp32", project="barn", version="1.0.0", payload_size=16 * 1024)
+    await admin.assign((await admin.import_image(other, "barn.bin"))["sha256"], tag="barn")
+    before = service.registry.db.queries
+    assert (await poll(http, station))[0] == 304
+    # What every station is given changed, not this station's rows: its view stays in memory.
+    # The assignments and the library (an image came in), each read once for every station; 3 when every
+    # view was read again after it.
+    assert service.registry.db.queries - before == 2

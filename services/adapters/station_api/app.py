@@ -7,7 +7,16 @@ from aiohttp import web
 from services.adapters.http_errors import BODY_LIMIT, BODY_TIMEOUT, answer_bad_expectations, error_middleware
 from services.adapters.station_api import api_v1, esphome, ota
 from services.adapters.station_api.commands import COMMANDS, command_result
-from services.adapters.station_api.keys import JOURNAL, LIBRARY, OFFERS, REPORTS, SEND_TIMEOUT, STORED_IMAGES
+from services.adapters.station_api.downloadlog import DownloadLog
+from services.adapters.station_api.keys import (
+    DOWNLOAD_LOG,
+    JOURNAL,
+    LIBRARY,
+    OFFERS,
+    REPORTS,
+    SEND_TIMEOUT,
+    STORED_IMAGES,
+)
 from services.adapters.station_api.metrics import METRICS, MetricsSource, metrics
 from services.adapters.station_api.storedimages import StoredImages
 from services.domain.commands import CommandQueue
@@ -39,6 +48,7 @@ def create_station_app(
     app[OFFERS] = offers
     app[LIBRARY] = library
     app[STORED_IMAGES] = StoredImages()
+    app[DOWNLOAD_LOG] = DownloadLog(journal, offers)
     app.router.add_get("/ota", ota.ota)
     app.router.add_get("/ota/{mac}", ota.ota)
     app.router.add_get("/firmware/{name}", ota.by_digest)

@@ -17,12 +17,10 @@ from typing import BinaryIO
 
 from aiohttp import web
 
-from appliance.contract.events import EventKind
 from services.adapters.station_api.delivery import TcpProgress
-from services.adapters.station_api.keys import JOURNAL, OFFERS, SEND_TIMEOUT
+from services.adapters.station_api.downloadlog import DownloadEnd
+from services.adapters.station_api.keys import DOWNLOAD_LOG, JOURNAL, SEND_TIMEOUT
 from services.core.models import FirmwareImage
-from services.store.journal import EventLog
-from services.store.registry.history import finish_transfer, start_transfer
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +57,9 @@ async def send_image(request: web.Request, mac: str | None, image: FirmwareImage
     # Downloads by digest name no station: they are served, not logged against one. The start is recorded
     # while the image begins to go out (a commit takes milliseconds, an ESP's download seconds); its last
     # bytes wait for the record, so no station ever holds a whole image whose download is not on record.
-    recording = None if mac is None else asyncio.ensure_future(_log_start(request, mac, image, first, last))
+    recording = None
+    if mac is not None:
+        recording = asyncio.ensure_future(request.app[DOWNLOAD_LOG].started(mac, image, first, last))
     if recording is not None and request.app[JOURNAL].registry.db.full_lately():
         # The disk was full a moment ago: learn whether the record can be written before sending anything,
         # so that each poll meanwhile is refused (507) instead of pulling an image that will be cut short.
@@ -77,7 +77,7 @@ async def send_image(request: web.Request, mac: str | None, image: FirmwareImage
         if recording is not None and transfer_id is None:
             log.warning("%s: the download's start could not be recorded; it was not sent to its end", mac)
         if transfer_id is not None and mac is not None:
-            await _log_transfer(request, transfer_id, mac, image, first, delivered, wanted)
+            await request.app[DOWNLOAD_LOG].ended(DownloadEnd(transfer_id, mac, image, first, delivered, wanted))
     return response
 
 
@@ -184,44 +184,6 @@ def _acknowledged(progress: TcpProgress | None, start: int | None, wanted: int, 
     if start is None:
         return 0
     return max(0, min((progress.acked() or 0) - start, wanted))
-
-
-async def _log_start(request: web.Request, mac: str, image: FirmwareImage, first: int, last: int) -> int:
-    async def begin(entry: EventLog) -> int:
-        transfer_id = await start_transfer(
-            entry.conn, mac=mac, sha256=image.sha256, now=entry.now, range_start=first, range_end=last
-        )
-        rollouts = request.app[OFFERS].rollouts
-        if rollouts is not None:
-            await rollouts.transfer_started(entry, mac, image.sha256)
-        return transfer_id
-
-    return await request.app[JOURNAL].write(begin)
-
-
-async def _log_transfer(
-    request: web.Request, transfer_id: int, mac: str, image: FirmwareImage, first: int, sent: int, wanted: int
-) -> None:
-    complete = sent == wanted
-    reached = first + sent
-    what = " ".join(str(v) for v in (image.project, image.version) if v) or image.sha256[:12]
-    kind: EventKind
-    if complete and first + wanted == image.size:
-        kind, message = "download_finished", f"{mac} downloaded {what} ({image.size:,} bytes)"
-    elif complete:
-        kind, message = "download_part", f"{mac} downloaded bytes {first:,}-{reached - 1:,} of {what}"
-    else:
-        percent = 100 * reached // max(image.size, 1)
-        kind, message = "download_interrupted", f"{mac} stopped downloading {what} at {percent} %"
-
-    async def finish(entry: EventLog) -> None:
-        await finish_transfer(entry.conn, transfer_id, bytes_sent=sent, complete=complete, now=entry.now)
-        await entry(kind, mac, message, sha256=image.sha256, first=first, bytes=sent, size=image.size)
-        rollouts = request.app[OFFERS].rollouts
-        if rollouts is not None:
-            await rollouts.transfer_finished(entry, mac, image.sha256, reached / max(image.size, 1))
-
-    await request.app[JOURNAL].write(finish)
 
 
 def _byte_range(request: web.Request, size: int, etag: str) -> tuple[int, int]:

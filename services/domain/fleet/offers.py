@@ -15,7 +15,7 @@ from services.domain.rollouts.gates import critical_hold
 from services.store.journal import EventLog, Journal
 from services.store.registry import stations as station_rows
 from services.store.registry.batched import BatchedCache
-from services.store.registry.database import ALL
+from services.store.registry.database import ALL, site_wide
 from services.store.registry.health import open_alerts_for
 from services.store.registry.images import AssignedImages
 
@@ -207,7 +207,7 @@ class FirmwareOffers:
         return {ALL: await self._registry.images.assigned_images()}
 
     def _forget_assignments(self, macs: frozenset[str]) -> None:
-        if ALL in macs:  # a station's own change (its tags) reaches it through its view
+        if site_wide(macs):  # a station's own change (its tags) reaches it through its view
             self._assigned.forget_all()
 
     async def _already_runs(self, station: Station, request: OtaRequest, image: FirmwareImage) -> bool:

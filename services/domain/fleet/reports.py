@@ -30,7 +30,7 @@ from services.domain.onboarding import arrival
 from services.domain.sitewifi import acks as wifi_acks
 from services.store.journal import EventLog, Journal
 from services.store.registry import stations as station_rows
-from services.store.registry.database import ALL
+from services.store.registry.database import site_wide
 from services.store.registry.history import maybe_insert_checkin
 from services.store.registry.wifi import config_entry
 
@@ -240,7 +240,7 @@ class StationReports:
 
     def _forget_etags(self, macs: frozenset[str]) -> None:
         self._etag_changes += 1
-        if ALL in macs:
+        if site_wide(macs):
             self._etags.clear()
         for mac in macs:
             self._etags.pop(mac, None)

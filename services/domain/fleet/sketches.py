@@ -20,7 +20,7 @@ from services.core.models import FirmwareImage
 from services.domain.firmware.store import FirmwareStore
 from services.store.registry import Registry
 from services.store.registry.batched import BatchedCache
-from services.store.registry.database import ALL
+from services.store.registry.database import ALL, site_wide
 
 # What ESP.getFlashChipMode() returns (FlashMode_t): QIO, QOUT, DIO, DOUT.
 FLASH_MODES = (0, 1, 2, 3)
@@ -91,7 +91,7 @@ class SketchRecognizer:
         return None
 
     def _library_changed(self, macs: frozenset[str]) -> None:
-        if ALL in macs:  # an image was imported or deleted (an assignment too: harmless)
+        if site_wide(macs):  # an image was imported or deleted (an assignment too: harmless)
             self._unknown.clear()
             self._library.forget_all()
 

@@ -86,8 +86,8 @@ class Database:
 
     def on_touched(self, listener: Callable[[frozenset[str]], None]) -> None:
         """Call `listener` after each commit with the MACs of the stations it changed (see `touch_triggers`): a
-        cache of what a check-in reads stays right without asking the file. A restore, a clock step or a
-        change of what every station is given (the site's Wi-Fi, assignments, images) is `ALL`."""
+        cache of what a check-in reads stays right without asking the file. A restore or a clock step is `ALL`;
+        a change of what every station is given (the site's Wi-Fi, assignments, images) is `SITE`."""
         self._touch_listeners.append(listener)
 
     async def write(self, op: WriteOp[T]) -> T:
@@ -249,10 +249,8 @@ class Database:
 
     async def _touched(self) -> frozenset[str]:
         """The stations this transaction changed (from the temporary triggers), forgotten once read."""
-        rows = list(await self._writer.execute_fetchall("SELECT DISTINCT mac FROM temp.touched"))  # one trip
-        if not rows:
-            return frozenset()
-        await self._writer.execute("DELETE FROM temp.touched")
+        # One trip to SQLite's thread: each trip waits for a turn of a loop that may be busy sending images.
+        rows = await self._writer.execute_fetchall("DELETE FROM temp.touched RETURNING mac")
         return frozenset(str(row[0]) for row in rows)
 
     def _tell(self, touched: frozenset[str]) -> None:
@@ -301,9 +299,18 @@ async def _connect(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connecti
 VOLATILE_COLUMNS = frozenset({"last_seen_at", "rssi", "uptime_s", "free_heap", "seen_period_s", "last_history_at"})
 # Tables whose rows belong to one station (its `mac`), and tables whose change touches every station.
 _STATION_TABLES = ("station_tags", "alerts", "commands", "station_config", "transfers")
-# Assignments and images decide what every station is offered: a change of one is a change of all.
+# The site's Wi-Fi, assignments and images decide what every station is given, and are no station's row.
 _SITE_TABLES = ("site_wifi", "assignments", "images")
+# Touched by a restore or a clock step: every station's rows may have changed.
 ALL = "*"
+# Touched by a change of a site table: what every station is given may have changed, no station's own rows
+# (its view stays; an assignment for fifty stations does not make fifty stations be read again).
+SITE = "+"
+
+
+def site_wide(touched: frozenset[str]) -> bool:
+    """True when what every station is given (its config, its offer) may have changed."""
+    return ALL in touched or SITE in touched
 
 
 async def touch_triggers(conn: aiosqlite.Connection) -> None:
@@ -330,7 +337,7 @@ async def touch_triggers(conn: aiosqlite.Connection) -> None:
         for event in ("INSERT", "UPDATE", "DELETE"):
             statements.append(
                 f"CREATE TEMP TRIGGER IF NOT EXISTS touch_{table}_{event.lower()} AFTER {event} ON main.{table}"
-                f" BEGIN INSERT INTO touched VALUES ('{ALL}'); END"
+                f" BEGIN INSERT INTO touched VALUES ('{SITE}'); END"
             )
     for statement in statements:
         await conn.execute(statement)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
 from operator import itemgetter
 
 import aiosqlite
@@ -147,26 +149,59 @@ async def maybe_insert_checkin(conn: aiosqlite.Connection, report: CheckIn, now:
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class TransferStart:
+    """A download about to begin: which station, which image, which bytes (inclusive)."""
+
+    mac: str
+    sha256: str
+    range_start: int
+    range_end: int
+
+
+async def start_transfers(conn: aiosqlite.Connection, starts: Sequence[TransferStart], now: float) -> list[int]:
+    """Log the start of downloads in two statements however many they are; return their ids, in order."""
+    # The writer holds the only write transaction, so the ids after the highest are free: numbering them here
+    # lets one executemany insert them all and still tell each download its id.
+    rows = await conn.execute_fetchall("SELECT ifnull(max(id), 0) FROM transfers")
+    first = int(next(iter(rows))[0]) + 1
+    ids = list(range(first, first + len(starts)))
+    await conn.executemany(
+        "INSERT INTO transfers (id, mac, sha256, started_at, range_start, range_end) VALUES (?, ?, ?, ?, ?, ?)",
+        [(i, s.mac, s.sha256, now, s.range_start, s.range_end) for i, s in zip(ids, starts, strict=True)],
+    )
+    return ids
+
+
 async def start_transfer(
     conn: aiosqlite.Connection, *, mac: str, sha256: str, now: float, range_start: int, range_end: int
 ) -> int:
-    """Log the start of a download and return its id."""
-    cursor = await conn.execute(
-        "INSERT INTO transfers (mac, sha256, started_at, range_start, range_end) VALUES (?, ?, ?, ?, ?)",
-        (mac, sha256, now, range_start, range_end),
+    """Log the start of one download and return its id."""
+    return (await start_transfers(conn, [TransferStart(mac, sha256, range_start, range_end)], now))[0]
+
+
+@dataclass(frozen=True, slots=True)
+class TransferEnd:
+    """How a download ended: the bytes the station acknowledged, and whether that was all it asked."""
+
+    transfer_id: int
+    bytes_sent: int
+    complete: bool
+
+
+async def finish_transfers(conn: aiosqlite.Connection, ends: Sequence[TransferEnd], now: float) -> None:
+    """Log how downloads ended, in one statement however many they are."""
+    await conn.executemany(
+        "UPDATE transfers SET bytes_sent = ?, complete = ?, finished_at = ? WHERE id = ?",
+        [(end.bytes_sent, int(end.complete), now, end.transfer_id) for end in ends],
     )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
 
 
 async def finish_transfer(
     conn: aiosqlite.Connection, transfer_id: int, *, bytes_sent: int, complete: bool, now: float
 ) -> None:
-    """Log how a download ended."""
-    await conn.execute(
-        "UPDATE transfers SET bytes_sent = ?, complete = ?, finished_at = ? WHERE id = ?",
-        (bytes_sent, int(complete), now, transfer_id),
-    )
+    """Log how one download ended."""
+    await finish_transfers(conn, [TransferEnd(transfer_id, bytes_sent, complete)], now)
 
 
 async def prune(
