@@ -63,6 +63,11 @@ class Refetch:
         self._stale = False
         self._running = False
 
+    @property
+    def busy(self) -> bool:
+        """True while a fetch is under way or asked for and not yet drawn."""
+        return self._running or self._stale
+
     def __call__(self) -> None:
         """Fetch again soon (once more after the fetch under way, if there is one)."""
         self._stale = True

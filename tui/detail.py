@@ -81,6 +81,11 @@ class StationScreen(CommandActions):
         self.query_one("#detail-scroll").focus()
         self.reload()
 
+    @property
+    def settled(self) -> bool:
+        """True once the station is drawn with everything asked for so far (no fetch under way or due)."""
+        return bool(self.station) and not self._refetch.busy
+
     def reload(self) -> None:
         """Fetch the station, its history and its events (asks during a fetch fold into one more)."""
         self._refetch()

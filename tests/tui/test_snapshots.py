@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -173,8 +172,8 @@ def test_station_detail_layout(snap_compare: Any, seeded_service: ServeProcess, 
     async def open_sta2(pilot: Pilot[Any]) -> None:
         await waiting_for(lambda a: a.stations_table.row_count == 5)(pilot)
         app.open_station(FLEET[1][0])
-        await waiting_for(lambda a: isinstance(a.screen, StationScreen) and bool(a.screen.station))(pilot)
-        await asyncio.sleep(0.2)
+        # Settled, not merely known: its history, restarts and events are drawn after the station itself.
+        await waiting_for(lambda a: isinstance(a.screen, StationScreen) and a.screen.settled)(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=open_sta2)
 
@@ -324,7 +323,7 @@ def test_rejecting_a_station_names_it_whole_at_80x24(snap_compare: Any, seeded_s
     async def reject_sta2(pilot: Pilot[Any]) -> None:
         await waiting_for(lambda a: a.stations_table.row_count == 5)(pilot)
         app.open_station(FLEET[1][0])
-        await waiting_for(lambda a: isinstance(a.screen, StationScreen) and bool(a.screen.station))(pilot)
+        await waiting_for(lambda a: isinstance(a.screen, StationScreen) and a.screen.settled)(pilot)
         await pilot.press("x")
         await waiting_for(_confirming("Reject STA2 (24:0A:C4:00:00:02)?"))(pilot)
         await pilot.pause(0.2)
