@@ -2,8 +2,8 @@
 
 Fifty stations pulling an image at once each need their download on record. As fifty operations, every one
 costs its own savepoint and statements, and each statement is a hop to SQLite's thread and back through a
-loop that is busy sending: the last record used to commit 25 ms after the first. Grouped, the writer runs
-one operation for all of them, whose statements can each carry every item.
+loop that is busy sending: the last 4 KiB of each image, which wait for its record, waited 12 to 18 ms.
+Grouped, the writer runs one operation for all of them, whose statements can each carry every item (6 ms).
 """
 
 from __future__ import annotations
