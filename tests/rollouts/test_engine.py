@@ -22,7 +22,7 @@ from services.domain.rollouts.actions import RolloutActions
 from services.domain.rollouts.engine import RolloutEngine
 from services.store.journal import EventLog
 from services.store.registry import Registry
-from services.store.registry.history import finish_transfer, start_transfer
+from services.store.registry.history import TransferEnd, TransferStart, finish_transfers, start_transfers
 from tests.imagefactory import build_image
 
 MACS = ["02:AA:00:00:00:01", "02:AA:00:00:00:02", "02:AA:00:00:00:03"]
@@ -70,8 +70,7 @@ class Site:
         """A download as the OTA route logs it; returns its transfer id (left open unless `complete`)."""
 
         async def begin(entry: EventLog) -> int:
-            now = entry.now
-            transfer = await start_transfer(entry.conn, mac=mac, sha256=sha256, now=now, range_start=0, range_end=9)
+            [transfer] = await start_transfers(entry.conn, [TransferStart(mac, sha256, 0, 9)], entry.now)
             await self.engine.transfer_started(entry, mac, sha256)
             return transfer
 
@@ -84,7 +83,7 @@ class Site:
         """The download `transfer` ends, whole."""
 
         async def end(entry: EventLog) -> None:
-            await finish_transfer(entry.conn, transfer, bytes_sent=10, complete=True, now=entry.now)
+            await finish_transfers(entry.conn, [TransferEnd(transfer, 10, True)], entry.now)
             await self.engine.transfer_finished(entry, mac, sha256, 1.0)
 
         await self.journal.write(end)

@@ -173,13 +173,6 @@ async def start_transfers(conn: aiosqlite.Connection, starts: Sequence[TransferS
     return ids
 
 
-async def start_transfer(
-    conn: aiosqlite.Connection, *, mac: str, sha256: str, now: float, range_start: int, range_end: int
-) -> int:
-    """Log the start of one download and return its id."""
-    return (await start_transfers(conn, [TransferStart(mac, sha256, range_start, range_end)], now))[0]
-
-
 @dataclass(frozen=True, slots=True)
 class TransferEnd:
     """How a download ended: the bytes the station acknowledged, and whether that was all it asked."""
@@ -195,13 +188,6 @@ async def finish_transfers(conn: aiosqlite.Connection, ends: Sequence[TransferEn
         "UPDATE transfers SET bytes_sent = ?, complete = ?, finished_at = ? WHERE id = ?",
         [(end.bytes_sent, int(end.complete), now, end.transfer_id) for end in ends],
     )
-
-
-async def finish_transfer(
-    conn: aiosqlite.Connection, transfer_id: int, *, bytes_sent: int, complete: bool, now: float
-) -> None:
-    """Log how one download ended."""
-    await finish_transfers(conn, [TransferEnd(transfer_id, bytes_sent, complete)], now)
 
 
 async def prune(
